@@ -1,0 +1,58 @@
+"""The tool catalog: full names (`server.tool`), bare-name lookup, and "did you mean"."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+
+from .tools import ToolSpec
+
+__all__ = ["Catalog", "UnknownTool"]
+
+
+class UnknownTool(LookupError):
+    """A plan names a tool the catalog does not have, or a bare name several servers share."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class Catalog(Mapping[str, ToolSpec]):
+    """An immutable set of tools by full name; bare names resolve when exactly one tool has them."""
+
+    def __init__(self, specs: Iterable[ToolSpec] = ()) -> None:
+        self._by_name: dict[str, ToolSpec] = {s.name: s for s in specs}
+        self._by_short: dict[str, list[ToolSpec]] = {}
+        for spec in self._by_name.values():
+            self._by_short.setdefault(spec.short_name, []).append(spec)
+
+    def __getitem__(self, name: str) -> ToolSpec:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def resolve(self, name: str) -> ToolSpec:
+        """The tool a plan means by `name`, or UnknownTool with a suggestion."""
+        if name in self._by_name:
+            return self._by_name[name]
+        candidates = self._by_short.get(name, [])
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            names = ", ".join(sorted(c.name for c in candidates))
+            raise UnknownTool(name, f"tool name {name!r} is ambiguous: use one of {names}")
+        raise UnknownTool(name, f"unknown tool {name!r}{self._suggestion(name)}")
+
+    def _suggestion(self, name: str) -> str:
+        pool = list(self._by_name) + list(self._by_short)
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
+        if close:
+            return "; did you mean " + " or ".join(repr(c) for c in dict.fromkeys(close)) + "?"
+        if not self._by_name:
+            return " (no tools are available)"
+        return f" (available: {', '.join(sorted(self._by_name)[:20])})"

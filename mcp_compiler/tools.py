@@ -1,0 +1,124 @@
+"""The one seam between the scheduler and whatever runs a tool.
+
+The scheduler sees tools only through `ToolSpec` (what a tool is: name, schemas, hints) and
+`Toolbox.call` (run it with a dict of arguments, get a value or an exception). MCP upstreams,
+plain Python async functions and test doubles all plug in here, the way transports plug into
+httpx's client.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, get_type_hints
+
+import anyio
+import anyio.to_thread
+import pydantic
+
+__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "spec_from_function"]
+
+
+class ToolError(Exception):
+    """A tool call failed in a way the tool reported; the message is shown as the task's error."""
+
+
+def _empty_object_schema() -> dict[str, Any]:
+    return {"type": "object", "properties": {}}
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What the planner, the static checks and the scheduler need to know about one tool.
+
+    `name` is the full catalog name (`server.tool` for MCP upstreams). `provider` groups tools
+    for the per-provider concurrency cap: the MCP server's name, or the tool's own name for a
+    Python function.
+    """
+
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = field(default_factory=_empty_object_schema)
+    output_schema: dict[str, Any] | None = None
+    provider: str = ""
+    read_only: bool = False
+    idempotent: bool = False
+    destructive: bool = False
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def parameters(self) -> list[str]:
+        """Property names in positional order: required first, then the rest, each in schema order."""
+        props = list(self.input_schema.get("properties", {}))
+        required = [p for p in self.input_schema.get("required", []) if p in props]
+        return required + [p for p in props if p not in required]
+
+    @property
+    def dedupable(self) -> bool:
+        """Identical calls within one run may share one result."""
+        return self.read_only or self.idempotent
+
+
+class Toolbox(Protocol):
+    """Anything that can list tools and call them."""
+
+    def specs(self) -> Mapping[str, ToolSpec]:
+        """The tools available now, by full name."""
+        ...
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        """Run one tool and return its value (JSON-like). Raise on failure."""
+        ...
+
+
+AsyncTool = Callable[..., Awaitable[Any]]
+
+
+def spec_from_function(name: str, fn: AsyncTool) -> ToolSpec:
+    """Build a ToolSpec whose input schema comes from the function's signature and type hints."""
+    signature = inspect.signature(fn)
+    hints = get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, default)
+    model = pydantic.create_model(f"{name}_arguments", **fields)
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    doc = inspect.getdoc(fn) or ""
+    return ToolSpec(
+        name=name,
+        description=doc.strip().splitlines()[0] if doc.strip() else "",
+        input_schema=schema,
+        provider=name,
+        read_only=getattr(fn, "read_only", False),
+        idempotent=getattr(fn, "idempotent", False),
+    )
+
+
+class FunctionToolbox:
+    """Plain Python async (or sync) functions as tools, for embedding the engine without MCP."""
+
+    def __init__(self, tools: Mapping[str, AsyncTool]) -> None:
+        self._functions = dict(tools)
+        self._specs = {name: spec_from_function(name, fn) for name, fn in tools.items()}
+
+    def specs(self) -> Mapping[str, ToolSpec]:
+        return self._specs
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        fn = self._functions[spec.name]
+        if inspect.iscoroutinefunction(fn):
+            return await fn(**arguments)
+        # A blocking function must not stall every other task on the event loop.
+        return await anyio.to_thread.run_sync(functools.partial(fn, **arguments))
