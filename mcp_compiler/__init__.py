@@ -1,7 +1,23 @@
-"""mcp-compiler: plan, run in parallel and join many tool calls across many MCP servers."""
+"""mcp-compiler: plan, run in parallel and join many tool calls across many MCP servers.
+
+The engine works on plain Python functions too:
+
+    plan = mcp_compiler.parse_plan('1. add(1, 2)\\n2. add($1, 10)\\njoin()')
+    run = await mcp_compiler.execute(plan, tools={"add": add})
+"""
 
 from .catalog import Catalog, UnknownTool
+from .checks import BoundTask, check_plan
+from .compiler import execute
+from .parser import PlanParser, parse_plan
+from .plan import Plan, PlanError, Ref, Task, Template
+from .run import Run, TaskRecord
+from .scheduler import Limits, Scheduler
 from .tools import FunctionToolbox, ToolError, ToolSpec, Toolbox
 
-__all__ = ["Catalog", "UnknownTool", "FunctionToolbox", "ToolError", "ToolSpec", "Toolbox"]
+__all__ = [
+    "BoundTask", "Catalog", "FunctionToolbox", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
+    "Run", "Scheduler", "Task", "TaskRecord", "Template", "ToolError", "ToolSpec", "Toolbox",
+    "UnknownTool", "check_plan", "execute", "parse_plan",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,536 @@
+"""Plan text -> IR, incrementally: feed chunks as an LLM streams them, get each task as it completes.
+
+The grammar, one statement after another (whitespace and newlines between them):
+
+    Thought: free text to the end of the line
+    ID. NAME(ARG, ..., KEY=ARG, ...)     a task; arguments may span lines
+    join()  /  ID. join()                 ends the plan
+    <END_OF_PLAN>                         ends the plan; everything after it is ignored
+
+An ARG is a JSON value (Python spellings `True`, `None`, single quotes accepted), a reference
+`$N` / `${N}` with a path (`.key`, `[0]`, `["key"]`), or, for compatibility with the reference
+LLMCompiler prompts, bare text such as `search(Star Wars (1977 film))`, read up to the next
+top-level `,` or `)`. Inside strings `$N.path` and `${N.path}` are references (`${N}` ends one, so
+text may follow it) and `$$` is a literal `$`. A plan may also be JSON: `{"tasks": [...]}`.
+
+The parser re-reads the statement in progress on each chunk and only commits once every look-ahead
+it used was decided by real text, so splitting the text anywhere yields the same tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .plan import Plan, PlanError, Ref, Task, Value, template
+
+__all__ = ["PlanParser", "parse_plan"]
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_TOOL_NAME = re.compile(r"[\w\-.]+")
+_ID = re.compile(r"\d+")
+_STATEMENT_START = re.compile(r"\d+\.[ \t]*[\w\-.]+[ \t]*\(|Thought[ \t]*:|join[ \t]*\(|<END_OF_PLAN>")
+_TASK_START_LINE = re.compile(r"^[ \t]*\d+\.[ \t]*[\w\-.]+[ \t]*\(", re.MULTILINE)
+_KEYWORDS: dict[str, Any] = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+_END = "<END_OF_PLAN>"
+
+
+class _NeedMore(Exception):
+    """The statement in progress runs past the text received so far."""
+
+
+def parse_plan(text: str, *, known_ids: Iterable[int] = ()) -> Plan:
+    """Parse a whole plan. `known_ids` are task IDs of earlier rounds that references may name."""
+    parser = PlanParser(known_ids=known_ids)
+    parser.feed(text)
+    parser.close()
+    return parser.plan
+
+
+class PlanParser:
+    """Feed plan text in chunks; each call returns the tasks completed by that chunk."""
+
+    def __init__(self, *, known_ids: Iterable[int] = ()) -> None:
+        self.plan = Plan()
+        self._known: set[int] = set(known_ids)
+        self._last_id = max(self._known, default=0)
+        self._buf = ""
+        self._pos = 0
+        self._final = False
+        self._done = False  # join() or <END_OF_PLAN> seen
+        self._join_end: int | None = None  # where text after join() starts
+        self._json: bool | None = None
+        self._thought: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, chunk: str) -> list[Task]:
+        if self._final:
+            raise RuntimeError("feed() after close()")
+        self._buf += chunk
+        return self._drain()
+
+    def close(self) -> list[Task]:
+        """End of the text: finish the last statement or fail on a truncated one."""
+        self._final = True
+        tasks = self._drain()
+        if self._json:
+            tasks = self._parse_json()
+        elif self._join_end is not None:
+            self._check_after_join()
+        return tasks
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def _drain(self) -> list[Task]:
+        tasks: list[Task] = []
+        while not self._done and not self._json:
+            try:
+                task = self._statement()
+            except _NeedMore:
+                break
+            if task is None:
+                break
+            tasks.append(task)
+        return tasks
+
+    def _statement(self) -> Task | None:
+        """Parse statements at self._pos up to the next task; commit; None when no task is complete."""
+        while True:
+            i = self._skip_ws(self._pos, newlines=True)
+            if i >= len(self._buf):
+                return None
+            if self._starts(i, "```"):
+                self._pos = self._line_end(i)  # Markdown fences around a plan are noise
+                continue
+            if self._json is None:
+                self._json = self._buf[i] == "{"
+                if self._json:
+                    return None
+            if self._starts(i, _END):
+                self._pos, self._done = len(self._buf), True
+                self.plan.joined = True
+                return None
+            if self._starts(i, "Thought"):
+                self._pos = self._thought_line(i)
+                continue
+            if self._starts(i, "join") or self._buf[i].isdigit():
+                return self._task(i)
+            raise self._error(i, "expected a task such as `1. tool(...)`, a `Thought:` line, `join()` or " + _END)
+
+    def _line_end(self, i: int) -> int:
+        end = self._buf.find("\n", i)
+        if end < 0:
+            self._need(len(self._buf))
+            return len(self._buf)
+        return end
+
+    def _thought_line(self, i: int) -> int:
+        j = self._skip_ws(i + len("Thought"), newlines=False)
+        if self._char(j) != ":":
+            raise self._error(j, "expected ':' after 'Thought'")
+        end = self._line_end(j)
+        text = self._buf[j + 1 : end].strip()
+        self.plan.thoughts.append(text)
+        self._thought = text or None
+        return end
+
+    def _task(self, i: int) -> Task | None:
+        start = i
+        task_id: int | None = None
+        if self._buf[i].isdigit():
+            m = self._match(_ID, i)
+            task_id = int(m.group())
+            j = m.end()
+            if self._char(j) != ".":
+                raise self._error(j, f"expected '.' after the task number {task_id}")
+            i = self._skip_ws(j + 1, newlines=False)
+        m = self._match(_TOOL_NAME, i)
+        if not m:
+            raise self._error(i, "expected a tool name")
+        name = m.group()
+        j = self._skip_ws(m.end(), newlines=False)
+        if self._char(j) != "(":
+            raise self._error(j, f"expected '(' after the tool name {name!r}")
+        args, kwargs, end = self._arguments(j + 1)
+        if name == "join":
+            if args or kwargs:
+                raise self._error(j, "join() takes no arguments")
+            self._pos, self._done, self._join_end = end, True, end
+            self.plan.joined = True
+            return None
+        if task_id is None:
+            raise self._error(start, f"expected a task number before {name!r}, as in `1. {name}(...)`")
+        task = Task(task_id, name, args, kwargs, self._thought, *self._line_col(start))
+        self._accept(task, start)
+        self._pos, self._thought = end, None
+        return task
+
+    def _accept(self, task: Task, at: int) -> None:
+        if task.id <= self._last_id:
+            what = "duplicate" if task.id in self._known else "out-of-order"
+            raise self._error(at, f"{what} task number {task.id}: numbers must increase (last was {self._last_id})")
+        for dep in sorted(task.deps):
+            if dep not in self._known:
+                raise self._error(at, f"task {task.id} refers to ${dep}, which is not an earlier task")
+        self._known.add(task.id)
+        self._last_id = task.id
+        self.plan.tasks.append(task)
+
+    def _check_after_join(self) -> None:
+        rest = self._buf[self._join_end or 0 :]
+        end = rest.find(_END)
+        rest = rest if end < 0 else rest[:end]
+        m = _TASK_START_LINE.search(rest)
+        if m:
+            raise self._error((self._join_end or 0) + m.start(), "task after join(): join() must come last")
+
+    # -- arguments and values -----------------------------------------------------------------
+
+    def _arguments(self, i: int) -> tuple[list[Value], dict[str, Value], int]:
+        args: list[Value] = []
+        kwargs: dict[str, Value] = {}
+        while True:
+            i = self._skip_ws(i, newlines=True)
+            if self._char(i) == ")":
+                return args, kwargs, i + 1
+            key, i = self._keyword(i)
+            value, i = self._argument(i)
+            if key is not None:
+                if key in kwargs:
+                    raise self._error(i, f"argument {key!r} given twice")
+                kwargs[key] = value
+            elif kwargs:
+                raise self._error(i, "positional argument after a keyword argument")
+            else:
+                args.append(value)
+            i = self._skip_ws(i, newlines=False)
+            c = self._char(i)
+            if c == "\n":
+                k = self._skip_ws(i, newlines=True)
+                if self._char(k) in (",", ")"):
+                    i, c = k, self._buf[k]
+                elif self._statement_starts(k):
+                    # The reference prompts have tasks whose ')' is missing at the end of the line.
+                    return args, kwargs, k
+            if c == ",":
+                i += 1
+            elif c == ")":
+                return args, kwargs, i + 1
+            else:
+                raise self._error(i, "expected ',' or ')' after an argument")
+
+    def _keyword(self, i: int) -> tuple[str | None, int]:
+        m = self._match(_IDENT, i)
+        if not m:
+            return None, i
+        j = self._skip_ws(m.end(), newlines=False)
+        if self._char(j) == "=" and self._char(j + 1) != "=":
+            return m.group(), self._skip_ws(j + 1, newlines=True)
+        return None, i
+
+    def _argument(self, i: int) -> tuple[Value, int]:
+        """A top-level argument: a strict value, or else bare text up to the next ',' or ')'."""
+        c = self._char(i)
+        if c in ('"', "'", "[", "{"):
+            return self._value(i)
+        try:
+            value, j = self._value(i)
+        except PlanError:
+            return self._bare_text(i)
+        k = self._skip_ws(j, newlines=False)
+        if self._char(k) in (",", ")", "\n", ""):
+            return value, j
+        return self._bare_text(i)
+
+    def _bare_text(self, i: int) -> tuple[Value, int]:
+        depth, j = 0, i
+        while True:
+            c = self._char(j)
+            if c in ("", "\n") or (depth == 0 and c in (",", ")")):
+                break
+            depth += {"(": 1, ")": -1}.get(c, 0)
+            j += 1
+        text = self._buf[i:j].strip()
+        if not text:
+            raise self._error(i, "expected a value")
+        return self._string_value(text, i), j
+
+    def _value(self, i: int) -> tuple[Value, int]:
+        c = self._char(i)
+        if c in ('"', "'"):
+            text, j = self._string(i)
+            return self._string_value(text, i), j
+        if c == "[":
+            return self._list(i)
+        if c == "{":
+            return self._object(i)
+        if c == "$":
+            return self._ref(i)
+        if c == "-" or c.isdigit():
+            m = self._match(_NUMBER, i)
+            if not m:
+                raise self._error(i, "expected a number")
+            text = m.group()
+            is_int = "." not in text and "e" not in text.lower()
+            return (int(text) if is_int else float(text)), m.end()
+        m = self._match(_IDENT, i)
+        if m and m.group() in _KEYWORDS:
+            return _KEYWORDS[m.group()], m.end()
+        found = repr(c) if c else "the end of the plan"
+        raise self._error(i, f"expected a value (a string, number, list, object or $reference), found {found}")
+
+    def _list(self, i: int) -> tuple[list[Value], int]:
+        items: list[Value] = []
+        i += 1
+        while True:
+            i = self._skip_ws(i, newlines=True)
+            if self._char(i) == "]":
+                return items, i + 1
+            value, i = self._value(i)
+            items.append(value)
+            i = self._skip_ws(i, newlines=True)
+            c = self._char(i)
+            if c == ",":
+                i += 1
+            elif c != "]":
+                raise self._error(i, "expected ',' or ']' in a list")
+
+    def _object(self, i: int) -> tuple[dict[str, Value], int]:
+        obj: dict[str, Value] = {}
+        i += 1
+        while True:
+            i = self._skip_ws(i, newlines=True)
+            c = self._char(i)
+            if c == "}":
+                return obj, i + 1
+            if c in ('"', "'"):
+                key, i = self._string(i)
+            else:
+                m = self._match(_IDENT, i)
+                if not m:
+                    raise self._error(i, "expected a key (a string) in an object")
+                key, i = m.group(), m.end()
+            i = self._skip_ws(i, newlines=True)
+            if self._char(i) != ":":
+                raise self._error(i, "expected ':' after an object key")
+            obj[key], i = self._value(self._skip_ws(i + 1, newlines=True))
+            i = self._skip_ws(i, newlines=True)
+            c = self._char(i)
+            if c == ",":
+                i += 1
+            elif c != "}":
+                raise self._error(i, "expected ',' or '}' in an object")
+
+    def _string(self, i: int) -> tuple[str, int]:
+        quote, out, j = self._buf[i], [], i + 1
+        while True:
+            c = self._char(j)
+            if c == "":
+                raise self._error(i, "unterminated string")
+            if c == quote:
+                return "".join(out), j + 1
+            if c != "\\":
+                out.append(c)
+                j += 1
+                continue
+            e = self._char(j + 1)
+            if e == "u":
+                digits = self._buf[j + 2 : j + 6]
+                if len(digits) < 4:
+                    self._need(len(self._buf))
+                try:
+                    out.append(chr(int(digits, 16)))
+                except ValueError:
+                    raise self._error(j, "bad \\u escape: expected four hex digits") from None
+                j += 6
+            else:
+                out.append(_ESCAPES.get(e, "\\" + e))
+                j += 2
+
+    def _ref(self, i: int) -> tuple[Ref, int]:
+        """An unquoted reference: `$N` or `${N}`, then an optional path."""
+        braced = self._char(i + 1) == "{"
+        m = self._match(_ID, i + (2 if braced else 1))
+        if not m:
+            raise self._error(i, "expected a task number after '$', as in $1 or ${1}")
+        fail = self._error
+        path, j = _path(self._buf, m.end(), self._char, fail)
+        if braced:
+            if self._char(j) != "}":
+                raise self._error(j, "expected '}' to close ${...}")
+            more, j = _path(self._buf, j + 1, self._char, fail)
+            path += more
+        return Ref(int(m.group()), tuple(path)), j
+
+    def _string_value(self, text: str, at: int) -> Value:
+        """A string's value: references inside become a Ref (alone) or a Template (mixed)."""
+        if "$" not in text:
+            return text
+        parts: list[str | Ref] = []
+        lit, i = "", 0
+        char = lambda k: text[k] if k < len(text) else ""  # noqa: E731
+        fail = lambda k, msg: self._error(at, f"in the string {text!r}: {msg}")  # noqa: E731
+        while i < len(text):
+            c = text[i]
+            if c != "$":
+                lit += c
+                i += 1
+            elif char(i + 1) == "$":
+                lit += "$"
+                i += 2
+            elif char(i + 1).isdigit() or (char(i + 1) == "{" and char(i + 2).isdigit()):
+                parts.append(lit)
+                lit = ""
+                ref, i = _string_ref(text, i, char, fail)
+                parts.append(ref)
+            else:
+                lit += c
+                i += 1
+        parts.append(lit)
+        return template(parts)
+
+    # -- JSON form ----------------------------------------------------------------------------
+
+    def _parse_json(self) -> list[Task]:
+        text = self._buf.strip()
+        text = re.sub(r"^```[\w-]*\s*|\s*```\s*$", "", text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PlanError(f"invalid JSON plan: {e.msg}", e.lineno, e.colno) from None
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(tasks, list):
+            raise PlanError('a JSON plan must be an object with a "tasks" list')
+        out: list[Task] = []
+        for n, item in enumerate(tasks, 1):
+            task = self._json_task(item, n)
+            self._accept(task, 0)
+            out.append(task)
+        self.plan.joined = True
+        return out
+
+    def _json_task(self, item: Any, n: int) -> Task:
+        where = f"tasks[{n - 1}]"
+        if not isinstance(item, dict):
+            raise PlanError(f"{where}: expected an object with id, tool and args")
+        unknown = set(item) - {"id", "tool", "args", "kwargs", "thought", "deps"}
+        if unknown:
+            raise PlanError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        task_id, tool = item.get("id", n), item.get("tool")
+        if not isinstance(task_id, int) or isinstance(task_id, bool) or task_id < 1:
+            raise PlanError(f"{where}.id: expected a positive integer, got {task_id!r}")
+        if not isinstance(tool, str) or not _TOOL_NAME.fullmatch(tool):
+            raise PlanError(f"{where}.tool: expected a tool name, got {tool!r}")
+        raw_args, raw_kwargs = item.get("args", []), item.get("kwargs", {})
+        if isinstance(raw_args, dict):
+            raw_args, raw_kwargs = [], {**raw_args, **raw_kwargs}
+        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
+            raise PlanError(f"{where}.args: expected an object (by name) or a list (by position)")
+        args = [self._json_value(v) for v in raw_args]
+        kwargs = {str(k): self._json_value(v) for k, v in raw_kwargs.items()}
+        thought = item.get("thought") if isinstance(item.get("thought"), str) else None
+        return Task(task_id, tool, args, kwargs, thought)
+
+    def _json_value(self, value: Any) -> Value:
+        if isinstance(value, str):
+            return self._string_value(value, 0)
+        if isinstance(value, list):
+            return [self._json_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._json_value(v) for k, v in value.items()}
+        return value
+
+    # -- low-level look-ahead -----------------------------------------------------------------
+
+    def _need(self, i: int) -> None:
+        """Reading at i needs text not received yet: wait for more, unless the text has ended."""
+        if i >= len(self._buf) and not self._final:
+            raise _NeedMore
+
+    def _char(self, i: int) -> str:
+        self._need(i)
+        return self._buf[i] if i < len(self._buf) else ""
+
+    def _match(self, pattern: re.Pattern[str], i: int) -> re.Match[str] | None:
+        m = pattern.match(self._buf, i)
+        self._need(m.end() if m else i)
+        return m
+
+    def _starts(self, i: int, word: str) -> bool:
+        piece = self._buf[i : i + len(word)]
+        if len(piece) < len(word) and word.startswith(piece):
+            self._need(len(self._buf))
+        return piece == word
+
+    def _skip_ws(self, i: int, *, newlines: bool) -> int:
+        spaces = " \t\r\n" if newlines else " \t\r"
+        while i < len(self._buf) and self._buf[i] in spaces:
+            i += 1
+        return i
+
+    def _statement_starts(self, i: int) -> bool:
+        if _STATEMENT_START.match(self._buf, i):
+            return True
+        if "\n" not in self._buf[i:]:
+            self._need(len(self._buf))
+        return False
+
+    def _line_col(self, i: int) -> tuple[int, int]:
+        line = self._buf.count("\n", 0, i) + 1
+        return line, i - (self._buf.rfind("\n", 0, i) + 1) + 1
+
+    def _error(self, i: int, message: str) -> PlanError:
+        line, col = self._line_col(min(i, len(self._buf)))
+        if i >= len(self._buf) and self._final:
+            message += " (the plan text ended here)"
+        return PlanError(message, line, col)
+
+
+def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int]:
+    """A reference's path: `.key`, `.0`, `[0]`, `["key"]`, `['key']`, repeated."""
+    path: list[str | int] = []
+    while True:
+        c = char(i)
+        if c == "." and (char(i + 1).isalnum() or char(i + 1) == "_"):
+            m = re.compile(r"\d+|[A-Za-z_]\w*").match(text, i + 1)
+            if m is None or m.end() >= len(text):
+                char(len(text))  # the key may go on in text not received yet
+            if m is None:
+                return path, i
+            item = m.group()
+            path.append(int(item) if item.isdigit() else item)
+            i = m.end()
+        elif c == "[":
+            m = re.compile(r"\[\s*(?:(\d+)|\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')\s*\]").match(text, i)
+            if m is None:
+                if "]" not in text[i:]:
+                    char(len(text))
+                raise fail(i, "expected an index like [0] or a key like [\"name\"] in a reference path")
+            if m.group(1) is not None:
+                path.append(int(m.group(1)))
+            else:
+                raw = m.group(2) if m.group(2) is not None else m.group(3)
+                path.append(json.loads('"' + raw.replace("\\'", "'") + '"'))
+            i = m.end()
+        else:
+            return path, i
+
+
+def _string_ref(text: str, i: int, char: Any, fail: Any) -> tuple[Ref, int]:
+    """A reference inside a string: `$N.path` or `${N.path}` (the brace ends it)."""
+    braced = text[i + 1] == "{"
+    m = _ID.match(text, i + (2 if braced else 1))
+    assert m is not None  # the caller saw a digit
+    path, j = _path(text, m.end(), char, fail)
+    if braced:
+        if char(j) != "}":
+            raise fail(j, "expected '}' to close ${...}")
+        j += 1
+    return Ref(int(m.group()), tuple(path)), j

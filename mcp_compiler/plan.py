@@ -1,0 +1,218 @@
+"""The plan IR: tasks, references between them, and the canonical text form.
+
+A plan is a list of tasks in ID order. An argument value is JSON-like data that may contain
+`Ref`s (a whole value taken from an earlier task's result, keeping its type) and `Template`s
+(a string with references spliced in as text). Parsing lives in `parser.py`; checking a plan
+against a catalog lives in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any, Union
+
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value"]
+
+PathItem = Union[str, int]
+
+
+class PlanError(ValueError):
+    """Plan text or a plan's content is wrong; says where (line, column) and what was expected."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """`$task` followed by a path (`$2.items[0].title`, `$3["key"]`)."""
+
+    task: int
+    path: tuple[PathItem, ...] = ()
+
+    def __str__(self) -> str:
+        text = f"${self.task}"
+        for item in self.path:
+            if isinstance(item, int):
+                text += f"[{item}]"
+            elif re.fullmatch(r"[A-Za-z_]\w*", item):
+                text += f".{item}"
+            else:
+                text += f"[{json.dumps(item)}]"
+        return text
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string with references inside; each reference is replaced by its value's text."""
+
+    parts: tuple[Union[str, Ref], ...]
+
+
+Value = Any  # None | bool | int | float | str | list[Value] | dict[str, Value] | Ref | Template
+
+
+def refs_in(value: Value) -> set[int]:
+    """IDs of every task a value refers to."""
+    if isinstance(value, Ref):
+        return {value.task}
+    if isinstance(value, Template):
+        return {p.task for p in value.parts if isinstance(p, Ref)}
+    if isinstance(value, list):
+        return set().union(*(refs_in(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(refs_in(v) for v in value.values())) if value else set()
+    return set()
+
+
+@dataclass
+class Task:
+    """One tool call of a plan, as written: positional `args` and keyword `kwargs`."""
+
+    id: int
+    tool: str
+    args: list[Value] = field(default_factory=list)
+    kwargs: dict[str, Value] = field(default_factory=dict)
+    thought: str | None = None
+    line: int | None = field(default=None, compare=False)
+    column: int | None = field(default=None, compare=False)
+
+    @property
+    def deps(self) -> set[int]:
+        found: set[int] = set()
+        for value in [*self.args, *self.kwargs.values()]:
+            found |= refs_in(value)
+        return found
+
+    def to_text(self) -> str:
+        parts = [format_value(v) for v in self.args]
+        parts += [f"{k}={format_value(v)}" for k, v in self.kwargs.items()]
+        return f"{self.id}. {self.tool}({', '.join(parts)})"
+
+    def error(self, message: str) -> PlanError:
+        """A PlanError pointing at this task's position in the plan text."""
+        return PlanError(f"task {self.id} ({self.tool}): {message}", self.line, self.column)
+
+
+@dataclass
+class Plan:
+    """Tasks in ID order, the Thought lines around them, and whether `join()` was seen."""
+
+    tasks: list[Task] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+    joined: bool = False
+
+    def to_text(self) -> str:
+        lines: list[str] = []
+        for task in self.tasks:
+            if task.thought:
+                lines.append(f"Thought: {task.thought}")
+            lines.append(task.to_text())
+        lines.append("join()")
+        return "\n".join(lines) + "\n<END_OF_PLAN>\n"
+
+
+def template(parts: list[Union[str, Ref]]) -> Value:
+    """The value of a string made of `parts`: a plain str, a lone Ref (keeps its type), or a Template."""
+    merged: list[Union[str, Ref]] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    if not merged:
+        return ""
+    if len(merged) == 1:
+        return merged[0]
+    return Template(tuple(merged))
+
+
+def _format_string(parts: tuple[Union[str, Ref], ...]) -> str:
+    body = ""
+    for part in parts:
+        if isinstance(part, Ref):
+            # Inside a string the braced form ends the reference, so literal text may follow it.
+            body += "${" + str(part)[1:] + "}"
+        else:
+            body += part.replace("$", "$$")
+    return json.dumps(body, ensure_ascii=False)
+
+
+def format_value(value: Value) -> str:
+    """The canonical plan-language text of a value; parsing it gives the value back."""
+    if isinstance(value, Ref):
+        return str(value)
+    if isinstance(value, Template):
+        return _format_string(value.parts)
+    if isinstance(value, str):
+        return _format_string((value,))
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} has no plan-language spelling")
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {format_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} in a plan")
+
+
+class ResolveError(LookupError):
+    """A reference's path does not exist in the referenced task's result."""
+
+
+def value_text(value: Any) -> str:
+    """How a value reads when spliced into a string: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _follow(ref: Ref, results: Mapping[int, Any]) -> Any:
+    value = results[ref.task]
+    walked = f"${ref.task}"
+    for item in ref.path:
+        try:
+            if isinstance(value, dict):
+                value = value[str(item)] if str(item) in value else value[item]
+            elif isinstance(value, (list, tuple, str)) and isinstance(item, int):
+                value = value[item]
+            else:
+                raise KeyError(item)
+        except (KeyError, IndexError, TypeError):
+            raise ResolveError(f"cannot resolve {ref}: {walked} {_describe(value)} has no {item!r}") from None
+        walked += f"[{item}]" if isinstance(item, int) else f".{item}"
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        keys = ", ".join(list(map(str, value))[:12])
+        return f"(an object with keys: {keys})" if keys else "(an empty object)"
+    if isinstance(value, (list, tuple)):
+        return f"(a list of {len(value)})"
+    return f"(a {type(value).__name__})"
+
+
+def resolve(value: Value, results: Mapping[int, Any]) -> Any:
+    """Replace every reference in `value` with data from `results` (task ID -> value)."""
+    if isinstance(value, Ref):
+        return _follow(value, results)
+    if isinstance(value, Template):
+        return "".join(p if isinstance(p, str) else value_text(_follow(p, results)) for p in value.parts)
+    if isinstance(value, list):
+        return [resolve(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, results) for k, v in value.items()}
+    return value

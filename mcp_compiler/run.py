@@ -1,0 +1,128 @@
+"""The record of one request: every task's arguments, status, result and timing, and the answer.
+
+The scheduler fills `TaskRecord`s in as tasks run, so an observer holding the `Run` sees progress.
+`Run.to_dict()` is the JSON shape the CLI prints and the MCP tool returns as structuredContent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Run", "TaskRecord", "Round", "LLMUsage", "Status", "plain_answer"]
+
+Status = Literal["pending", "running", "ok", "error", "skipped", "cancelled"]
+FINAL_STATUSES = ("ok", "error", "skipped", "cancelled")
+
+
+@dataclass
+class TaskRecord:
+    id: int
+    tool: str
+    args: dict[str, Any] | None = None  # as resolved; None until the task starts
+    status: Status = "pending"
+    result: Any = None
+    error: str | None = None
+    start_s: float | None = None  # seconds since the run started
+    end_s: float | None = None
+    thought: str | None = None
+    round: int = 1
+    deduplicated_from: int | None = None  # the task whose identical call this one shared
+    deps: list[int] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("id", "tool", "args", "status", "result", "error", "start_s", "end_s")}
+        for k in ("thought", "deduplicated_from"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        d["round"] = self.round
+        d["deps"] = self.deps
+        for k in ("start_s", "end_s"):
+            if d[k] is not None:
+                d[k] = round(d[k], 6)
+        return d
+
+
+@dataclass
+class LLMUsage:
+    """One LLM call: what it was for, its tokens and its time."""
+
+    purpose: str  # "plan", "join", "replan"
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+
+@dataclass
+class Round:
+    """One plan-execute-join round; replans add rounds."""
+
+    number: int
+    plan: str = ""
+    task_ids: list[int] = field(default_factory=list)
+    decision: str | None = None  # "finish" or "replan"
+    reason: str | None = None
+
+
+@dataclass
+class Run:
+    tasks: list[TaskRecord] = field(default_factory=list)
+    answer: str | None = None
+    error: str | None = None  # why the run produced no answer, if it did not
+    rounds: list[Round] = field(default_factory=list)
+    usage: list[LLMUsage] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def task(self, task_id: int) -> TaskRecord:
+        for record in self.tasks:
+            if record.id == task_id:
+                return record
+        raise KeyError(task_id)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.status == "ok" for t in self.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        tokens_in = sum(u.input_tokens for u in self.usage)
+        tokens_out = sum(u.output_tokens for u in self.usage)
+        data: dict[str, Any] = {
+            "answer": self.answer,
+            "tasks": [t.to_dict() for t in self.tasks],
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
+            "rounds": [vars(r) for r in self.rounds],
+            "usage": {
+                "calls": [vars(u) for u in self.usage],
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+            },
+        }
+        if self.error:
+            data["error"] = self.error
+        # Tool results are whatever the tools returned; make sure the whole thing is JSON.
+        return json.loads(json.dumps(data, default=str))
+
+
+def plain_answer(run: Run) -> str:
+    """Without an LLM joiner: the results of the tasks nothing else depends on, one per line."""
+    from .plan import value_text  # local: run.py stays free of the plan language otherwise
+
+    used = {dep for t in run.tasks for dep in t.deps}
+    leaves = [t for t in run.tasks if t.id not in used]
+    lines = []
+    for t in leaves:
+        body = value_text(t.result) if t.status == "ok" else f"{t.status}: {t.error}"
+        lines.append(f"${t.id} {t.tool}: {body}" if len(leaves) > 1 else body)
+    return "\n".join(lines)
