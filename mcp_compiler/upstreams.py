@@ -119,10 +119,19 @@ def _result_text(result: types.CallToolResult) -> str:
 class UpstreamPool:
     """Sessions to every configured server, as one `Toolbox`. Use as `async with`."""
 
-    def __init__(self, config: Config, *, backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        protocol_mode: str = "auto",
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        """`protocol_mode` is the SDK's `Client(mode=...)`: "auto" probes for 2026-07-28 and falls
+        back to the handshake; "legacy" forces the handshake era for every server."""
         self._compiler = config.compiler
         self._upstreams = {
-            name: _Upstream(name, server, config.compiler, self, backoff_initial_s, backoff_max_s)
+            name: _Upstream(name, server, config.compiler, self, protocol_mode, backoff_initial_s, backoff_max_s)
             for name, server in config.servers.items()
         }
         self._catalog = Catalog()
@@ -231,6 +240,7 @@ class _Upstream:
         config: ServerConfig,
         compiler: CompilerConfig,
         pool: UpstreamPool,
+        protocol_mode: str,
         backoff_initial_s: float,
         backoff_max_s: float,
     ) -> None:
@@ -240,6 +250,7 @@ class _Upstream:
         self.config = config
         self.compiler = compiler
         self.pool = pool
+        self.protocol_mode = protocol_mode
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.limiter = anyio.CapacityLimiter(config.max_concurrency or compiler.max_per_server)
@@ -339,7 +350,7 @@ class _Upstream:
         transport = _watch_eof(self._open_transport(errlog), self._on_eof)
         client = Client(
             transport,
-            mode="auto",
+            mode=self.protocol_mode,
             cache=None,  # a refresh after list_changed must reach the server
             message_handler=self._on_message,
             client_info=types.Implementation(name="mcp-compiler", version="0.1.0"),
