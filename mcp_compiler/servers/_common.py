@@ -96,8 +96,10 @@ def run_server(server: MCPServer, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     args = parser.parse_args(argv)
 
-    # stdout is the protocol on stdio: anything we log must go to stderr.
+    # stdout is the protocol on stdio: anything we log must go to stderr. The SDK has
+    # usually configured the root logger already; then this is a no-op.
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    logging.getLogger(__package__).setLevel(logging.INFO)
     if args.transport == "stdio":
         server.run()
     else:
