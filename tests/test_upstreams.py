@@ -487,3 +487,18 @@ async def test_third_party_reference_servers_work_alongside_ours(third_party: Pa
         # The TypeScript reference server speaks the handshake era; ours the 2026 one.
         eras = {s.name: s.protocol_version for s in pool.status()}
         assert eras["everything"] == "2025-11-25" and eras["a"] == "2026-07-28"
+
+
+# ---- the project's own default servers ------------------------------------------------------------
+
+
+async def test_the_default_config_connects_the_projects_own_servers() -> None:
+    pytest.importorskip("mcp_compiler.servers.wiki")
+    pytest.importorskip("mcp_compiler.servers.math")
+    from mcp_compiler.config import load_config
+
+    async with UpstreamPool(load_config(None)) as pool:
+        status = {s.name: s for s in pool.status()}
+        assert status["wiki"].connected and status["math"].connected, status
+        providers = {spec.provider for spec in pool.specs().values()}
+    assert providers == {"wiki", "math"}
