@@ -299,15 +299,25 @@ async def test_a_server_printing_garbage_on_stdout_still_works(caplog: pytest.Lo
     assert "sent a message that is not MCP" in caplog.text
 
 
-async def test_calls_to_a_failed_server_fail_fast_with_the_reason() -> None:
-    servers = {"bad": toy("bad", "--crash-at-start", allow=["*"])}
-    async with UpstreamPool(config(servers)) as pool:
-        # The catalog has no tools for it, so a plan could not name one; call through a
-        # hand-made spec to check the route is refused rather than left hanging.
-        from mcp_compiler.tools import ToolSpec
-
+async def test_calls_to_a_server_that_cannot_restart_fail_fast_with_the_reason(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    servers = {"a": toy("a", "--crash-at-start-if", str(broken))}
+    async with UpstreamPool(config(servers), backoff_initial_s=30) as pool:
+        broken.touch()  # from now on every restart fails
+        with pytest.raises(UpstreamLost):
+            await call(pool, "a.crash")
+        started = anyio.current_time()
+        with pytest.raises(ToolError, match=r"(?s)server .a. is not available: .*cannot open database"):
+            await call(pool, "a.echo", text="x")  # waits out the restart attempt, then fails
+        with pytest.raises(ToolError, match="not available"):
+            await call(pool, "a.echo", text="y")  # the server is down: no wait at all
+        assert anyio.current_time() - started < 10
+        status = pool.status()[0]
+        assert status.state == "failed" and status.tools == 11  # last known tools stay listed
         with pytest.raises(ToolError, match="unknown tool"):
-            await pool.call(ToolSpec(name="bad.echo", provider="bad"), {})
+            from mcp_compiler.tools import ToolSpec
+
+            await pool.call(ToolSpec(name="a.nope", provider="a"), {})
 
 
 async def test_a_dropped_http_server_is_reconnected_when_it_comes_back() -> None:
