@@ -279,12 +279,12 @@ class _Upstream:
                 self._set_state("failed", str(exc))
                 failures += 1
                 delay = self._backoff(failures)
-                logger.warning("upstream %r failed to start: %s; retrying in %.1fs", self.name, exc, delay)
+                logger.warning("upstream %r failed to start (retrying in %.1fs): %s", self.name, delay, exc)
             else:
                 # The session was live and ended; restart at once unless it keeps dying young.
                 failures = 0 if anyio.current_time() - started > _HEALTHY_AFTER_S else failures + 1
                 delay = self._backoff(failures - 1) if failures else 0.0
-                logger.warning("upstream %r disconnected: %s; reconnecting", self.name, self.last_error)
+                logger.warning("upstream %r disconnected, reconnecting: %s", self.name, self.last_error or "connection closed")
                 self.restarts += 1
             finally:
                 self.first_attempt_done.set()
@@ -378,9 +378,10 @@ class _Upstream:
     # ---- events from the session ------------------------------------------------------------
 
     def _on_eof(self) -> None:
-        self.last_error = "the server closed the connection" + (
-            " (process exited)" if isinstance(self.config, StdioServerConfig) else ""
-        )
+        if isinstance(self.config, StdioServerConfig):
+            self.last_error = "the server process exited" + self._stderr_tail()
+        else:
+            self.last_error = "the server closed the connection"
         self._lost.set()
 
     async def _on_message(self, message: Any) -> None:

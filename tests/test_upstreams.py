@@ -278,7 +278,7 @@ async def test_a_command_that_does_not_exist_gets_a_clear_error(caplog: pytest.L
         status = {s.name: s for s in pool.status()}
         assert status["ghost"].last_error == "command not found: 'no-such-mcp-server-xyz'"
         assert status["good"].connected
-    assert "upstream 'ghost' failed to start: command not found" in caplog.text
+    assert "upstream 'ghost' failed to start (retrying in 0.5s): command not found" in caplog.text
     assert "Traceback" not in caplog.text
 
 
