@@ -28,15 +28,19 @@ from .plan import Plan, PlanError, Ref, Task, Value, template
 
 __all__ = ["PlanParser", "parse_plan"]
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _TOOL_NAME = re.compile(r"[\w\-.]+")
-_ID = re.compile(r"\d+")
-_STATEMENT_START = re.compile(r"\d+\.[ \t]*[\w\-.]+[ \t]*\(|Thought[ \t]*:|join[ \t]*\(|<END_OF_PLAN>")
-_TASK_START_LINE = re.compile(r"^[ \t]*\d+\.[ \t]*[\w\-.]+[ \t]*\(", re.MULTILINE)
+_ID = re.compile(r"[0-9]+")
+_STATEMENT_START = re.compile(r"[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(|Thought[ \t]*:|join[ \t]*\(|<END_OF_PLAN>")
+_TASK_START_LINE = re.compile(r"^[ \t]*[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(", re.MULTILINE)
 _KEYWORDS: dict[str, Any] = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 _END = "<END_OF_PLAN>"
+
+
+def _isdigit(c: str) -> bool:
+    return "0" <= c <= "9"
 
 
 class _NeedMore(Exception):
@@ -120,7 +124,7 @@ class PlanParser:
             if self._starts(i, "Thought"):
                 self._pos = self._thought_line(i)
                 continue
-            if self._starts(i, "join") or self._buf[i].isdigit():
+            if self._starts(i, "join") or _isdigit(self._buf[i]):
                 return self._task(i)
             raise self._error(i, "expected a task such as `1. tool(...)`, a `Thought:` line, `join()` or " + _END)
 
@@ -144,7 +148,7 @@ class PlanParser:
     def _task(self, i: int) -> Task | None:
         start = i
         task_id: int | None = None
-        if self._buf[i].isdigit():
+        if _isdigit(self._buf[i]):
             m = self._match(_ID, i)
             task_id = int(m.group())
             j = m.end()
@@ -200,14 +204,15 @@ class PlanParser:
             i = self._skip_ws(i, newlines=True)
             if self._char(i) == ")":
                 return args, kwargs, i + 1
+            start = i
             key, i = self._keyword(i)
             value, i = self._argument(i)
             if key is not None:
                 if key in kwargs:
-                    raise self._error(i, f"argument {key!r} given twice")
+                    raise self._error(start, f"argument {key!r} given twice")
                 kwargs[key] = value
             elif kwargs:
-                raise self._error(i, "positional argument after a keyword argument")
+                raise self._error(start, "positional argument after a keyword argument")
             else:
                 args.append(value)
             i = self._skip_ws(i, newlines=False)
@@ -273,8 +278,10 @@ class PlanParser:
             return self._object(i)
         if c == "$":
             return self._ref(i)
-        if c == "-" or c.isdigit():
-            m = self._match(_NUMBER, i)
+        if c == "-" or _isdigit(c):
+            m = _NUMBER.match(self._buf, i)
+            # "1" may go on as "1.5" or "1e+5": decide only with a few characters past the match.
+            self._need((m.end() if m else i) + 3)
             if not m:
                 raise self._error(i, "expected a number")
             text = m.group()
@@ -385,7 +392,7 @@ class PlanParser:
             elif char(i + 1) == "$":
                 lit += "$"
                 i += 2
-            elif char(i + 1).isdigit() or (char(i + 1) == "{" and char(i + 2).isdigit()):
+            elif _isdigit(char(i + 1)) or (char(i + 1) == "{" and _isdigit(char(i + 2))):
                 parts.append(lit)
                 lit = ""
                 ref, i = _string_ref(text, i, char, fail)
@@ -498,8 +505,8 @@ def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int
     path: list[str | int] = []
     while True:
         c = char(i)
-        if c == "." and (char(i + 1).isalnum() or char(i + 1) == "_"):
-            m = re.compile(r"\d+|[A-Za-z_]\w*").match(text, i + 1)
+        if c == "." and re.match(r"[A-Za-z0-9_]", char(i + 1)):
+            m = re.compile(r"[0-9]+|[A-Za-z_]\w*").match(text, i + 1)
             if m is None or m.end() >= len(text):
                 char(len(text))  # the key may go on in text not received yet
             if m is None:
@@ -508,7 +515,7 @@ def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int
             path.append(int(item) if item.isdigit() else item)
             i = m.end()
         elif c == "[":
-            m = re.compile(r"\[\s*(?:(\d+)|\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')\s*\]").match(text, i)
+            m = re.compile(r"\[\s*(?:([0-9]+)|\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')\s*\]").match(text, i)
             if m is None:
                 if "]" not in text[i:]:
                     char(len(text))

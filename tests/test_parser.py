@@ -1,0 +1,298 @@
+"""The plan language: grammar, references, errors, the JSON form and incremental parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcp_compiler import PlanError, PlanParser, Ref, Template, parse_plan
+from mcp_compiler.plan import Plan, Task, template
+
+# The plans of the reference LLMCompiler's few-shot prompts (ParallelQA, HotpotQA, Movie), as written
+# there, including the task whose closing parenthesis is missing and the unquoted arguments.
+REFERENCE_PLANS = [
+    '1. search("cheetah")\n'
+    '2. math("cheetah max speed in km/h if 1.3 times slower?", ["$1"]\n'
+    '3. search("greyhound")\n'
+    '4. math("greyhound max speed in km/h if 1.5 times faster?", ["$3"]\n'
+    '5. search("falcon")\n'
+    '6. math("falcon max speed in km/h if 2.3 times slower?", ["$5"]\n'
+    '7. math("max($2, $4, $6) / min($2, $4, $6)")\n'
+    "Thought: I can answer the question now.\n"
+    "8. join()<END_OF_PLAN>\n",
+    "1. search('Mount Everest')\n"
+    '2. math("half of Mount Everest height in meter?", ["$1"])\n'
+    '3. search("Mount Kilimanjaro")\n'
+    '4. math("double of Mount Kilimanjaro height in meter?", ["$3"])\n'
+    '5. math("abs($3 - $4)")\n'
+    "Thought: I can answer the question now.\n"
+    "6. join()<END_OF_PLAN>\n",
+    "1. search('Sahara Desert')\n"
+    "2. math('Sahara Desert area in km^2 if reduced by 33%?', ['$1'])\n"
+    '3. search("Kalahari Desert")\n'
+    "4. math('Kalahari Desert area in km^2 if magnified by 52%?', ['$3'])\n"
+    "Thought: I can compare the numbers without calling math.\n"
+    "5. join()<END_OF_PLAN>\n",
+    '1. search("Ronald Reagan")\n2. search("Mikhail Gorbachev")\nThought: I can answer the question now.\n3. join()<END_OF_PLAN>\n',
+    "Thought: I need to find all movies in the Question.\n"
+    '1. search("Mission Impossible")\n'
+    '2. search("The Silence of the Lambs")\n'
+    "Thought: I need to find all movies in the Options.\n"
+    "3. search(Austin Powers International Man of Mystery)\n"
+    "4. search(In Cold Blood)\n"
+    "Thought: I can answer the question now.\n"
+    "5. join()<END_OF_PLAN>\n",
+]
+
+
+@pytest.mark.parametrize("text", REFERENCE_PLANS)
+def test_every_reference_prompt_plan_parses(text: str) -> None:
+    plan = parse_plan(text)
+    assert plan.joined
+    assert len(plan.tasks) == text.count("search(") + text.count("math(")
+    assert [t.id for t in plan.tasks] == sorted(t.id for t in plan.tasks)
+
+
+def test_reference_math_task_with_missing_parenthesis_keeps_its_arguments() -> None:
+    plan = parse_plan(REFERENCE_PLANS[0])
+    task2 = plan.tasks[1]
+    assert task2.tool == "math"
+    assert task2.args == ["cheetah max speed in km/h if 1.3 times slower?", [Ref(1)]]
+    assert task2.deps == {1}
+    assert plan.tasks[6].deps == {2, 4, 6}
+    assert plan.tasks[2].tool == "search"  # the next line was not swallowed
+
+
+def test_unquoted_arguments_are_text_and_keep_balanced_parentheses() -> None:
+    plan = parse_plan("1. search(Star Wars (1977 film))\n2. search(In Cold Blood)\n")
+    assert [t.args for t in plan.tasks] == [["Star Wars (1977 film)"], ["In Cold Blood"]]
+
+
+def test_design_example_with_thought_kwargs_and_paths() -> None:
+    plan = parse_plan(
+        "Thought: the two searches are independent\n"
+        '1. wiki.search(query="Mariana Trench")\n'
+        '2. wiki.search("Puerto Rico Trench")\n'
+        '3. math.eval(expression="$1.depth_m * 0.8 - $2.depth_m * 1.2")\n'
+        "4. join()\n<END_OF_PLAN>\n"
+    )
+    t1, t2, t3 = plan.tasks
+    assert t1.thought == "the two searches are independent"
+    assert (t1.tool, t1.kwargs, t2.args) == ("wiki.search", {"query": "Mariana Trench"}, ["Puerto Rico Trench"])
+    assert t3.kwargs["expression"] == Template(
+        (Ref(1, ("depth_m",)), " * 0.8 - ", Ref(2, ("depth_m",)), " * 1.2")
+    )
+    assert t3.deps == {1, 2}
+
+
+def test_python_spellings_json_literals_and_multiline_arguments() -> None:
+    plan = parse_plan(
+        "1. f(True, None, False, 'it\\'s', {'a': [1, 2.5, -3e2]},\n"
+        "     flag=true,\n"
+        "     empty=null,\n"
+        ")\n"
+    )
+    task = plan.tasks[0]
+    assert task.args == [True, None, False, "it's", {"a": [1, 2.5, -300.0]}]
+    assert task.kwargs == {"flag": True, "empty": None}
+
+
+def test_parentheses_commas_and_dollars_inside_strings_are_text() -> None:
+    plan = parse_plan('1. f("a, (b)", "cost: $$5 (USD)", "$x and ${y}")')
+    assert plan.tasks[0].args == ["a, (b)", "cost: $5 (USD)", "$x and ${y}"]
+    assert plan.tasks[0].deps == set()
+
+
+def test_reference_forms() -> None:
+    plan = parse_plan(
+        "1. a()\n2. b()\n"
+        '3. c($1, ${2}, $1.items[0].title, $2["the key"], "${1.name}.txt", "n=$1.count!")\n'
+    )
+    args = plan.tasks[2].args
+    assert args[:4] == [Ref(1), Ref(2), Ref(1, ("items", 0, "title")), Ref(2, ("the key",))]
+    assert args[4] == Template((Ref(1, ("name",)), ".txt"))
+    assert args[5] == Template(("n=", Ref(1, ("count",)), "!"))
+
+
+def test_quoted_whole_reference_keeps_its_type() -> None:
+    assert parse_plan('1. a()\n2. b("$1")').tasks[1].args == [Ref(1)]
+
+
+def test_json_form_gives_the_same_ir_as_text() -> None:
+    text = parse_plan('1. wiki.search(query="Nile")\n2. math.eval(expression="$1.length * 2")')
+    as_json = parse_plan(
+        json.dumps(
+            {
+                "tasks": [
+                    {"id": 1, "tool": "wiki.search", "args": {"query": "Nile"}},
+                    {"id": 2, "tool": "math.eval", "args": {"expression": "$1.length * 2"}},
+                ]
+            }
+        )
+    )
+    assert as_json.tasks == text.tasks
+    assert as_json.joined
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "expected"),
+    [
+        ("1. f(", 1, 6, "expected a value"),
+        ('1. f("abc)', 1, 6, "unterminated string"),
+        ("1. f(1)\n1. g(2)", 2, 1, "duplicate task number 1"),
+        ("2. f()\n1. g()", 2, 1, "out-of-order task number 1"),
+        ("1. f($2)\n2. g()", 1, 1, "refers to $2, which is not an earlier task"),
+        ("1. f($1)", 1, 1, "refers to $1"),
+        ("Question: what?", 1, 1, "expected a task"),
+        ("1 f()", 1, 2, "expected '.'"),
+        ("1. f(x=1, 2)", 1, 11, "positional argument after a keyword"),
+        ("1. f(x=1, x=2)", 1, 11, "given twice"),
+        ("1. f([1, 2)", 1, 11, "expected ',' or ']'"),
+        ("1. f()\njoin()\n2. g()", 3, 1, "task after join()"),
+        ("1. f(\n  [1,\n  2", 3, 4, "the plan text ended here"),
+        ('{"tasks": [{"id": 1}]}', None, None, "tasks[0].tool"),
+        ('{"tasks": [', 1, 12, "invalid JSON plan"),
+    ],
+)
+def test_bad_plans_name_line_column_and_what_was_expected(text, line, column, expected) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text)
+    err = caught.value
+    assert expected in str(err)
+    assert (err.line, err.column) == (line, column)
+
+
+def test_text_after_end_of_plan_is_ignored_and_the_stream_end_ends_a_plan() -> None:
+    assert len(parse_plan("1. f()\n<END_OF_PLAN>\n###\nQuestion: x\n7. g(").tasks) == 1
+    plan = parse_plan("1. f()\n2. g($1)")
+    assert [t.id for t in plan.tasks] == [1, 2] and not plan.joined
+
+
+def test_known_ids_from_earlier_rounds_may_be_referenced_and_numbering_continues() -> None:
+    plan = parse_plan("4. f($2)\n", known_ids=[1, 2, 3])
+    assert plan.tasks[0].deps == {2}
+    with pytest.raises(PlanError, match="numbers must increase"):
+        parse_plan("3. f()", known_ids=[1, 2, 3])
+
+
+def test_incremental_parser_yields_each_task_as_soon_as_its_text_is_complete() -> None:
+    parser = PlanParser()
+    assert parser.feed("1. wiki.search(") == []
+    assert parser.feed('"Nile"') == []
+    first = parser.feed(")")
+    assert [t.id for t in first] == [1]
+    assert parser.feed("\n2. math.eval($1.len") == []
+    assert [t.id for t in parser.feed("gth)\njoin()")] == [2]
+    assert parser.done
+    assert parser.close() == []
+
+
+def test_incremental_parser_reports_a_truncated_task_at_close() -> None:
+    parser = PlanParser()
+    parser.feed('1. f("a")\n2. g("unfinished')
+    with pytest.raises(PlanError, match="unterminated string"):
+        parser.close()
+
+
+# -- property tests ----------------------------------------------------------------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_letters = "abcxyzABZ_"
+_ident = st.builds(str.__add__, st.sampled_from(_letters), st.text(_letters + "0123456789", max_size=6))
+_tool = st.builds(lambda a, b: f"{a}.{b}" if b else a, _ident, st.one_of(st.none(), _ident)).filter(
+    lambda n: n != "join"
+)
+_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False), _text,
+)
+
+
+def _values(earlier: list[int]) -> st.SearchStrategy:
+    leaves = _scalar
+    if earlier:
+        path = st.lists(st.one_of(_ident, st.integers(0, 9), _text), max_size=3).map(tuple)
+        ref = st.builds(Ref, st.sampled_from(earlier), path)
+        tmpl = st.lists(st.one_of(_text, ref), min_size=1, max_size=4).map(template)
+        leaves = st.one_of(_scalar, ref, tmpl)
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+        max_leaves=6,
+    )
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    tasks: list[Task] = []
+    next_id = 0
+    for _ in range(draw(st.integers(1, 6))):
+        next_id += draw(st.integers(1, 3))
+        earlier = [t.id for t in tasks]
+        args = draw(st.lists(_values(earlier), max_size=3))
+        kwargs = draw(st.dictionaries(_ident, _values(earlier), max_size=3))
+        words = st.lists(st.text("abcdefgh,.", min_size=1, max_size=6), min_size=1, max_size=4).map(" ".join)
+        thought = draw(st.one_of(st.none(), words))
+        tasks.append(Task(next_id, draw(_tool), args, kwargs, thought))
+    return Plan(tasks=tasks, joined=True)
+
+
+def _feed_in_pieces(text: str, cuts: list[int]) -> list[Task]:
+    parser = PlanParser()
+    out: list[Task] = []
+    last = 0
+    for cut in sorted(set(cuts)) + [len(text)]:
+        out += parser.feed(text[last:cut])
+        last = cut
+    out += parser.close()
+    assert out == parser.plan.tasks  # every task was handed out exactly once
+    return out
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(plans())
+def test_printed_plans_parse_back_to_the_same_ir(plan: Plan) -> None:
+    assert parse_plan(plan.to_text()).tasks == plan.tasks
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(plans(), st.data())
+def test_any_split_into_chunks_yields_the_same_tasks(plan: Plan, data: st.DataObject) -> None:
+    text = plan.to_text()
+    cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=12))
+    assert _feed_in_pieces(text, cuts) == parse_plan(text).tasks
+
+
+@pytest.mark.parametrize("text", REFERENCE_PLANS)
+def test_reference_plans_stream_one_character_at_a_time(text: str) -> None:
+    assert _feed_in_pieces(text, list(range(len(text)))) == parse_plan(text).tasks
+
+
+_junk_alphabet = st.sampled_from(list("0123456789.,()[]{}$'\"=:\n \tabcjoinThought<>_END-") + ["<END_OF_PLAN>"])
+
+
+@settings(max_examples=500)
+@given(st.lists(_junk_alphabet, max_size=60).map("".join), st.data())
+def test_junk_never_raises_anything_but_plan_error_and_splitting_agrees(junk: str, data: st.DataObject) -> None:
+    try:
+        whole = parse_plan(junk).tasks
+    except PlanError:
+        whole = None
+    cuts = data.draw(st.lists(st.integers(0, len(junk)), max_size=8))
+    try:
+        pieces = _feed_in_pieces(junk, cuts)
+    except PlanError:
+        pieces = None
+    assert pieces == whole
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=200))
+def test_arbitrary_text_only_raises_plan_error(junk: str) -> None:
+    try:
+        parse_plan(junk)
+    except PlanError:
+        pass
