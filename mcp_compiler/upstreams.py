@@ -163,11 +163,12 @@ class UpstreamPool:
             raise
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> None:
         assert self._tg is not None
         self._tg.cancel_scope.cancel()
         try:
-            return await self._tg.__aexit__(*exc_info)
+            # The body's own exception propagates as it is, not wrapped in the group's ExceptionGroup.
+            await self._tg.__aexit__(None, None, None)
         finally:
             self._tg = None
 

@@ -1,0 +1,242 @@
+"""The `mcp-compiler` command: tools, run, serve, demo, bench.
+
+Exit status: 0 when every task succeeded, 1 when a run finished with failed tasks, 2 for bad
+usage, config or plan. Logs and the live view go to stderr; stdout carries the answer, JSON, or
+(for `serve` on stdio) the MCP protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+import anyio
+
+from .compiler import Compiler, Event, limits_for
+from .config import Config, ConfigError, load_config
+from .parser import parse_plan
+from .plan import PlanError
+from .run import Run
+
+__all__ = ["main"]
+
+log = logging.getLogger("mcp_compiler")
+
+EXIT_OK, EXIT_FAILED_TASKS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input, config or plan: exit status 2 with the message."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-compiler",
+        description="Plan, run in parallel and join many tool calls across many MCP servers.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="FILE", help="mcpServers JSON config (default: the bundled wiki and math servers)")
+        return p
+
+    tools = add("tools", "list the tools of the configured servers")
+    tools.add_argument("--json", action="store_true", help="print the catalog as JSON, with full schemas")
+
+    run = add("run", "run a plan (or, with a model, a question) over the configured servers")
+    run.add_argument("question", nargs="?", help="a question for the planner LLM (needs a model)")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--plan", metavar="TEXT", help="a plan in the plan language")
+    source.add_argument("--plan-file", metavar="FILE", help="a file holding a plan ('-' for stdin)")
+    run.add_argument("--json", action="store_true", help="print the Run as one JSON object")
+    run.add_argument("--model", metavar="M", help="anthropic:NAME, openai:NAME (for a question)")
+
+    serve = add("serve", "serve compile_and_run as an MCP server")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--model", metavar="M", help="planner model: anthropic:NAME, openai:NAME or sampling")
+
+    add("demo", "run a parallel demo plan over the bundled servers (no API key needed)")
+
+    bench = add("bench", "benchmark strategies side by side (see the README)")
+    bench.add_argument("--quick", action="store_true", help="small workloads, under two minutes")
+    bench.add_argument("--out", metavar="DIR", default="bench-out", help="where to write tables and charts")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = _parser().parse_args(argv)
+    quiet = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(
+        level=[quiet, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx2", "httpx", "mcp", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose > 1 else logging.WARNING)
+    command: Callable[[argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
+    try:
+        code = anyio.run(_with_signals, command, args)
+    except UsageError as e:
+        print(f"mcp-compiler {args.command}: {e}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+async def _with_signals(command: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    """SIGTERM and SIGINT cancel the command's scope, so every upstream session closes cleanly."""
+    from .upstreams import cancel_on_signals
+
+    outcome: list[int | Exception] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cancel_on_signals, tg.cancel_scope)
+        try:
+            outcome.append(await command(args))
+        except (ConfigError, PlanError, UsageError) as e:
+            outcome.append(e)  # raised out here, it would come wrapped in an ExceptionGroup
+        finally:
+            tg.cancel_scope.cancel()
+    if not outcome:
+        return 130  # a signal cancelled the command
+    if isinstance(outcome[0], Exception):
+        raise UsageError(str(outcome[0]))
+    return outcome[0]
+
+
+def load(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError as e:
+        raise UsageError(f"config {args.config or '(default)'}: {e}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read config {args.config}: {e.strerror or e}") from None
+
+
+# ---- tools ------------------------------------------------------------------------------------
+
+
+async def cmd_tools(args: argparse.Namespace) -> int:
+    from .upstreams import UpstreamPool
+
+    async with UpstreamPool(load(args)) as pool:
+        catalog = pool.specs()
+        failed = [s for s in pool.status() if not s.connected]
+        for s in failed:
+            print(f"warning: server {s.name} is not connected: {s.last_error}", file=sys.stderr)
+        if args.json:
+            out = [
+                {
+                    "name": spec.name, "server": spec.provider, "description": spec.description,
+                    "input_schema": spec.input_schema, "output_schema": spec.output_schema,
+                    "read_only": spec.read_only, "idempotent": spec.idempotent, "destructive": spec.destructive,
+                }
+                for spec in catalog.values()
+            ]
+            print(json.dumps(out, indent=2))
+        else:
+            for spec in catalog.values():
+                print(f"{spec.name}({', '.join(_param_list(spec.input_schema))}) — {_first_line(spec.description)}")
+    return EXIT_OK
+
+
+def _param_list(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", []))
+    props: dict[str, Any] = schema.get("properties", {})
+    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
+    return [f"{p}: {props[p].get('type', 'any')}" + ("" if p in required else "?") for p in ordered]
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+# ---- run --------------------------------------------------------------------------------------
+
+
+def _read_plan(args: argparse.Namespace) -> str | None:
+    if args.plan is not None:
+        return args.plan
+    if args.plan_file is None:
+        return None
+    if args.plan_file == "-":
+        return sys.stdin.read()
+    try:
+        with open(args.plan_file, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read plan file {args.plan_file}: {e.strerror or e}") from None
+
+
+def live_view(event: Event) -> None:
+    print(f"[{event.done}/{event.total}] {event.message}", file=sys.stderr, flush=True)
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    from .upstreams import UpstreamPool
+
+    plan = _read_plan(args)
+    if (plan is None) == (args.question is None):
+        raise UsageError("give exactly one of a QUESTION, --plan or --plan-file")
+    parsed = parse_plan(plan) if plan is not None else None  # a syntax error needs no server
+    config = load(args)
+    async with UpstreamPool(config) as pool:
+        compiler = Compiler(pool, limits_for(config))
+        on_event = None if args.json else live_view
+        if parsed is not None:
+            run = await compiler.run_plan(parsed, on_event=on_event)
+        else:
+            run = await _run_question(compiler, config, args, on_event)
+    _print_run(run, as_json=args.json)
+    return EXIT_OK if run.ok and run.answer is not None else EXIT_FAILED_TASKS
+
+
+async def _run_question(compiler: Compiler, config: Config, args: argparse.Namespace, on_event: Any) -> Run:
+    run_query = getattr(compiler, "run_query", None)
+    if run_query is None:
+        raise UsageError("questions need the planner, which this build does not have yet; use --plan")
+    return await run_query(args.question, model=args.model or config.compiler.model, on_event=on_event)
+
+
+def _print_run(run: Run, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(run.to_dict(), indent=2))
+        return
+    total = run.timings.get("total_s", run.elapsed())
+    print(f"-- {len(run.tasks)} task(s) in {total:.2f} s", file=sys.stderr)
+    print(run.answer if run.answer is not None else f"(no answer: {run.error})")
+
+
+# ---- commands defined elsewhere ------------------------------------------------------------------
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    await serve(load(args), transport=args.transport, host=args.host, port=args.port, model=args.model)
+    return EXIT_OK
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    return await demo(load(args))
+
+
+async def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench
+
+    return await bench(quick=args.quick, out=args.out, config=load(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "tools": cmd_tools, "run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "bench": cmd_bench,
+}
