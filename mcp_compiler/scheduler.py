@@ -90,6 +90,10 @@ class Scheduler:
     async def _execute(self, bound: BoundTask, slot: _Slot) -> None:
         record = slot.record
         try:
+            missing = [d for d in record.deps if d not in self._slots]
+            if missing:
+                self._finish(record, "error", error=f"refers to task {missing[0]}, which is not in this run")
+                return
             for dep in record.deps:
                 await self._slots[dep].done.wait()
             failed = [d for d in record.deps if self._slots[d].record.status != "ok"]
@@ -129,21 +133,29 @@ class Scheduler:
             bound.spec.provider, anyio.CapacityLimiter(self._limits.max_per_provider)
         )
         timeout = self._limits.call_timeout_s
-        async with self._global, provider:
+        # Provider first: a call waiting for its busy server must not sit on a global slot that a
+        # call to another server could use.
+        async with provider, self._global:
             record.status, record.start_s = "running", self._now()
             self._emit(record)
+            # The scope, not the exception type, says whether our timeout fired: a tool may raise
+            # its own TimeoutError, or turn our cancellation into some other error.
             try:
-                with anyio.fail_after(timeout):
+                with anyio.move_on_after(timeout) as call_scope:
                     result = await self._toolbox.call(bound.spec, arguments)
-            except TimeoutError:
-                self._finish(record, "error", error=f"timed out after {timeout:g} s")
-            except ToolError as e:
-                self._finish(record, "error", error=str(e) or type(e).__name__)
-            except Exception as e:  # a tool's own bug is that task's error, not the run's
-                log.debug("task %s raised", record.id, exc_info=True)
-                self._finish(record, "error", error=f"{type(e).__name__}: {e}")
+            except Exception as e:
+                if call_scope.cancel_called:
+                    self._finish(record, "error", error=f"timed out after {timeout:g} s")
+                elif isinstance(e, ToolError):
+                    self._finish(record, "error", error=str(e) or type(e).__name__)
+                else:  # a tool's own bug is that task's error, not the run's
+                    log.debug("task %s raised", record.id, exc_info=True)
+                    self._finish(record, "error", error=f"{type(e).__name__}: {e}")
             else:
-                self._finish(record, "ok", result=result)
+                if call_scope.cancelled_caught:
+                    self._finish(record, "error", error=f"timed out after {timeout:g} s")
+                else:
+                    self._finish(record, "ok", result=result)
 
     def _finish(self, record: TaskRecord, status: Any, *, result: Any = None, error: str | None = None) -> None:
         record.status, record.result, record.error = status, result, error
