@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._wire import AnthropicWire, BadRequest, OpenAIWire, StopKind, WireFormat
 from .script import Exchange, Fail, LatencyModel, Reply, ReplyLike, Responder, SimRequest, as_reply
-from .tokens import chunk_text, count_tokens, token_pieces
+from .tokens import chunk_text, count_tokens, first_tokens
 
 log = logging.getLogger("mcp_compiler.testing.simllm")
 
@@ -130,13 +130,7 @@ def truncate(text: str, stop: Iterable[str], max_tokens: int | None) -> tuple[st
         at, seq = min(hits)
         text, kind = text[:at], "stop_sequence"
     if max_tokens is not None and count_tokens(text) > max_tokens:
-        kept, n = "", 0
-        for piece in token_pieces(text):
-            if n == max_tokens:
-                break
-            kept += piece
-            n += 0 if piece.isspace() else 1
-        text, kind, seq = kept, "max_tokens", None
+        text, kind, seq = first_tokens(text, max_tokens), "max_tokens", None
     return text, kind, seq
 
 
@@ -187,15 +181,12 @@ class _ReplyResponse(Response):
         self.ex.status = 200
         for event in self.wire.stream_start(self.ex):
             await self._send_body(send, event)
-        stall_at, sent_tokens = self.reply.stall_after_tokens, 0
-        rng = self.state.rng
-        for i, (chunk, n) in enumerate(chunk_text(self.text, self.latency.tokens_per_chunk)):
-            if stall_at is not None and sent_tokens + n > stall_at:
-                break
+        stall_at, rng = self.reply.stall_after_tokens, self.state.rng
+        text = self.text if stall_at is None else first_tokens(self.text, stall_at)
+        for i, (chunk, n) in enumerate(chunk_text(text, self.latency.tokens_per_chunk)):
             await anyio.sleep(self.latency.first_delay(rng) if i == 0 else self.latency.chunk_delay(n, rng))
             await self._send_body(send, self.wire.stream_text(self.ex, chunk))
             self._mark_chunk(chunk)
-            sent_tokens += n
         if stall_at is not None:
             await anyio.sleep_forever()  # until the client leaves or the endpoint closes
         for event in self.wire.stream_end(self.ex, self.kind, self.stop_sequence):

@@ -81,8 +81,8 @@ class SimulatedLLM:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SimulatedLLM is not running")
+        if self._port == 0:  # still the "pick one" request: never started
+            raise RuntimeError("SimulatedLLM has not been started")
         return self._port
 
     @property

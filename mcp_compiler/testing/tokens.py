@@ -51,3 +51,14 @@ def chunk_text(text: str, tokens_per_chunk: int) -> list[tuple[str, int]]:
         else:
             chunks.append((current, n))
     return chunks
+
+
+def first_tokens(text: str, n: int) -> str:
+    """The prefix of `text` holding its first `n` tokens (without the whitespace after them)."""
+    kept, count = "", 0
+    for piece in token_pieces(text):
+        if count >= n:
+            break
+        if not piece.isspace():
+            kept, count = kept + piece, count + 1
+    return kept
