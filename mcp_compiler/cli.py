@@ -189,7 +189,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     parsed = parse_plan(plan) if plan is not None else None  # a syntax error needs no server
     config = load(args)
     async with UpstreamPool(config) as pool:
-        compiler = Compiler(pool, limits_for(config))
+        compiler = Compiler(pool, limits_for(config), max_replans=config.compiler.max_replans)
         on_event = None if args.json else live_view
         if parsed is not None:
             run = await compiler.run_plan(parsed, on_event=on_event)
@@ -200,10 +200,16 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_question(compiler: Compiler, config: Config, args: argparse.Namespace, on_event: Any) -> Run:
-    run_query = getattr(compiler, "run_query", None)
-    if run_query is None:
-        raise UsageError("questions need the planner, which this build does not have yet; use --plan")
-    return await run_query(args.question, model=args.model or config.compiler.model, on_event=on_event)
+    from .compiler import NoPlanner
+    from .llm import select_llm
+
+    try:
+        llm = select_llm(args.model or config.compiler.model)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if llm is None:
+        raise UsageError(str(NoPlanner()))
+    return await compiler.run_query(args.question, llm=llm, on_event=on_event)
 
 
 def _print_run(run: Run, *, as_json: bool) -> None:

@@ -11,15 +11,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .catalog import Catalog
 from .checks import check_plan
 from .config import Config
+from .joiner import Joiner
+from .llm import LLM, LLMError
 from .parser import parse_plan
 from .plan import Plan
-from .run import Run, TaskRecord, plain_answer
+from .planner import Planner, render_results
+from .run import Round, Run, TaskRecord, plain_answer
 from .scheduler import Limits, Scheduler
 from .tools import AsyncTool, FunctionToolbox, Toolbox
 
-__all__ = ["Compiler", "Event", "EventHandler", "execute", "describe_task", "limits_for"]
+__all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task", "limits_for"]
 
 
 def limits_for(config: Config) -> Limits:
@@ -55,12 +59,33 @@ def describe_task(record: TaskRecord) -> str:
     return text + (f": {record.error}" if record.error else "")
 
 
-class Compiler:
-    """Runs plans over one toolbox under one set of limits; each call makes one Run."""
+NO_PLANNER = (
+    "a query needs a planner model, and none is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+    "or choose one with --model / compiler.model / MCP_COMPILER_MODEL (anthropic:NAME, openai:NAME, "
+    "or sampling when the MCP host offers it). A plan works without a model: pass `plan` instead."
+)
 
-    def __init__(self, toolbox: Toolbox, limits: Limits = Limits()) -> None:
+
+class NoPlanner(LookupError):
+    """A query came in and there is no LLM to plan it."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_PLANNER)
+
+
+class Compiler:
+    """Runs plans (or, with an LLM, questions) over one toolbox under one set of limits.
+
+    Each call makes one Run. `max_replans` caps how often the joiner may ask for another round.
+    """
+
+    def __init__(
+        self, toolbox: Toolbox, limits: Limits = Limits(), *, llm: LLM | None = None, max_replans: int = 2
+    ) -> None:
         self.toolbox = toolbox
         self.limits = limits
+        self.llm = llm
+        self.max_replans = max_replans
 
     async def run_plan(self, plan: Plan | str, *, on_event: EventHandler | None = None) -> Run:
         """Check and run a plan written by the caller; PlanError before anything runs if it is wrong."""
@@ -73,6 +98,79 @@ class Compiler:
         run.answer = plain_answer(run)
         run.timings["total_s"] = run.elapsed()
         return run
+
+    async def run_query(
+        self, question: str, *, llm: LLM | None = None, on_event: EventHandler | None = None
+    ) -> Run:
+        """Plan with the LLM (streaming tasks into the scheduler), join, and replan while asked to."""
+        llm = llm or self.llm
+        if llm is None:
+            raise NoPlanner()
+        run = Run()
+        scheduler = Scheduler(self.toolbox, run, self.limits, _task_events(run, on_event))
+        history = ""
+        for number in range(1, self.max_replans + 2):
+            rnd = Round(number)
+            run.rounds.append(rnd)
+            _phase(on_event, run, f"planning (round {number})")
+            catalog = Catalog(self.toolbox.specs().values())
+            planner = Planner(llm, catalog, run, purpose="plan" if number == 1 else "replan")
+            await scheduler.run(planner.tasks(question, history, [t.id for t in run.tasks]), number)
+            records = [t for t in run.tasks if t.round == number]
+            rnd.task_ids = [t.id for t in records]
+            rnd.plan = planner.plan_text()
+            if planner.error and not records:
+                run.error = planner.error
+                break
+            _phase(on_event, run, "joining")
+            last = number == self.max_replans + 1
+            try:
+                decision = await Joiner(llm, run).decide(
+                    question, _plans(run), render_results(run.tasks), last_round=last
+                )
+            except LLMError as e:
+                run.error = f"joiner LLM failed: {e}"
+                break
+            rnd.decision, rnd.reason = decision.action, decision.text
+            if decision.action == "finish":
+                run.answer = decision.text
+                break
+            history = _history(run)
+        _llm_timings(run)
+        return run
+
+
+def _phase(on_event: EventHandler | None, run: Run, message: str) -> None:
+    if on_event is not None:
+        done = sum(1 for t in run.tasks if t.done)
+        on_event(Event("phase", message, None, done, len(run.tasks)))
+
+
+def _plans(run: Run) -> str:
+    return "\n".join(r.plan for r in run.rounds if r.plan)
+
+
+def _history(run: Run) -> str:
+    parts = []
+    for r in run.rounds:
+        records = [t for t in run.tasks if t.round == r.number]
+        parts.append(
+            f"Round {r.number} plan:\n{r.plan}\nResults:\n{render_results(records)}\n"
+            f"Joiner: {r.decision or 'none'}({r.reason or ''})"
+        )
+    return "\n\n".join(parts)
+
+
+def _llm_timings(run: Run) -> None:
+    def spent(*purposes: str) -> float:
+        return sum(u.end_s - u.start_s for u in run.usage if u.purpose in purposes)
+
+    starts = [t.start_s for t in run.tasks if t.start_s is not None]
+    ends = [t.end_s for t in run.tasks if t.end_s is not None]
+    run.timings["plan_s"] = spent("plan", "replan")
+    run.timings["execute_s"] = (max(ends) - min(starts)) if starts else 0.0
+    run.timings["join_s"] = spent("join")
+    run.timings["total_s"] = run.elapsed()
 
 
 def _task_events(run: Run, on_event: EventHandler | None) -> Callable[[TaskRecord], None] | None:

@@ -1,0 +1,203 @@
+"""The planner: a prompt built from the catalog, and the LLM's reply streamed into the parser.
+
+Each task is checked and handed to the scheduler the moment its text parses, so tool calls run
+while the model is still writing the rest of the plan. A plan that fails the checks goes back to
+the model once with the error; tasks already accepted keep running and the model continues after
+them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import Catalog
+from .checks import BoundTask, bind_task
+from .llm import LLM, LLMError, Message
+from .parser import PlanParser
+from .plan import PlanError, value_text
+from .run import LLMUsage, Run, TaskRecord
+from .tools import ToolSpec
+
+__all__ = ["Planner", "planner_prompt", "tool_line", "render_results"]
+
+END_OF_PLAN = "<END_OF_PLAN>"
+RESULT_CHARS = 1500  # per task, in prompts: enough for a record, not a whole document
+
+_RULES = """\
+You are the planner of a tool-calling compiler. Given a question, write a plan: a numbered list of
+tool calls that answers it with as much parallelism as possible. Calls that do not depend on each
+other run at the same time, so never make a task wait for another unless it needs its result.
+
+The plan language:
+- One task per line: `ID. server.tool(arguments)`. IDs are integers that increase by one.
+- Arguments are JSON values, positional (in the order the tool lists its parameters) or `name=value`.
+- `$N` is the result of task N with its type; `$N.field`, `$N.items[0].name`, `$N["key"]` pick parts
+  of it. Inside a string, `$N.field` is replaced by the value's text, e.g. "population of $1.name".
+- A task's result is the tool's structured result (its fields are shown after `->` below).
+- `Thought: ...` lines may explain the plan; they are not executed.
+- Only use the tools listed below, exactly as named. Do not compute in your head what a tool can do.
+- End every plan with `join()` on its own line and then `<END_OF_PLAN>`.
+"""
+
+
+def _schema_fields(schema: Mapping[str, Any] | None) -> str:
+    props = (schema or {}).get("properties", {})
+    return "{" + ", ".join(props) + "}" if props else ""
+
+
+def tool_line(spec: ToolSpec) -> str:
+    """`server.tool(param: type, opt?: type) -> {fields} — first line of the description`."""
+    props = spec.input_schema.get("properties", {})
+    required = set(spec.input_schema.get("required", []))
+    params = ", ".join(
+        f"{p}{'' if p in required else '?'}: {props[p].get('type', 'any')}" for p in spec.parameters
+    )
+    out = _schema_fields(spec.output_schema)
+    desc = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
+    return f"{spec.name}({params})" + (f" -> {out}" if out else "") + (f" — {desc}" if desc else "")
+
+
+_DEFAULT_EXAMPLES = """\
+Question: Which is longer after the changes, the Nile shortened by 10% or the Amazon extended by 5%?
+Thought: The two look-ups are independent; math compares the changed lengths.
+1. wiki.fact("Nile", "length_km")
+2. wiki.fact("Amazon", "length_km")
+3. math.eval("nile * 0.9 - amazon * 1.05", {"nile": $1.value, "amazon": $2.value})
+join()
+<END_OF_PLAN>
+
+Question: What is the combined population of Tokyo, Delhi and Shanghai?
+1. wiki.fact("Tokyo", "population")
+2. wiki.fact("Delhi", "population")
+3. wiki.fact("Shanghai", "population")
+4. math.sum([$1.value, $2.value, $3.value])
+join()
+<END_OF_PLAN>
+
+Question: How tall, in feet, is the mountain that comes first when searching for the highest peak in Africa?
+Thought: Each step needs the one before it, so this is a chain.
+1. wiki.search("highest mountain Africa", limit=1)
+2. wiki.fact($1.hits[0].name, "height_m")
+3. math.eval("$2.value * 3.28084")
+join()
+<END_OF_PLAN>
+"""
+
+_GENERIC_EXAMPLE = """\
+Question: (two independent look-ups, then a step that needs both)
+1. server_a.lookup("first thing")
+2. server_a.lookup("second thing")
+3. server_b.combine($1.value, $2.value)
+join()
+<END_OF_PLAN>
+"""
+
+
+def planner_prompt(catalog: Catalog) -> str:
+    """The system prompt: rules, the catalog one tool a line, examples."""
+    tools = "\n".join(tool_line(spec) for spec in catalog.values()) or "(no tools are available)"
+    has_defaults = all(name in catalog for name in ("wiki.fact", "wiki.search", "math.eval", "math.sum"))
+    examples = _DEFAULT_EXAMPLES if has_defaults else _GENERIC_EXAMPLE
+    return f"{_RULES}\nTools:\n{tools}\n\nExamples:\n\n{examples}"
+
+
+def render_results(records: Sequence[TaskRecord]) -> str:
+    """Tasks with their arguments and results or errors, for the joiner and for replans."""
+    lines = []
+    for r in records:
+        args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in (r.args or {}).items())
+        if r.status == "ok":
+            body = value_text(r.result)
+            if len(body) > RESULT_CHARS:
+                body = body[:RESULT_CHARS] + f"… ({len(body)} characters, cut)"
+        else:
+            body = f"{r.status.upper()}: {r.error}"
+        lines.append(f"${r.id} = {r.tool}({args})\n  -> {body}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Planner:
+    """One planning round: streams BoundTasks; `error` holds what stopped it, if anything did."""
+
+    llm: LLM
+    catalog: Catalog
+    run: Run
+    purpose: str = "plan"
+    error: str | None = None
+    text: str = ""
+    _accepted: list[BoundTask] = field(default_factory=list)
+
+    async def tasks(self, question: str, history: str = "", known_ids: Sequence[int] = ()) -> AsyncIterator[BoundTask]:
+        """Yield each checked task as soon as it parses; one repair round on a PlanError."""
+        system = planner_prompt(self.catalog)
+        prompt = _question_prompt(question, history, known_ids)
+        messages = [Message("user", prompt)]
+        for attempt in (1, 2):
+            try:
+                async for bound in self._stream(system, messages, known_ids):
+                    yield bound
+                return
+            except PlanError as e:
+                if attempt == 2:
+                    self.error = f"the planner's plan is still wrong after one repair: {e}"
+                    return
+                messages = self._repair(messages, e)
+            except LLMError as e:
+                self.error = f"planner LLM failed: {e}"
+                return
+
+    async def _stream(self, system: str, messages: list[Message], known_ids: Sequence[int]) -> AsyncIterator[BoundTask]:
+        known = [*known_ids, *(b.id for b in self._accepted)]
+        parser = PlanParser(known_ids=known)
+        start = self.run.elapsed()
+        stream = self.llm.stream(system, messages, stop=[END_OF_PLAN])
+        try:
+            async with stream:
+                async for chunk in stream:
+                    # After join() the parser ignores the rest; the stream is read to its end
+                    # anyway (the stop sequence keeps that short) for the usage it reports last.
+                    for task in parser.feed(chunk):
+                        yield self._accept(task)
+                for task in parser.close():
+                    yield self._accept(task)
+        finally:
+            self.text = stream.text
+            self.run.usage.append(
+                LLMUsage(self.purpose, self.llm.name, stream.usage.input_tokens, stream.usage.output_tokens,
+                         start, self.run.elapsed())
+            )
+        if not self._accepted and not self.text.strip():
+            raise PlanError("the planner wrote no plan")
+
+    def plan_text(self) -> str:
+        """The accepted tasks in canonical form."""
+        return "\n".join(b.task.to_text() for b in self._accepted)
+
+    def _accept(self, task: Any) -> BoundTask:
+        bound = bind_task(task, self.catalog)
+        self._accepted.append(bound)
+        return bound
+
+    def _repair(self, messages: list[Message], error: PlanError) -> list[Message]:
+        done = "\n".join(b.task.to_text() for b in self._accepted)
+        if done:
+            ask = (f"These tasks are valid and already running:\n{done}\n"
+                   f"Continue the plan after them (numbering goes on), fixing this error: {error}")
+        else:
+            ask = f"That plan is wrong: {error}\nWrite the whole plan again, fixed."
+        return [*messages, Message("assistant", self.text), Message("user", ask)]
+
+
+def _question_prompt(question: str, history: str, known_ids: Sequence[int]) -> str:
+    if not history:
+        return f"Question: {question}"
+    next_id = max(known_ids, default=0) + 1
+    return (
+        f"Question: {question}\n\nEarlier rounds (their results can be used as $N):\n{history}\n\n"
+        f"Write a new plan for what is still missing. Number its tasks from {next_id}."
+    )
+
