@@ -34,13 +34,16 @@ class AnthropicLLM:
         self.model = model
         self.name = f"anthropic:{model}"
         self.timeouts = timeouts
-        # The SDK's own timeout is only a backstop; LLMStream enforces the real bounds.
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=httpx2.Timeout(timeouts.total, connect=timeouts.connect),
-            max_retries=max_retries,
-        )
+        try:
+            # The SDK's own timeout is only a backstop; LLMStream enforces the real bounds.
+            self._client = anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=httpx2.Timeout(timeouts.total, connect=timeouts.connect),
+                max_retries=max_retries,
+            )
+        except anthropic.AnthropicError as err:  # e.g. ANTHROPIC_CONFIG_DIR set but no profile there
+            raise LLMError(self.name, f"cannot set up credentials: {err}", kind="auth") from None
 
     @property
     def base_url(self) -> str:
