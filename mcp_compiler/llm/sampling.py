@@ -1,0 +1,92 @@
+"""MCP sampling as an LLM backend: the host's own model, asked through the client that called us.
+
+Sampling is one request and one whole reply (no streaming), so the reply arrives as a single
+chunk and the planner's tasks start once it is in. Hosts report no token usage; the counts here
+are estimates by the simulated endpoint's rule (`mcp_compiler.testing.tokens`), marked in the
+model name.
+
+Protocol eras: a handshake-era connection (2025-11-25 and earlier) lets a tool call send
+`sampling/createMessage` to the client as often as it needs — plan, join, replans. The 2026-07-28
+era has no back-channel during a call (sampling there happens only through resolvers that run
+*before* a tool body, once per round-trip), so a run that needs several LLM calls cannot use it;
+the error says so and what to do instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import mcp_types as types
+
+from ..testing.tokens import count_tokens
+from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage
+
+__all__ = ["SamplingLLM", "host_can_sample"]
+
+ERA_HINT = (
+    "the host's MCP connection cannot sample during a tool call in the 2026-07-28 protocol era; "
+    "connect with a handshake-era client (protocol 2025-11-25), or configure a model "
+    "(ANTHROPIC_API_KEY, OPENAI_API_KEY or --model)"
+)
+
+
+def host_can_sample(session: Any) -> bool:
+    """The calling client declared sampling, and this connection has a back-channel for it."""
+    capabilities = getattr(session, "client_capabilities", None)
+    if capabilities is None or capabilities.sampling is None:
+        return False
+    return bool(getattr(session, "can_send_request", True))
+
+
+class SamplingLLM:
+    """An `LLM` over `ServerSession.create_message`."""
+
+    name = "sampling"
+
+    def __init__(self, session: Any, *, timeouts: Timeouts = Timeouts(), max_tokens_cap: int = 4096) -> None:
+        self._session = session
+        self._timeouts = timeouts
+        self._cap = max_tokens_cap
+
+    def stream(
+        self, system: str, messages: list[Message], *, max_tokens: int = 4096, stop: Sequence[str] = ()
+    ) -> LLMStream:
+        async def events() -> AsyncIterator[Event]:
+            text = await self._sample(system, messages, min(max_tokens, self._cap), stop)
+            for marker in stop:  # hosts may ignore stop sequences
+                if marker in text:
+                    text = text[: text.index(marker)]
+            yield text
+            prompt = system + "".join(m.content for m in messages)
+            yield Usage(count_tokens(prompt), count_tokens(text))
+
+        return LLMStream(self.name, events, timeouts=self._timeouts, map_error=self._map_error)
+
+    async def _sample(self, system: str, messages: list[Message], max_tokens: int, stop: Sequence[str]) -> str:
+        sampled = [
+            types.SamplingMessage(role=m.role, content=types.TextContent(type="text", text=m.content))
+            for m in messages
+        ]
+        with warnings.catch_warnings():
+            # Deprecated in the 2026-07-28 era, and still the only way to sample mid-call before it.
+            warnings.simplefilter("ignore")
+            result = await self._session.create_message(
+                sampled, max_tokens=max_tokens, system_prompt=system, stop_sequences=list(stop) or None
+            )
+        content = result.content
+        if isinstance(content, list):
+            return "".join(c.text for c in content if isinstance(c, types.TextContent))
+        if isinstance(content, types.TextContent):
+            return content.text
+        raise LLMError(self.name, f"the host answered with {content.type} content, not text", kind="protocol")
+
+    def _map_error(self, err: Exception) -> LLMError:
+        message = str(err) or type(err).__name__
+        if "back-channel" in message or "NoBackChannel" in type(err).__name__:
+            return LLMError(self.name, ERA_HINT, kind="protocol")
+        return LLMError(self.name, f"the host's sampling failed: {message}", kind="protocol")
+
+    async def aclose(self) -> None:
+        """Nothing to close: the session belongs to the server."""
