@@ -15,12 +15,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import anyio
+import anyio.to_thread
 
 from .compiler import Compiler, Event, limits_for
 from .config import Config, ConfigError, load_config
 from .parser import parse_plan
 from .plan import PlanError
+from .policy import PolicyToolbox
 from .run import Run
+from .tools import ToolSpec
 
 __all__ = ["main"]
 
@@ -176,6 +179,13 @@ def _read_plan(args: argparse.Namespace) -> str | None:
         raise UsageError(f"cannot read plan file {args.plan_file}: {e.strerror or e}") from None
 
 
+async def _ask_on_terminal(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
+    """`compiler.destructive: confirm` at a terminal: ask the person before the call runs."""
+    question = f"run destructive tool {spec.name}({json.dumps(arguments)})? [y/N] "
+    answer = await anyio.to_thread.run_sync(lambda: input(question), abandon_on_cancel=True)
+    return answer.strip().lower() in ("y", "yes")
+
+
 def live_view(event: Event) -> None:
     print(f"[{event.done}/{event.total}] {event.message}", file=sys.stderr, flush=True)
 
@@ -189,7 +199,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     parsed = parse_plan(plan) if plan is not None else None  # a syntax error needs no server
     config = load(args)
     async with UpstreamPool(config) as pool:
-        compiler = Compiler(pool, limits_for(config), max_replans=config.compiler.max_replans)
+        guarded = PolicyToolbox(pool, config.compiler.destructive, _ask_on_terminal if sys.stdin.isatty() else None)
+        compiler = Compiler(guarded, limits_for(config), max_replans=config.compiler.max_replans)
         on_event = None if args.json else live_view
         if parsed is not None:
             run = await compiler.run_plan(parsed, on_event=on_event)

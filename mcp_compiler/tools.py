@@ -103,6 +103,7 @@ def spec_from_function(name: str, fn: AsyncTool) -> ToolSpec:
         provider=name,
         read_only=getattr(fn, "read_only", False),
         idempotent=getattr(fn, "idempotent", False),
+        destructive=getattr(fn, "destructive", False),
     )
 
 

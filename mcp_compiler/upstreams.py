@@ -428,8 +428,9 @@ class _Upstream:
     def _spec(self, tool: types.Tool) -> ToolSpec:
         hints = tool.annotations or types.ToolAnnotations()
         read_only = bool(hints.read_only_hint)
-        # MCP defaults: destructiveHint is true unless the tool is read-only.
-        destructive = not read_only and (hints.destructive_hint is not False)
+        # The policy applies to tools *marked* destructive. MCP's default (an unannotated tool may
+        # be destructive) would put every unannotated third-party tool behind a confirmation.
+        destructive = not read_only and hints.destructive_hint is True
         return ToolSpec(
             name=f"{self.prefix}.{tool.name}",
             description=tool.description or tool.title or "",

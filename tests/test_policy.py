@@ -1,0 +1,69 @@
+"""The destructive-tool policy in front of a toolbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcp_compiler import FunctionToolbox, execute
+from mcp_compiler.policy import PolicyToolbox
+
+pytestmark = pytest.mark.anyio
+
+DELETED: list[str] = []
+
+
+async def delete(path: str) -> str:
+    """Delete a file."""
+    DELETED.append(path)
+    return f"deleted {path}"
+
+
+async def read(path: str) -> str:
+    """Read a file."""
+    return f"contents of {path}"
+
+
+delete.destructive = True  # type: ignore[attr-defined]
+PLAN = '1. read("a")\n2. delete("a")\njoin()'
+
+
+def toolbox(policy: str, confirm=None) -> PolicyToolbox:
+    return PolicyToolbox(FunctionToolbox({"delete": delete, "read": read}), policy, confirm)  # type: ignore[arg-type]
+
+
+async def test_allow_runs_destructive_tools() -> None:
+    DELETED.clear()
+    run = await execute(PLAN, toolbox=toolbox("allow"))
+    assert run.ok and DELETED == ["a"]
+
+
+async def test_deny_refuses_destructive_tools_and_runs_the_rest() -> None:
+    DELETED.clear()
+    run = await execute(PLAN, toolbox=toolbox("deny"))
+    assert run.task(1).status == "ok"
+    assert run.task(2).status == "error" and "'deny'" in (run.task(2).error or "")
+    assert DELETED == []
+
+
+async def test_confirm_asks_with_the_call_and_obeys_the_answer() -> None:
+    asked: list[tuple[str, dict]] = []
+
+    async def say(answer: bool):
+        async def confirm(spec, arguments) -> bool:
+            asked.append((spec.name, arguments))
+            return answer
+        return confirm
+
+    DELETED.clear()
+    run = await execute(PLAN, toolbox=toolbox("confirm", await say(False)))
+    assert run.task(2).status == "error" and "not confirmed" in (run.task(2).error or "")
+    assert DELETED == [] and asked == [("delete", {"path": "a"})]
+    run = await execute(PLAN, toolbox=toolbox("confirm", await say(True)))
+    assert run.ok and DELETED == ["a"]
+
+
+async def test_confirm_without_anyone_to_ask_refuses_and_says_how_to_allow() -> None:
+    DELETED.clear()
+    run = await execute(PLAN, toolbox=toolbox("confirm"))
+    assert run.task(2).status == "error" and "compiler.destructive" in (run.task(2).error or "")
+    assert DELETED == []
