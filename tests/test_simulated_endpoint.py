@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -351,30 +350,33 @@ def test_standalone_process_serves_a_script_and_records_exchanges(tmp_path: Path
     }
     (tmp_path / "script.json").write_text(json.dumps(script))
     record = tmp_path / "record.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mcp_compiler.testing.simllm", "--port", "0",
-         "--script", str(tmp_path / "script.json"), "--record", str(record)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the server prints this once it listens
-        assert line.startswith("SIMLLM READY http://127.0.0.1:"), line
-        base = line.split()[-1]
-        client = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0, timeout=10)
-        msg = lambda system: client.messages.create(  # noqa: E731
-            model="m", max_tokens=20, system=system, messages=[{"role": "user", "content": "q"}]
-        )
-        assert msg("Planner").content[0].text == "first from queue"  # type: ignore[union-attr]
-        assert msg("You are the Joiner").content[0].text == "Action: Finish(42)"  # type: ignore[union-attr]
-        with pytest.raises(anthropic.APIStatusError) as caught:
-            msg("Planner")
-        assert caught.value.status_code == 503
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    command = [sys.executable, "-m", "mcp_compiler.testing.simllm", "--port", "0",
+               "--script", str(tmp_path / "script.json"), "--record", str(record)]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            talk_to_standalone_endpoint(proc)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
     records = [json.loads(line) for line in record.read_text().splitlines()]
     assert [r["status"] for r in records] == [200, 200, 503]
     assert records[1]["request"]["system"] == "You are the Joiner"
-    assert proc.returncode == 0
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+def talk_to_standalone_endpoint(proc: subprocess.Popen[str]) -> None:
+    """The standalone server's queue first, then its rules, then its default (a 503)."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the server prints this once it listens
+    assert line.startswith("SIMLLM READY http://127.0.0.1:"), line
+    base = line.split()[-1]
+    client = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0, timeout=10)
+    msg = lambda system: client.messages.create(  # noqa: E731
+        model="m", max_tokens=20, system=system, messages=[{"role": "user", "content": "q"}]
+    )
+    assert msg("Planner").content[0].text == "first from queue"  # type: ignore[union-attr]
+    assert msg("You are the Joiner").content[0].text == "Action: Finish(42)"  # type: ignore[union-attr]
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        msg("Planner")
+    assert caught.value.status_code == 503
+    client.close()

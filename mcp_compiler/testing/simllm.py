@@ -157,6 +157,10 @@ class SimulatedLLM:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._server is not None and self._tg is not None and self._stopped is not None
+        if self.state.active:
+            # A client that just left may not have been noticed yet: let its disconnect land, so
+            # it is recorded as one (and uvicorn does not log an aborted response as an error).
+            await anyio.sleep(0.05)
         self.state.cancel_all()  # stalled replies would otherwise hold the shutdown
         self._server.should_exit = True
         with anyio.move_on_after(SHUTDOWN_TIMEOUT_S + 1):
