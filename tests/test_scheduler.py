@@ -101,7 +101,7 @@ async def work(ms: int, after: list) -> int:
     return ms
 
 
-MAKESPAN_SLACK = []  # (makespan - critical path) of each example, for the report at the end
+MAKESPAN_SLACK: list[tuple[float, float]] = []  # (makespan - critical path, share of the bound used) per example
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +119,7 @@ def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tup
     assert_dependencies_end_first(run)
     cp = critical_path_s(sleeps, deps)
     makespan = max(r.end_s for r in run.tasks)
-    MAKESPAN_SLACK.append(makespan - cp)
+    MAKESPAN_SLACK.append((makespan - cp, (makespan - cp) / (cp * 0.10 + 0.030)))
     assert makespan >= cp - 0.005  # sanity: nothing finishes faster than its sleeps
     assert makespan <= cp * 1.10 + 0.030, f"makespan {makespan:.3f} s vs critical path {cp:.3f} s"
 
@@ -633,9 +633,10 @@ async def test_a_reference_to_a_task_that_is_not_in_the_run_is_an_error_result()
 
 
 def test_makespan_overhead_report() -> None:
-    """Not a check: prints what the property test measured (pytest -s shows it)."""
+    """Prints what the property test measured (pytest -s shows it); every example stayed in bound."""
     if MAKESPAN_SLACK:
-        slack = sorted(MAKESPAN_SLACK)
+        slack = sorted(s for s, _ in MAKESPAN_SLACK)
+        used = max(u for _, u in MAKESPAN_SLACK)
         print(f"\nmakespan - critical path over {len(slack)} DAGs: median {slack[len(slack) // 2] * 1000:.1f} ms, "
-              f"max {slack[-1] * 1000:.1f} ms")
-    assert math.isfinite(sum(MAKESPAN_SLACK))
+              f"max {slack[-1] * 1000:.1f} ms; at most {used:.0%} of the allowed 10% + 30 ms")
+        assert used <= 1.0
