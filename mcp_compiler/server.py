@@ -792,6 +792,25 @@ async def _serve_http(asgi_app: Any, host: str, port: int) -> None:
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     logger.info("serving %s at http://%s:%d/mcp", TOOL_NAME, shown, port)
-    await server.serve()
+    # Cancelling uvicorn mid-flight breaks its lifespan task (the SDK's session manager) with a
+    # traceback. So uvicorn runs shielded, and our cancellation (SIGTERM via cancel_on_signals,
+    # a parent scope) becomes its graceful shutdown, bounded by a deadline.
+    stopped = anyio.Event()
+    shield = anyio.CancelScope(shield=True)
+
+    async def run_uvicorn() -> None:
+        with shield:
+            try:
+                await server.serve()
+            finally:
+                stopped.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_uvicorn)
+        try:
+            await stopped.wait()
+        finally:
+            server.should_exit = True
+            shield.deadline = anyio.current_time() + config.timeout_graceful_shutdown + 10
     if not server.started:
         raise OSError(f"could not serve HTTP on {host}:{port} (see the log above)")

@@ -1,0 +1,241 @@
+"""`mcp-compiler serve` as a real subprocess, driven by the SDK's `Client` over stdio and HTTP.
+
+Each server runs the bundled wiki and math servers behind it. Both protocol eras are exercised:
+`mode="legacy"` handshakes at 2025-11-25, the default `auto` lands on 2026-07-28.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import jsonschema
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from mcp_compiler.server import OUTPUT_SCHEMA, TOOL_NAME
+
+pytestmark = pytest.mark.anyio
+
+SERVE = [sys.executable, "-m", "mcp_compiler", "serve"]
+TOKEN = "e2e-test-token-7f3a9c"
+
+FAN_OUT_PLAN = """\
+Thought: four look-ups at once, then arithmetic over them
+1. wiki.fact("Nile", "length_km")
+2. wiki.fact("Amazon", "length_km")
+3. wiki.fact("Mount Everest", "height_m")
+4. wiki.fact("K2", "height_m")
+5. math.eval("nile * 0.9 > amazon * 1.05", {"nile": $1.value, "amazon": $2.value})
+6. math.sum([$3.value, $4.value])
+join()
+"""
+EXPECTED_TASKS = 6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited early with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing listened on port {port} within {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
+def start_http(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tmp / f"serve-{time.monotonic_ns()}.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen(
+            [*SERVE, "--transport", "http", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
+            env={**os.environ, **(env or {})},
+        )
+    return proc, log
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    proc, log = start_http(tmp_path_factory.mktemp("http"), "--port", str(port))
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(proc)
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+
+
+def stdio_params() -> StdioServerParameters:
+    return StdioServerParameters(command=SERVE[0], args=SERVE[1:], cwd=str(Path(__file__).parent.parent))
+
+
+async def check_fan_out(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    assert [t.name for t in tools] == [TOOL_NAME]
+    assert "wiki.fact(name: string, key: string)" in (tools[0].description or "")
+    assert tools[0].output_schema == OUTPUT_SCHEMA
+
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, total, message))
+
+    with anyio.fail_after(90):
+        result = await client.call_tool(TOOL_NAME, {"plan": FAN_OUT_PLAN}, progress_callback=on_progress)
+    assert not result.is_error, result.content
+    run = result.structured_content
+    assert run is not None
+    jsonschema.validate(run, OUTPUT_SCHEMA)
+    assert [t["status"] for t in run["tasks"]] == ["ok"] * EXPECTED_TASKS
+    assert run["tasks"][4]["result"]["value"] is False  # 6650 * 0.9 > 6400 * 1.05 is false
+    assert run["tasks"][5]["result"]["value"] == 8849 + 8611
+    answer = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
+    assert answer == run["answer"]
+    assert "$5 math.eval" in answer and "$6 math.sum" in answer
+    # The four look-ups ran side by side: each started before any of the others ended.
+    lookups = run["tasks"][:4]
+    assert max(t["start_s"] for t in lookups) < min(t["end_s"] for t in lookups)
+
+    with anyio.fail_after(15):  # progress may trail the result
+        while len(progress) < 2 * EXPECTED_TASKS:
+            await anyio.sleep(0.05)
+    messages = [m or "" for _, _, m in progress]
+    assert any(m.startswith("task 1 wiki.fact started") for m in messages)
+    assert any(m.startswith("task 6 math.sum ok") for m in messages)
+    values = [v for v, _, _ in progress]
+    assert values == sorted(values)
+
+
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
+async def test_stdio_subprocess_runs_a_fan_out_plan(mode: str, version: str) -> None:
+    with anyio.fail_after(150):
+        async with Client(stdio_params(), mode=mode) as client:
+            assert client.protocol_version == version
+            await check_fan_out(client)
+
+
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
+async def test_http_server_runs_a_fan_out_plan(http_server: str, mode: str, version: str) -> None:
+    with anyio.fail_after(120):
+        async with Client(http_server, mode=mode) as client:
+            assert client.protocol_version == version
+            await check_fan_out(client)
+
+
+async def test_http_bad_input_is_a_tool_error_and_the_server_keeps_serving(http_server: str) -> None:
+    with anyio.fail_after(120):
+        async with Client(http_server) as client:
+            bad = await client.call_tool(TOOL_NAME, {"plan": "1. wiki.fact(\"Nile\""})
+            assert bad.is_error and "line 1, column" in bad.content[0].text  # type: ignore[union-attr]
+            huge = await client.call_tool(TOOL_NAME, {"plan": "1. math.sum([1])\n" + "Thought: " + "x" * 1_100_000})
+            assert huge.is_error and "too large" in huge.content[0].text  # type: ignore[union-attr]
+            ok = await client.call_tool(TOOL_NAME, {"plan": "1. math.sum([1, 2])"})
+            assert not ok.is_error and ok.structured_content is not None
+            assert ok.structured_content["tasks"][0]["result"]["value"] == 3
+
+
+async def test_http_cancelling_a_call_leaves_the_server_serving(http_server: str) -> None:
+    with anyio.fail_after(120):
+        async with Client(http_server, mode="legacy") as client:
+            with anyio.move_on_after(0.3):
+                # 200 look-ups keep the server busy long enough to be cancelled mid-run.
+                plan = "".join(f'{i}. wiki.fact("Nile", "length_km")\n' for i in range(1, 201))
+                await client.call_tool(TOOL_NAME, {"plan": plan})
+            ok = await client.call_tool(TOOL_NAME, {"plan": "1. math.sum([2, 2])"})
+            assert not ok.is_error
+
+
+async def test_http_rejects_a_foreign_host_header(http_server: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(http_server, json=body, headers={**headers, "host": "evil.example:80"})
+        assert response.status_code == 421
+        response = await http.post(http_server, json=body, headers={**headers, "origin": "http://evil.example"})
+        assert response.status_code == 403
+
+
+def test_http_on_a_public_bind_without_a_token_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MCP_COMPILER_TOKEN"}
+    proc = subprocess.run(
+        [*SERVE, "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())],
+        stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert b"MCP_COMPILER_TOKEN" in proc.stderr
+    assert proc.stdout == b""
+
+
+async def test_http_on_a_public_bind_answers_401_without_the_token(tmp_path: Path) -> None:
+    port = free_port()
+    proc, log = start_http(tmp_path, "--host", "0.0.0.0", "--port", str(port), env={"MCP_COMPILER_TOKEN": TOKEN})
+    try:
+        await anyio.to_thread.run_sync(wait_for_port, port, proc)
+        url = f"http://127.0.0.1:{port}/mcp"  # bound to every interface, but only ever asked on loopback
+        initialize = {
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+        }
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for auth in (None, "Bearer wrong-token", f"Basic {TOKEN}"):
+                sent = {**headers, **({"authorization": auth} if auth else {})}
+                response = await http.post(url, content=json.dumps(initialize), headers=sent)
+                assert response.status_code == 401, auth
+                assert TOKEN not in response.text
+                assert response.headers.get("www-authenticate", "").startswith("Bearer")
+
+        with anyio.fail_after(120):
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+                async with Client(streamable_http_client(url, http_client=http)) as client:
+                    result = await client.call_tool(TOOL_NAME, {"plan": "1. math.sum([40, 2])"})
+        assert not result.is_error
+        assert result.structured_content is not None
+        assert result.structured_content["tasks"][0]["result"]["value"] == 42
+    finally:
+        stop(proc)
+    assert TOKEN not in log.read_text(errors="replace")  # the secret never reaches the logs
+
+
+def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    proc, log = start_http(tmp_path, "--port", str(port))
+    wait_for_port(port, proc)
+    started = time.monotonic()
+    code = stop(proc)
+    assert time.monotonic() - started < 20
+    assert code in (0, 130, -signal.SIGTERM), log.read_text(errors="replace")[-2000:]
+    assert "Traceback" not in log.read_text(errors="replace")
