@@ -52,8 +52,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 class SimulatedLLM:
     """A scripted LLM endpoint on 127.0.0.1. Replies come from `replies` (a queue, used first,
-    extendable with `push`), then from `responder(SimRequest)`. See `script.py` for `Reply`,
-    `Fail`, `LatencyModel`, and `tokens.py` for how tokens are counted.
+    extendable with `push`), then from `responder(SimRequest)` (sync or async). See `script.py`
+    for `Reply`, `Fail`, `LatencyModel`, and `tokens.py` for how tokens are counted.
+
+    `async with` needs the asyncio backend (uvicorn is asyncio-only); `with` runs it on its own
+    asyncio loop in a thread, so it serves any caller.
     """
 
     def __init__(
