@@ -177,9 +177,12 @@ def _task_events(run: Run, on_event: EventHandler | None) -> Callable[[TaskRecor
     if on_event is None:
         return None
 
+    finished: set[int] = set()  # a running count: recounting run.tasks per event is quadratic
+
     def forward(record: TaskRecord) -> None:
-        done = sum(1 for t in run.tasks if t.done)
-        on_event(Event("task", describe_task(record), record, done, len(run.tasks)))
+        if record.done:
+            finished.add(record.id)
+        on_event(Event("task", describe_task(record), record, len(finished), len(run.tasks)))
 
     return forward
 

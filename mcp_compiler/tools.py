@@ -122,4 +122,5 @@ class FunctionToolbox:
         if inspect.iscoroutinefunction(fn):
             return await fn(**arguments)
         # A blocking function must not stall every other task on the event loop.
-        return await anyio.to_thread.run_sync(functools.partial(fn, **arguments))
+        # On a timeout or cancellation the run moves on; the thread finishes in the background.
+        return await anyio.to_thread.run_sync(functools.partial(fn, **arguments), abandon_on_cancel=True)

@@ -177,8 +177,8 @@ async def test_specs_carry_names_schemas_provider_and_mcp_default_annotations() 
         assert (echo.read_only, echo.destructive) == (True, False)
         assert catalog["a.add"].idempotent is True
         assert catalog["a.delete_all"].destructive is True
-        # No annotations at all: MCP says destructiveHint defaults to true.
-        assert catalog["a.crash"].destructive is True and catalog["a.crash"].read_only is False
+        # No annotations at all: not gated by the destructive policy, which covers tools marked so.
+        assert catalog["a.crash"].destructive is False and catalog["a.crash"].read_only is False
         assert catalog.resolve("structured").name == "a.structured"
 
 
