@@ -640,3 +640,14 @@ def test_makespan_overhead_report() -> None:
         print(f"\nmakespan - critical path over {len(slack)} DAGs: median {slack[len(slack) // 2] * 1000:.1f} ms, "
               f"max {slack[-1] * 1000:.1f} ms; at most {used:.0%} of the allowed 10% + 30 ms")
         assert used <= 1.0
+
+
+async def test_a_blocking_tool_past_its_timeout_is_an_error_without_waiting_for_the_thread() -> None:
+    def slow_sync(x: int) -> int:
+        time.sleep(1.5)
+        return x
+
+    started = time.perf_counter()
+    run = await execute("1. slow_sync(1)", tools={"slow_sync": slow_sync}, call_timeout_s=0.2)
+    assert run.task(1).status == "error" and "timed out" in (run.task(1).error or "")
+    assert time.perf_counter() - started < 1.2
