@@ -1,0 +1,211 @@
+"""The bridge's own cost: overhead against direct SDK calls, load over HTTP, prompt size.
+
+- overhead: N parallel `noop(n)` calls (N = 1, 8, 32, 128), three ways, to the same no-op server
+  over stdio: direct (one SDK `Client`, N concurrent `call_tool`s); `Compiler.run_plan` in this
+  process over an `UpstreamPool`; and `compile_and_run` (plan given) through `mcp-compiler serve`
+  on stdio. The compiler's concurrency caps are raised to 256 for this, so the comparison is of
+  the machinery, not of a limit; the ratio and the added ms per call are against direct.
+- load: C = 1, 8, 32 concurrent clients, each with its own Streamable HTTP session, share a
+  fixed count of `compile_and_run` requests (a plan of 4 no-op calls) to one `mcp-compiler serve
+  --transport http` process: throughput, p50, p99, errors.
+- prompt size: tokens of the planner's system prompt (and of the MCP tool description) for
+  catalogs of 10, 100 and 1,000 tools, counted with the simulated endpoint's rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from ..catalog import Catalog
+from ..compiler import Compiler, limits_for
+from ..config import parse_config
+from ..planner import planner_prompt
+from ..testing import count_tokens
+from ..tools import ToolSpec
+from ..upstreams import UpstreamPool
+from .stats import percentile
+
+log = logging.getLogger(__name__)
+
+NOOP_ARGS = ["-m", "mcp_compiler.bench.noop_server"]
+RAISED = {"max_concurrency": 256, "max_per_server": 256}
+
+
+def noop_config() -> dict[str, Any]:
+    return {"mcpServers": {"noop": {"command": sys.executable, "args": NOOP_ARGS}}, "compiler": RAISED}
+
+
+def noop_plan(n: int, offset: int = 0) -> str:
+    return "\n".join(f"{i}. noop.noop({offset + i})" for i in range(1, n + 1)) + "\njoin()\n"
+
+
+async def _direct(client: Client, n: int) -> float:
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i in range(1, n + 1):
+            tg.start_soon(client.call_tool, "noop", {"n": i})
+    return time.perf_counter() - start
+
+
+async def overhead(work: Path, ns: Sequence[int], repeats: int, timeout_s: float = 300) -> list[dict[str, Any]]:
+    cfg_file = work / "noop-config.json"
+    cfg_file.write_text(json.dumps(noop_config()))
+    params = StdioServerParameters(command=sys.executable, args=NOOP_ARGS)
+    serve = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(cfg_file)])
+    config = parse_config(noop_config())
+    times: dict[str, dict[int, list[float]]] = {"direct": {}, "run_plan": {}, "server": {}}
+    with anyio.fail_after(timeout_s):
+        async with Client(params) as direct, UpstreamPool(config) as pool, Client(serve) as bridge:
+            compiler = Compiler(pool, limits_for(config))
+            for _ in range(2):  # warm-up: first calls pay for imports and caches
+                await _direct(direct, 8)
+                await compiler.run_plan(noop_plan(8))
+                await bridge.call_tool("compile_and_run", {"plan": noop_plan(8)})
+            for n in ns:
+                for _ in range(repeats):
+                    # Interleaved, so drift on a busy machine hits all three alike.
+                    times["direct"].setdefault(n, []).append(await _direct(direct, n))
+                    start = time.perf_counter()
+                    run = await compiler.run_plan(noop_plan(n))
+                    times["run_plan"].setdefault(n, []).append(time.perf_counter() - start)
+                    if not run.ok:
+                        raise RuntimeError(f"run_plan N={n}: a task failed")
+                    start = time.perf_counter()
+                    result = await bridge.call_tool("compile_and_run", {"plan": noop_plan(n)})
+                    times["server"].setdefault(n, []).append(time.perf_counter() - start)
+                    if result.is_error:
+                        raise RuntimeError(f"compile_and_run N={n} failed: {result.content}")
+    rows = []
+    for n in ns:
+        d = percentile(times["direct"][n], 50)
+        row: dict[str, Any] = {"n": n, "direct_ms": round(d * 1000, 2)}
+        for way in ("run_plan", "server"):
+            t = percentile(times[way][n], 50)
+            row[f"{way}_ms"] = round(t * 1000, 2)
+            row[f"{way}_ratio"] = round(t / d, 2)
+            row[f"{way}_added_ms_per_call"] = round((t - d) * 1000 / n, 3)
+        rows.append(row)
+    return rows
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    with anyio.fail_after(timeout_s):
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mcp-compiler serve exited with {proc.returncode}")
+            try:
+                async with Client(url) as c:
+                    await c.list_tools()
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                await anyio.sleep(0.2)
+
+
+async def load(work: Path, clients: Sequence[int], requests: int, timeout_s: float = 300) -> list[dict[str, Any]]:
+    cfg_file = work / "noop-config.json"
+    cfg_file.write_text(json.dumps(noop_config()))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    errlog = open(work / "serve-http.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcp_compiler", "serve", "--transport", "http", "--port", str(port), "--config", str(cfg_file)],
+        stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
+    )
+    rows = []
+    try:
+        await _wait_ready(url, proc, 60)
+        for c in clients:
+            rows.append(await _load_once(url, c, requests, timeout_s))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        errlog.close()
+    return rows
+
+
+async def _load_once(url: str, n_clients: int, requests: int, timeout_s: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    issued = 0
+
+    async def client() -> None:
+        nonlocal issued
+        try:
+            async with Client(url) as c:
+                while issued < requests:
+                    issued += 1
+                    number = issued
+                    start = time.perf_counter()
+                    try:
+                        r = await c.call_tool("compile_and_run", {"plan": noop_plan(4, offset=number * 10)})
+                        if r.is_error:
+                            errors.append(str(r.content)[:200])
+                    except Exception as exc:  # noqa: BLE001 - counted
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                    latencies.append(time.perf_counter() - start)
+        except Exception as exc:  # noqa: BLE001 - a session that cannot open is an error too
+            errors.append(f"session: {type(exc).__name__}: {exc}")
+
+    start = time.perf_counter()
+    with anyio.fail_after(timeout_s):
+        async with anyio.create_task_group() as tg:
+            for _ in range(n_clients):
+                tg.start_soon(client)
+    wall = time.perf_counter() - start
+    return {
+        "clients": n_clients, "requests": len(latencies), "wall_s": round(wall, 3),
+        "throughput_rps": round(len(latencies) / wall, 1) if wall else None,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "errors": len(errors), "first_error": errors[0] if errors else None,
+    }
+
+
+def synthetic_specs(n: int, bfcl_tools: Sequence[dict[str, Any]] = ()) -> list[ToolSpec]:
+    """`n` tool specs: BFCL's real function docs when given (cycled), else generated ones."""
+    specs = []
+    for i in range(n):
+        if bfcl_tools:
+            t = bfcl_tools[i % len(bfcl_tools)]
+            name, desc, schema = t["name"], t.get("description", ""), t["inputSchema"]
+            if i >= len(bfcl_tools):
+                name = f"{name}_{i // len(bfcl_tools)}"
+        else:
+            name, desc = f"tool_{i}", f"Do operation number {i} on a record and return the result."
+            schema = {"type": "object", "properties": {"id": {"type": "string"}, "limit": {"type": "integer"}},
+                      "required": ["id"]}
+        specs.append(ToolSpec(name=f"server{i // 50}.{name}", description=desc, input_schema=schema,
+                              provider=f"server{i // 50}"))
+    return specs
+
+
+def prompt_sizes(sizes: Sequence[int], bfcl_tools: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    from ..server import tool_description
+
+    rows = []
+    for n in sizes:
+        catalog = Catalog(synthetic_specs(n, bfcl_tools))
+        prompt = planner_prompt(catalog)
+        rows.append({"tools": n, "planner_prompt_tokens": count_tokens(prompt), "planner_prompt_chars": len(prompt),
+                     "tool_description_tokens": count_tokens(tool_description(catalog))})
+    return rows
