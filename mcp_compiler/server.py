@@ -48,6 +48,7 @@ from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .compiler import Compiler, Event, EventHandler, limits_for
@@ -259,7 +260,8 @@ def tool_description(
         parts.append("Tools: none available yet (servers are still connecting or failed to start).")
     else:
         lines = [tool_line(spec) for spec in catalog.values()]
-        if len(lines) <= limits.description_max_tools and sum(len(x) + 1 for x in lines) <= limits.description_max_chars:
+        fits = sum(len(x) + 1 for x in lines) <= limits.description_max_chars
+        if len(lines) <= limits.description_max_tools and fits:
             parts.append(f"Tools ({len(lines)}):\n" + "\n".join(lines))
         else:
             chosen: list[str] = []
@@ -453,12 +455,16 @@ class CompilerServer:
             annotations=types.ToolAnnotations(read_only_hint=False, open_world_hint=True),
         )
 
-    async def _list_tools(self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[self.tool()])
 
     # ---- tools/call ---------------------------------------------------------------------------
 
-    async def _call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         if params.name != TOOL_NAME:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
         return await self.call(params.arguments or {}, progress=ctx.session.report_progress)
@@ -480,7 +486,8 @@ class CompilerServer:
         """Check the arguments and parse the plan (in a worker thread: a big plan must not stall others)."""
         unknown = sorted(set(arguments) - {"plan", "query"})
         if unknown:
-            raise RequestError(f"unknown argument(s) {', '.join(map(repr, unknown))}: give exactly one of `plan` or `query`")
+            names = ", ".join(map(repr, unknown))
+            raise RequestError(f"unknown argument(s) {names}: give exactly one of `plan` or `query`")
         plan, query = arguments.get("plan"), arguments.get("query")
         for name, value in (("plan", plan), ("query", query)):
             if value is not None and not isinstance(value, str):
@@ -495,7 +502,9 @@ class CompilerServer:
             if not query.strip():
                 raise RequestError("`query` is empty: say what you want done, or send a `plan`")
             if len(query) > self.limits.max_query_chars:
-                raise RequestError(f"`query` is too long ({len(query):,} characters; the limit is {self.limits.max_query_chars:,})")
+                raise RequestError(
+                    f"`query` is too long ({len(query):,} characters; the limit is {self.limits.max_query_chars:,})"
+                )
             return RunRequest(query=query)
         assert plan is not None
         if not plan.strip():
@@ -559,7 +568,8 @@ class CompilerServer:
             resources=[
                 types.Resource(
                     uri=CATALOG_URI, name="catalog", title="Every tool a plan can call",
-                    description=f"The {count} tools behind {TOOL_NAME}: signature and description", mime_type="text/plain",
+                    description=f"The {count} tools behind {TOOL_NAME}: signature and description",
+                    mime_type="text/plain",
                 ),
                 types.Resource(
                     uri=CATALOG_JSON_URI, name="catalog.json", title="Every tool, with full JSON schemas",
@@ -568,7 +578,9 @@ class CompilerServer:
             ]
         )
 
-    async def _read_resource(self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
         uri = str(params.uri)
         catalog = self.toolbox.specs()
         if uri == CATALOG_URI:
@@ -576,8 +588,6 @@ class CompilerServer:
         elif uri == CATALOG_JSON_URI:
             text, mime = _catalog_json(catalog), "application/json"
         else:
-            from mcp.shared.exceptions import MCPError
-
             raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri!r}", data={"uri": uri})
         return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=text, mime_type=mime)])
 
