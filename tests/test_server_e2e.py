@@ -239,3 +239,78 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert time.monotonic() - started < 20
     assert code in (0, 130, -signal.SIGTERM), log.read_text(errors="replace")[-2000:]
     assert "Traceback" not in log.read_text(errors="replace")
+
+
+# ---- behind the server: a downstream that changes its tools, calls that get cancelled ------------
+
+TOY_SERVER = Path(__file__).parent / "fixtures" / "toy_server.py"
+
+
+def toy_config(tmp: Path) -> Path:
+    config = tmp / "toy.json"
+    config.write_text(json.dumps({"mcpServers": {"toy": {"command": sys.executable, "args": [str(TOY_SERVER)]}}}))
+    return config
+
+
+def stdio_with_config(config: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=SERVE[0], args=[*SERVE[1:], "--config", str(config)])
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_cancelling_the_call_cancels_the_downstream_calls_in_flight(tmp_path: Path, mode: str) -> None:
+    notes = [tmp_path / "note1", tmp_path / "note2"]
+    plan = f'1. toy.sleep(60, "{notes[0]}")\n2. toy.sleep(60, "{notes[1]}")'
+    started: list[str] = []
+    both_started = anyio.Event()
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        if message and "started" in message:
+            started.append(message)
+            if len(started) == 2:
+                both_started.set()
+
+    with anyio.fail_after(120):
+        async with Client(stdio_with_config(toy_config(tmp_path)), mode=mode) as client:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: client.call_tool(TOOL_NAME, {"plan": plan}, progress_callback=on_progress))
+                await both_started.wait()
+                await anyio.sleep(0.5)  # let the downstream requests reach the toy server
+                tg.cancel_scope.cancel()
+            # Both downstream sleeps were cancelled: the toy server wrote its notes.
+            while not all(n.exists() and n.read_text() == "cancelled" for n in notes):
+                await anyio.sleep(0.1)
+            ok = await client.call_tool(TOOL_NAME, {"plan": "1. toy.add(2, 3)"})
+            assert not ok.is_error and ok.structured_content is not None
+
+
+async def test_a_downstream_tool_change_reaches_the_host_in_the_handshake_era(tmp_path: Path) -> None:
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    with anyio.fail_after(120):
+        async with Client(stdio_with_config(toy_config(tmp_path)), mode="legacy", message_handler=on_message) as client:
+            before = (await client.list_tools()).tools[0].description or ""
+            assert "toy.echo(" in before and "toy.fresh_tool" not in before
+            result = await client.call_tool(TOOL_NAME, {"plan": '1. toy.add_tool("fresh_tool")'})
+            assert not result.is_error
+            await changed.wait()
+            after = (await client.list_tools()).tools[0].description or ""
+            assert "toy.fresh_tool() — added at runtime: fresh_tool" in after
+            fresh = await client.call_tool(TOOL_NAME, {"plan": "1. toy.fresh_tool()"})
+            assert not fresh.is_error and fresh.structured_content is not None
+            assert fresh.structured_content["tasks"][0]["result"] == {"result": "fresh_tool"}
+
+
+async def test_a_downstream_tool_change_reaches_the_host_in_the_2026_era(tmp_path: Path) -> None:
+    with anyio.fail_after(120):
+        async with Client(stdio_with_config(toy_config(tmp_path))) as client:
+            assert client.protocol_version == "2026-07-28"
+            async with client.listen(tools_list_changed=True) as subscription:
+                result = await client.call_tool(TOOL_NAME, {"plan": '1. toy.add_tool("newer_tool")'})
+                assert not result.is_error
+                event = await subscription.__anext__()
+            assert type(event).__name__ == "ToolsListChanged"
+            assert "toy.newer_tool()" in ((await client.list_tools()).tools[0].description or "")
