@@ -14,8 +14,8 @@ everything here is adapting:
   and `structuredContent` under our control.
 - Progress: the compiler reports events through a sync callback; the callback pushes them into
   a bounded memory stream, and a task in the call's own task group forwards them as
-  `notifications/progress`. Progress values count events (each task's start and end), so they
-  strictly increase, with the total at twice the number of tasks known.
+  `notifications/progress`. Progress values count events (each task's start and end, each
+  planner phase), so they strictly increase; the total is twice the number of tasks known.
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
   `notifications/cancelled`, a dropped connection) cancels the run's scope and with it every
   downstream call in flight.
@@ -620,12 +620,14 @@ class CompilerServer:
 
 
 async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
-    """Forward compiler events as progress: one step per event, total = 2 × the tasks known."""
+    """Forward compiler events as progress: one step per event, total = 2 × the tasks known.
+
+    Phases ("planning", "joining") count as steps too: during a long LLM call they are what keeps
+    a host's request timeout from firing.
+    """
     steps = 0
     async with receive:
         async for event in receive:
-            if event.kind != "task":
-                continue
             steps += 1
             total = max(2 * event.total, steps)
             try:

@@ -270,6 +270,39 @@ async def test_a_query_with_sampling_says_it_is_not_supported_yet(monkeypatch: p
     assert result.is_error and "sampling" in text(result) and "plan" in text(result)
 
 
+async def test_a_query_goes_to_the_planner_with_the_configured_llm_and_reports_its_phases() -> None:
+    from mcp_compiler.compiler import Event
+
+    class PlanningCompiler:
+        llm = "the-llm"
+
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, Any]] = []
+
+        async def run_plan(self, plan: Any, *, on_event: Any = None) -> Run:
+            raise AssertionError("a query must not take the plan path")
+
+        async def run_query(self, question: str, *, llm: Any = None, on_event: Any = None) -> Run:
+            self.asked.append((question, llm))
+            if on_event:
+                on_event(Event("phase", "planning (round 1)"))
+                on_event(Event("phase", "joining"))
+            return Run(answer="42")
+
+    compiler = PlanningCompiler()
+    app = CompilerServer(FunctionToolbox({"add": add}), compiler=compiler)  # type: ignore[arg-type]
+    messages: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+
+    async with Client(app.server) as client:
+        result = await call(client, {"query": "what is six times seven?"}, progress_callback=on_progress)
+    assert not result.is_error and text(result) == "42"
+    assert compiler.asked == [("what is six times seven?", "the-llm")]
+    assert messages == ["planning (round 1)", "joining"]
+
+
 async def test_an_unknown_tool_name_is_a_tool_error() -> None:
     async with Client(make_app().server) as client:
         with anyio.fail_after(30):

@@ -314,3 +314,41 @@ async def test_a_downstream_tool_change_reaches_the_host_in_the_2026_era(tmp_pat
                 event = await subscription.__anext__()
             assert type(event).__name__ == "ToolsListChanged"
             assert "toy.newer_tool()" in ((await client.list_tools()).tools[0].description or "")
+
+
+# ---- mcp-compiler demo ------------------------------------------------------------------------------
+
+
+def test_demo_runs_in_parallel_and_reports_the_speedup() -> None:
+    import re
+
+    env = {**os.environ, "MCP_COMPILER_SIM_LATENCY_MS": "300"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcp_compiler", "demo"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "task 1 wiki.fact started" in proc.stderr  # the live view, on stderr
+    assert "300 ms" in proc.stderr  # the latency we asked for reached the servers' env
+    assert "the Amazon would be longer" in proc.stdout
+    assert '"larger": "b"' in proc.stdout  # the answer itself
+    match = re.search(r"10 tasks in ([\d.]+) s wall time; .* ([\d.]+) s \(the sum of the task times\): ([\d.]+)× faster", proc.stdout)
+    assert match, proc.stdout
+    wall, sequential, speedup = map(float, match.groups())
+    assert sequential >= 10 * 0.3 * 0.9  # every call really waited its latency
+    assert wall < sequential and speedup > 1.5  # three levels deep, ten calls: well under the sum
+
+
+def test_demo_latency_goes_to_every_stdio_server_without_overriding_their_own() -> None:
+    from mcp_compiler.config import parse_config
+    from mcp_compiler.demo import with_latency
+
+    config = parse_config({"mcpServers": {
+        "a": {"command": "x"},
+        "b": {"command": "y", "env": {"MCP_COMPILER_SIM_LATENCY_MS": "5"}},
+        "c": {"url": "http://127.0.0.1:1/mcp"},
+    }})
+    servers = with_latency(config, "250").servers
+    assert servers["a"].env_values() == {"MCP_COMPILER_SIM_LATENCY_MS": "250"}  # type: ignore[union-attr]
+    assert servers["b"].env_values() == {"MCP_COMPILER_SIM_LATENCY_MS": "5"}  # type: ignore[union-attr]
+    assert not hasattr(servers["c"], "env")
