@@ -52,6 +52,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .compiler import Compiler, Event, EventHandler, limits_for
+from .llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
+from .llm.sampling import SamplingLLM, host_can_sample
 from .config import Config, ConfigError
 from .parser import parse_plan
 from .plan import Plan, PlanError
@@ -329,10 +331,21 @@ _NO_LLM = (
     "description shows how)."
 )
 _NO_SAMPLING = (
-    "`query` with the model \"sampling\" (planning with the host's own model through MCP sampling) "
-    "is not supported by this server yet. Configure ANTHROPIC_API_KEY or OPENAI_API_KEY, or "
-    "`--model anthropic:NAME` / `openai:NAME`, or send a `plan` instead (it needs no model)."
+    "`query` with the model \"sampling\" plans with the host's own model through MCP sampling, and "
+    "this client did not offer sampling. Use a client with a sampling handler, or configure "
+    "ANTHROPIC_API_KEY or OPENAI_API_KEY, or `--model anthropic:NAME` / `openai:NAME`, or send a "
+    "`plan` instead (it needs no model)."
 )
+
+
+def _wants_sampling(model: str | None) -> bool:
+    spec = model if model is not None else os.environ.get("MCP_COMPILER_MODEL")
+    return bool(spec) and spec.strip().lower() == "sampling"
+
+
+def _declares_sampling(session: Any) -> bool:
+    capabilities = getattr(session, "client_capabilities", None)
+    return capabilities is not None and capabilities.sampling is not None
 
 
 def select_planner_llm(model: str | None) -> Any:
@@ -467,13 +480,19 @@ class CompilerServer:
     ) -> types.CallToolResult:
         if params.name != TOOL_NAME:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
-        return await self.call(params.arguments or {}, progress=ctx.session.report_progress)
+        return await self.call(params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session)
 
-    async def call(self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None) -> types.CallToolResult:
-        """One `compile_and_run`: validate, run (forwarding progress), and shape the result."""
+    async def call(
+        self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None, session: Any = None
+    ) -> types.CallToolResult:
+        """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
+
+        `session` is the caller's: with no model of our own, a query is planned with the host's
+        model through MCP sampling when the host offers it.
+        """
         try:
             request = await self.request_from(arguments)
-            llm = await self._planner_llm() if request.query is not None else None
+            llm = await self._planner_llm(session) if request.query is not None else None
             run = await self._run_with_progress(request, llm, progress)
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
@@ -525,11 +544,22 @@ class CompilerServer:
             raise RequestError("the plan has no tasks: write one task per line, e.g. `1. server.tool(arg)`")
         return RunRequest(plan=parsed)
 
-    async def _planner_llm(self) -> Any:
-        if self._llm is None:
-            # Building a backend imports its SDK (seconds): off the event loop.
-            self._llm = await anyio.to_thread.run_sync(select_planner_llm, self.model)
-        return self._llm
+    async def _planner_llm(self, session: Any) -> Any:
+        """Our configured model if there is one; else the host's, through sampling on this session."""
+        if self._llm is None and not _wants_sampling(self.model):
+            try:
+                # Building a backend imports its SDK (seconds): off the event loop.
+                self._llm = await anyio.to_thread.run_sync(select_planner_llm, self.model)
+            except RequestError:
+                if not _declares_sampling(session):
+                    raise
+        if self._llm is not None:
+            return self._llm
+        if not _declares_sampling(session):
+            raise RequestError(_NO_SAMPLING)
+        if not host_can_sample(session):
+            raise RequestError(f"cannot plan the `query` with the host's model: {SAMPLING_ERA_HINT}")
+        return SamplingLLM(session)  # per call: the session is the caller's
 
     async def _run_with_progress(self, request: RunRequest, llm: Any, progress: ProgressFn | None) -> Run:
         if progress is None:

@@ -5,6 +5,8 @@ End-to-end tests over real stdio and HTTP subprocesses live in test_server_e2e.p
 
 from __future__ import annotations
 
+import re
+
 import json
 import time
 from collections.abc import Mapping
@@ -262,12 +264,56 @@ async def test_a_query_without_a_model_says_what_to_configure(monkeypatch: pytes
         assert needed in message
 
 
-async def test_a_query_with_sampling_says_it_is_not_supported_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+def _sampling_host(seen: list[str]):
+    """A host model behind a sampling callback: writes the plan, then the joiner's answer."""
+
+    async def callback(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        system = params.system_prompt or ""
+        seen.append("join" if "Action: Finish(" in system else "plan")
+        if "Action: Finish(" in system:
+            value = re.findall(r"-> (-?[\d.]+)", params.messages[-1].content.text)[-1]
+            reply = f"Thought: the sum is known.\nAction: Finish({value})"
+        else:
+            reply = "1. add(1, 2)\n2. add($1, 10)\njoin()\n<END_OF_PLAN>"
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text=reply), model="host-model"
+        )
+
+    return callback
+
+
+async def test_a_query_is_planned_with_the_hosts_model_through_sampling_without_an_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    seen: list[str] = []
+    async with Client(make_app().server, mode="legacy", sampling_callback=_sampling_host(seen)) as client:
+        result = await call(client, {"query": "what is (1 + 2) + 10?"})
+    assert not result.is_error, text(result)
+    assert text(result) == "13"
+    assert seen == ["plan", "join"]
+    run = result.structured_content
+    assert run is not None and [u["model"] for u in run["usage"]["calls"]] == ["sampling", "sampling"]
+
+
+async def test_sampling_in_the_2026_era_is_refused_with_what_to_do_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    seen: list[str] = []
+    async with Client(make_app(model="sampling").server, sampling_callback=_sampling_host(seen)) as client:
+        result = await call(client, {"query": "what is 1 + 2?"})
+    assert result.is_error
+    assert "2025-11-25" in text(result) and "plan" in text(result).lower()
+    assert seen == []
+
+
+async def test_model_sampling_with_a_client_that_cannot_sample_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    async with Client(make_app(model="sampling").server) as client:
+    async with Client(make_app(model="sampling").server, mode="legacy") as client:
         result = await call(client, {"query": "what is 1 + 2?"})
-    assert result.is_error and "sampling" in text(result) and "plan" in text(result)
+    assert result.is_error and "did not offer sampling" in text(result) and "plan" in text(result)
 
 
 async def test_a_query_goes_to_the_planner_with_the_configured_llm_and_reports_its_phases() -> None:
