@@ -352,3 +352,34 @@ def test_demo_latency_goes_to_every_stdio_server_without_overriding_their_own() 
     assert servers["a"].env_values() == {"MCP_COMPILER_SIM_LATENCY_MS": "250"}  # type: ignore[union-attr]
     assert servers["b"].env_values() == {"MCP_COMPILER_SIM_LATENCY_MS": "5"}  # type: ignore[union-attr]
     assert not hasattr(servers["c"], "env")
+
+
+async def test_a_query_over_stdio_is_planned_and_joined_by_the_hosts_model_through_sampling() -> None:
+    """No API key reaches the server (a stdio child gets only allow-listed variables): the host's
+    model, behind the client's sampling callback, writes the plan and the joiner's answer."""
+    asked: list[str] = []
+
+    async def host_model(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        joining = "Action: Finish(" in (params.system_prompt or "")
+        asked.append("join" if joining else "plan")
+        if joining:
+            total = json.loads(params.messages[-1].content.text.split("-> ")[-1].splitlines()[0])["value"]
+            reply = f"Thought: summed.\nAction: Finish(Everest and K2 together: {total} m)"
+        else:
+            reply = (
+                '1. wiki.fact("Mount Everest", "height_m")\n2. wiki.fact("K2", "height_m")\n'
+                "3. math.sum([$1.value, $2.value])\njoin()\n<END_OF_PLAN>"
+            )
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text=reply), model="host"
+        )
+
+    with anyio.fail_after(120):
+        async with Client(stdio_params(), mode="legacy", sampling_callback=host_model) as client:
+            result = await client.call_tool(TOOL_NAME, {"query": "How tall are Everest and K2 together?"})
+    assert not result.is_error, result.content
+    run = result.structured_content
+    assert run is not None and [t["status"] for t in run["tasks"]] == ["ok", "ok", "ok"]
+    heights = [t["result"]["value"] for t in run["tasks"][:2]]
+    assert run["answer"] == f"Everest and K2 together: {float(sum(heights))} m"
+    assert asked == ["plan", "join"]
