@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from .tools import ToolSpec
 
-__all__ = ["Catalog", "UnknownTool"]
+__all__ = ["Catalog", "UnknownTool", "tool_line", "param_list", "first_line"]
 
 
 class UnknownTool(LookupError):
@@ -56,3 +57,39 @@ class Catalog(Mapping[str, ToolSpec]):
         if not self._by_name:
             return " (no tools are available)"
         return f" (available: {', '.join(sorted(self._by_name)[:20])})"
+
+
+def param_list(schema: Mapping[str, Any]) -> list[str]:
+    """`name: type` for each parameter in positional order (required first), `?` marking optional."""
+    required = set(schema.get("required", []))
+    props: Mapping[str, Any] = schema.get("properties", {}) or {}
+    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
+    return [f"{p}{'' if p in required else '?'}: {_type_name(props[p])}" for p in ordered]
+
+
+def _type_name(prop: Any) -> str:
+    if not isinstance(prop, Mapping):
+        return "any"
+    kind = prop.get("type")
+    if kind is None and "anyOf" in prop:  # Optional[X] as pydantic writes it
+        kind = [sub.get("type") for sub in prop["anyOf"] if isinstance(sub, Mapping) and sub.get("type")]
+    if isinstance(kind, list):
+        return "|".join(str(k) for k in kind if k != "null") or "null"
+    return str(kind) if kind else "any"
+
+
+def first_line(text: str | None) -> str:
+    text = (text or "").strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def tool_line(spec: ToolSpec, *, max_description: int = 160, with_output: bool = False) -> str:
+    """`server.tool(param: type, opt?: type) [-> {fields}] — first line of the description`."""
+    summary = first_line(spec.description)
+    if len(summary) > max_description:
+        summary = summary[: max_description - 1].rstrip() + "…"
+    line = f"{spec.name}({', '.join(param_list(spec.input_schema))})"
+    fields = list((spec.output_schema or {}).get("properties", {})) if with_output else []
+    if fields:
+        line += " -> {" + ", ".join(fields) + "}"
+    return f"{line} — {summary}" if summary else line

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import anyio
 import anyio.to_thread
 
+from .catalog import tool_line
 from .compiler import Compiler, Event, limits_for
 from .config import Config, ConfigError, load_config
 from .parser import parse_plan
@@ -147,19 +148,8 @@ async def cmd_tools(args: argparse.Namespace) -> int:
             print(json.dumps(out, indent=2))
         else:
             for spec in catalog.values():
-                print(f"{spec.name}({', '.join(_param_list(spec.input_schema))}) — {_first_line(spec.description)}")
+                print(tool_line(spec))
     return EXIT_OK
-
-
-def _param_list(schema: dict[str, Any]) -> list[str]:
-    required = set(schema.get("required", []))
-    props: dict[str, Any] = schema.get("properties", {})
-    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
-    return [f"{p}: {props[p].get('type', 'any')}" + ("" if p in required else "?") for p in ordered]
-
-
-def _first_line(text: str) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
 # ---- run --------------------------------------------------------------------------------------

@@ -9,17 +9,16 @@ them.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Catalog
+from .catalog import Catalog, tool_line
 from .checks import BoundTask, bind_task
 from .llm import LLM, LLMError, Message
 from .parser import PlanParser
 from .plan import PlanError, value_text
 from .run import LLMUsage, Run, TaskRecord
-from .tools import ToolSpec
 
 __all__ = ["Planner", "planner_prompt", "tool_line", "render_results"]
 
@@ -41,23 +40,6 @@ The plan language:
 - Only use the tools listed below, exactly as named. Do not compute in your head what a tool can do.
 - End every plan with `join()` on its own line and then `<END_OF_PLAN>`.
 """
-
-
-def _schema_fields(schema: Mapping[str, Any] | None) -> str:
-    props = (schema or {}).get("properties", {})
-    return "{" + ", ".join(props) + "}" if props else ""
-
-
-def tool_line(spec: ToolSpec) -> str:
-    """`server.tool(param: type, opt?: type) -> {fields} — first line of the description`."""
-    props = spec.input_schema.get("properties", {})
-    required = set(spec.input_schema.get("required", []))
-    params = ", ".join(
-        f"{p}{'' if p in required else '?'}: {props[p].get('type', 'any')}" for p in spec.parameters
-    )
-    out = _schema_fields(spec.output_schema)
-    desc = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
-    return f"{spec.name}({params})" + (f" -> {out}" if out else "") + (f" — {desc}" if desc else "")
 
 
 _DEFAULT_EXAMPLES = """\
@@ -98,7 +80,7 @@ join()
 
 def planner_prompt(catalog: Catalog) -> str:
     """The system prompt: rules, the catalog one tool a line, examples."""
-    tools = "\n".join(tool_line(spec) for spec in catalog.values()) or "(no tools are available)"
+    tools = "\n".join(tool_line(spec, with_output=True) for spec in catalog.values()) or "(no tools are available)"
     has_defaults = all(name in catalog for name in ("wiki.fact", "wiki.search", "math.eval", "math.sum"))
     examples = _DEFAULT_EXAMPLES if has_defaults else _GENERIC_EXAMPLE
     return f"{_RULES}\nTools:\n{tools}\n\nExamples:\n\n{examples}"

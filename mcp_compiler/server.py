@@ -51,6 +51,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from .catalog import first_line as _first_line
+from .catalog import tool_line
 from .compiler import Compiler, Event, EventHandler, limits_for
 from .llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from .llm.sampling import SamplingLLM, host_can_sample
@@ -205,34 +207,6 @@ Example (tool names are placeholders):
   3. calc.compare(a=$1.length_km, b=$2.length_km)
   join()
 (1 and 2 run at once; 3 starts when both are done.)"""
-
-
-def _param_list(schema: Mapping[str, Any]) -> list[str]:
-    required = set(schema.get("required", []))
-    props: Mapping[str, Any] = schema.get("properties", {}) or {}
-    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
-    out = []
-    for p in ordered:
-        prop = props[p] if isinstance(props[p], Mapping) else {}
-        kind = prop.get("type")
-        if isinstance(kind, list):
-            kind = "|".join(str(k) for k in kind if k != "null") or "null"
-        out.append(f"{p}{'' if p in required else '?'}: {kind or 'any'}")
-    return out
-
-
-def _first_line(text: str) -> str:
-    text = (text or "").strip()
-    return text.splitlines()[0].strip() if text else ""
-
-
-def tool_line(spec: ToolSpec, *, max_description: int = 160) -> str:
-    """`server.tool(param: type, opt?: type) — first line of the description`."""
-    summary = _first_line(spec.description)
-    if len(summary) > max_description:
-        summary = summary[: max_description - 1].rstrip() + "…"
-    line = f"{spec.name}({', '.join(_param_list(spec.input_schema))})"
-    return f"{line} — {summary}" if summary else line
 
 
 def _useful_first(catalog: Mapping[str, ToolSpec]) -> list[ToolSpec]:
