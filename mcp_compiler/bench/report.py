@@ -147,7 +147,7 @@ def render_markdown(data: dict[str, Any], summaries: dict[str, dict[str, Any]], 
         for r in bridge["load"]:
             parts.append(f"| {r['clients']} | {r['requests']} | {r['throughput_rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
         parts.append("")
-    for key in ("overhead_error", "load_error"):
+    for key in ("overhead_error", "load_error", "prompt_size_error"):
         if key in bridge:
             parts += [f"{key}: {bridge[key]}", ""]
     if bridge.get("prompt_size"):

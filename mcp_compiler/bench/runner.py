@@ -207,6 +207,8 @@ async def bench(
                 _stderr(f"bench: {w} #{i + 1}: " + ", ".join(
                     f"{s} {o.wall_s:.2f}s" + (f" ERROR {o.error}" if o.error else "") for s, o in outcomes.items())
                     + ("" if agree else f"  ANSWERS DIFFER: {answers}"))
+                # Saved as it goes: a failure later (or ^C) does not lose what was measured.
+                (outdir / "bench.partial.json").write_text(json.dumps(results, default=str))
                 if w not in example_spans and (w == "movie" or not example_spans):
                     example_spans[w] = {s: outcomes[s].to_dict()["spans"] for s in ("react", "compiler_stream")}
                     example_spans[w]["question"] = inst.question
@@ -224,7 +226,10 @@ async def bench(
             bridge_results["load"] = await bridge.load(outdir, mode.load_clients, mode.load_requests)
         except Exception as exc:  # noqa: BLE001
             bridge_results["load_error"] = f"{type(exc).__name__}: {exc}"
-        bridge_results["prompt_size"] = bridge.prompt_sizes(mode.catalog_sizes, bfcl_tools)
+        try:
+            bridge_results["prompt_size"] = bridge.prompt_sizes(mode.catalog_sizes, bfcl_tools)
+        except Exception as exc:  # noqa: BLE001
+            bridge_results["prompt_size_error"] = f"{type(exc).__name__}: {exc}"
 
     data = {
         "mode": mode.name, "command": "mcp-compiler bench" + (" --quick" if quick else ""),

@@ -24,13 +24,12 @@ from typing import Any
 
 import anyio
 
-from ..catalog import Catalog
+from ..catalog import Catalog, tool_line
 from ..checks import bind_task, coerce_arguments
 from ..compiler import Compiler
 from ..llm import LLM, Message, Usage, complete
 from ..parser import parse_plan
 from ..plan import resolve, value_text
-from ..planner import tool_line
 from ..scheduler import Limits
 from ..tools import Toolbox, ToolSpec
 from .model import PFC_MARK, REACT_MARK
@@ -138,7 +137,8 @@ class BufferedLLM:
 # ---- prompts: the same catalog lines for every strategy ------------------------------------------
 
 def _tools(catalog: Catalog) -> str:
-    return "\n".join(tool_line(s) for s in catalog.values())
+    # The planner prompt's own rendering, so every strategy sees the same catalog lines.
+    return "\n".join(tool_line(s, with_output=True) for s in catalog.values())
 
 
 _REACT = """\

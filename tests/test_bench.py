@@ -1,0 +1,66 @@
+"""`mcp-compiler bench`: a smoke run of --quick on a tiny workload (no timing assertions), and the
+pieces that decide what the strategies are shown: the BFCL conversion and the simulated model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcp_compiler.bench import bench
+from mcp_compiler.bench.bfcl import _instance, convert_schema
+from mcp_compiler.bench.bridge import prompt_sizes
+from mcp_compiler.bench.report import TABLE_COLUMNS
+from mcp_compiler.bench.stats import percentile
+from mcp_compiler.bench.strategies import STRATEGIES
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.timeout(240)
+async def test_quick_bench_on_a_tiny_workload_writes_tables_and_the_strategies_agree(tmp_path) -> None:
+    code = await bench(quick=True, out=tmp_path, workloads=["hotpot", "chain"], instances=1,
+                       bridge_cost=False, time_scale=0.03)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    md = (tmp_path / "bench.md").read_text()
+    assert code == 0
+    for workload in ("hotpot", "chain"):
+        (row,) = data["results"][workload]
+        answers = {s: row["outcomes"][s]["answer"] for s in STRATEGIES}
+        assert row["agree"] and len(set(answers.values())) == 1 and None not in answers.values(), answers
+        assert all(row["outcomes"][s]["error"] is None for s in STRATEGIES)
+        # ReAct makes one LLM call per step; LLMCompiler plans once and joins once.
+        assert row["outcomes"]["react"]["llm_calls"] == row["outcomes"]["react"]["tool_calls"] + 1
+        assert row["outcomes"]["compiler_stream"]["llm_calls"] == 2
+    assert "| " + " | ".join(TABLE_COLUMNS) + " |" in md
+    assert "ttft_s (calibrated)" in md and "hotpot" in data["calibration"]
+    assert (tmp_path / "latency.png").exists() or "Charts skipped" in md
+
+
+def test_bfcl_types_become_json_schema() -> None:
+    schema = convert_schema({"type": "dict", "properties": {
+        "x": {"type": "float"}, "pair": {"type": "tuple", "items": {"type": "integer"}}, "v": {"type": "any"}},
+        "required": ["x"]})
+    assert schema == {"type": "object", "required": ["x"], "properties": {
+        "x": {"type": "number"}, "pair": {"type": "array", "items": {"type": "integer"}}, "v": {}}}
+
+
+def test_bfcl_ground_truth_becomes_a_parallel_plan_leaving_out_omittable_arguments() -> None:
+    question = {"id": "parallel_0", "question": [[{"role": "user", "content": "Play A and B."}]], "function": [
+        {"name": "spotify.play", "description": "Play.", "parameters": {"type": "dict", "properties": {
+            "artist": {"type": "string"}, "duration": {"type": "integer"}}, "required": ["artist"]}}]}
+    truth = [{"spotify.play": {"artist": ["A"], "duration": [20]}}, {"spotify.play": {"artist": ["B"], "duration": ["", 5]}}]
+    inst, tools = _instance(question, truth, "parallel")
+    assert [t["name"] for t in tools] == ["spotify_play"]
+    assert '1. bfcl.spotify_play(artist="A", duration=20)' in inst.plan
+    assert '2. bfcl.spotify_play(artist="B")\n' in inst.plan
+
+
+def test_planner_prompt_grows_with_the_catalog() -> None:
+    rows = prompt_sizes([10, 100])
+    assert rows[0]["planner_prompt_tokens"] < rows[1]["planner_prompt_tokens"]
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 90) == 5
