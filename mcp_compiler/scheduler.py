@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from ._concurrency import holding
 from .checks import BoundTask, coerce_arguments
 from .plan import ResolveError, resolve
 from .run import Run, TaskRecord
@@ -135,7 +136,7 @@ class Scheduler:
         timeout = self._limits.call_timeout_s
         # Provider first: a call waiting for its busy server must not sit on a global slot that a
         # call to another server could use.
-        async with provider, self._global:
+        async with holding(provider), holding(self._global):
             record.status, record.start_s = "running", self._now()
             self._emit(record)
             # The scope, not the exception type, says whether our timeout fired: a tool may raise

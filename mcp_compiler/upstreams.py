@@ -62,6 +62,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from ._concurrency import holding
 from .catalog import Catalog
 from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig
 from .tools import ToolError, ToolSpec
@@ -328,17 +329,20 @@ class _Upstream:
             )
 
     async def _serve(self, client: Client, tools: Sequence[types.Tool]) -> None:
-        self._client = client
-        self._update_tools(tools)
-        self.last_error = None
-        self._set_state("connected")
-        self.first_attempt_done.set()
-        logger.info("upstream %r connected (%s, %d tools)", self.name, client.protocol_version, len(self.specs))
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._refresh_on_request, client)
                 if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                    tg.start_soon(self._listen_for_changes, client)
+                    # Subscribed before any call is let through: a change a call causes is not missed.
+                    await tg.start(self._listen_for_changes, client)
+                self._client = client
+                self._update_tools(tools)
+                self.last_error = None
+                self._set_state("connected")
+                self.first_attempt_done.set()
+                logger.info(
+                    "upstream %r connected (%s, %d tools)", self.name, client.protocol_version, len(self.specs)
+                )
                 await self._lost.wait()
                 tg.cancel_scope.cancel()
         finally:
@@ -393,20 +397,31 @@ class _Upstream:
         elif isinstance(message, types.ToolListChangedNotification):
             self._refresh_wanted.set()
 
-    async def _listen_for_changes(self, client: Client) -> None:
-        """2026-07-28 servers signal tool changes only on a `subscriptions/listen` stream."""
+    async def _listen_for_changes(
+        self, client: Client, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """2026-07-28 servers signal tool changes only on a `subscriptions/listen` stream.
+
+        Reports started once the server acknowledged the subscription (or refused it, or did not
+        answer in time), so the caller can hold calls back until changes will be heard.
+        """
+        started = False
         # The deadline bounds the wait for the server's ack only; the scope must enclose the
         # subscription's own task group, hence a scope around it rather than `fail_after`.
         with anyio.CancelScope(deadline=anyio.current_time() + self.compiler.connect_timeout_s) as scope:
             try:
                 async with client.listen(tools_list_changed=True) as subscription:
                     scope.deadline = math.inf
+                    task_status.started()
+                    started = True
                     async for _event in subscription:
                         self._refresh_wanted.set()
             except Exception as exc:  # noqa: BLE001 - a server without subscriptions never refreshes
                 logger.debug("upstream %r: no tools/list_changed subscription (%s)", self.name, exc)
         if scope.cancelled_caught:
             logger.debug("upstream %r: tools/list_changed subscription was not acknowledged", self.name)
+        if not started:
+            task_status.started()
 
     async def _refresh_on_request(self, client: Client) -> None:
         while True:
@@ -445,8 +460,8 @@ class _Upstream:
     # ---- calls ------------------------------------------------------------------------------
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        client = await self._wait_live()
-        async with self.limiter:
+        client = self._client if self.state == "connected" and self._client is not None else await self._wait_live()
+        async with holding(self.limiter):
             try:
                 with anyio.fail_after(self.call_timeout_s):
                     return await client.call_tool(tool, arguments)
