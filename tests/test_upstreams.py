@@ -512,3 +512,22 @@ async def test_the_default_config_connects_the_projects_own_servers() -> None:
         assert status["wiki"].connected and status["math"].connected, status
         providers = {spec.provider for spec in pool.specs().values()}
     assert providers == {"wiki", "math"}
+
+
+async def test_a_plan_fanning_out_across_three_stdio_servers_and_one_http_server_runs_concurrently(
+    http_server: str,
+) -> None:
+    from mcp_compiler.compiler import Compiler
+
+    servers = {"a": toy("a"), "b": toy("b"), "c": toy("c"), "web": {"url": http_server}}
+    plan = "\n".join(f"{i + 1}. {server}.sleep(1.0)" for i, server in enumerate([*servers, *servers]))
+    plan += "\n9. a.echo(text=\"$1 $8\")\njoin()"
+    async with UpstreamPool(config(servers)) as pool:
+        run = await Compiler(pool).run_plan(plan)
+    assert run.ok, [(t.id, t.error) for t in run.tasks]
+    sleeps = [t for t in run.tasks if t.tool.endswith(".sleep")]
+    assert {t.tool.split(".")[0] for t in sleeps} == set(servers)
+    assert max(t.start_s for t in sleeps) < min(t.end_s for t in sleeps)  # all eight overlapped
+    assert run.timings["total_s"] < 3.0, f"{run.timings['total_s']:.2f} s for eight one-second calls"
+    last = run.task(9)
+    assert last.start_s >= max(t.end_s for t in sleeps if t.id in (1, 8))
