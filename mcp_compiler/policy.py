@@ -12,10 +12,13 @@ from typing import Any, Literal
 
 from .tools import ToolError, Toolbox, ToolSpec
 
-__all__ = ["PolicyToolbox", "Confirm", "Policy"]
+__all__ = ["PolicyToolbox", "Confirm", "Policy", "NOBODY_TO_ASK"]
+
+NOBODY_TO_ASK = "nobody can be asked here; set compiler.destructive to 'allow' to run such tools"
 
 Policy = Literal["allow", "confirm", "deny"]
 Confirm = Callable[[ToolSpec, dict[str, Any]], Awaitable[bool]]
+"""Asks whether a destructive call may run; may raise ToolError when nobody can be asked."""
 
 
 class PolicyToolbox:
@@ -38,9 +41,6 @@ class PolicyToolbox:
         if self.policy == "deny":
             raise ToolError(f"{spec.name} is marked destructive and compiler.destructive is 'deny'")
         if self.confirm is None:
-            raise ToolError(
-                f"{spec.name} is marked destructive and needs confirmation, but nobody can be asked here; "
-                "set compiler.destructive to 'allow' to run such tools"
-            )
+            raise ToolError(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
         if not await self.confirm(spec, arguments):
             raise ToolError(f"{spec.name} was not confirmed, so it did not run")

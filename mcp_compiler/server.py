@@ -30,11 +30,13 @@ everything here is adapting:
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import ipaddress
 import json
 import logging
 import os
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,8 +61,9 @@ from .llm.sampling import SamplingLLM, host_can_sample
 from .config import Config, ConfigError
 from .parser import parse_plan
 from .plan import Plan, PlanError
+from .policy import NOBODY_TO_ASK, PolicyToolbox
 from .run import Run
-from .tools import Toolbox, ToolSpec
+from .tools import ToolError, Toolbox, ToolSpec
 
 __all__ = [
     "serve",
@@ -312,6 +315,37 @@ _NO_SAMPLING = (
 )
 
 
+def _can_elicit(session: Any) -> bool:
+    capabilities = getattr(session, "client_capabilities", None)
+    if capabilities is None or capabilities.elicitation is None:
+        return False
+    return bool(getattr(session, "can_send_request", False))
+
+
+_CONFIRM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"run": {"type": "boolean", "title": "Run it", "description": "Allow this call"}},
+    "required": ["run"],
+}
+
+
+# The session of the `compile_and_run` call being served; tool calls run in tasks it spawned,
+# which inherit it, so the policy can ask the right host.
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("mcp_compiler_caller", default=None)
+
+
+async def _confirm_with_caller(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
+    """`compiler.destructive: confirm`: ask the person at the calling host, through MCP elicitation."""
+    session = _CALLER.get()
+    if not _can_elicit(session):
+        raise ToolError(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
+    message = f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated in the 2026-07-28 era; the way before it
+        result = await session.elicit_form(message, _CONFIRM_SCHEMA)
+    return result.action == "accept" and bool((result.content or {}).get("run"))
+
+
 def _wants_sampling(model: str | None) -> bool:
     spec = model if model is not None else os.environ.get("MCP_COMPILER_MODEL")
     return bool(spec) and spec.strip().lower() == "sampling"
@@ -399,7 +433,9 @@ class CompilerServer:
     ) -> None:
         config = config or Config()
         self.toolbox = toolbox
-        self.compiler = compiler or Compiler(toolbox, limits_for(config), max_replans=config.compiler.max_replans)
+        # Destructive tools go through the policy; `confirm` asks whoever made the current call.
+        guarded = PolicyToolbox(toolbox, config.compiler.destructive, _confirm_with_caller)
+        self.compiler = compiler or Compiler(guarded, limits_for(config), max_replans=config.compiler.max_replans)
         self.model = model or config.compiler.model
         self._llm: Any = getattr(self.compiler, "llm", None)  # chosen at the first query, then kept
         self.limits = limits
@@ -467,7 +503,11 @@ class CompilerServer:
         try:
             request = await self.request_from(arguments)
             llm = await self._planner_llm(session) if request.query is not None else None
-            run = await self._run_with_progress(request, llm, progress)
+            token = _CALLER.set(session)
+            try:
+                run = await self._run_with_progress(request, llm, progress)
+            finally:
+                _CALLER.reset(token)
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down

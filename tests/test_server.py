@@ -18,7 +18,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from mcp_compiler.config import ConfigError, default_config
+from mcp_compiler.config import Config, ConfigError, default_config
 from mcp_compiler.run import Run, TaskRecord
 from mcp_compiler.server import (
     CATALOG_JSON_URI,
@@ -581,3 +581,50 @@ async def test_the_bearer_middleware_answers_401_without_the_token_and_passes_wi
     assert reached == ["http", "http"]
     with pytest.raises(ValueError):
         BearerTokenMiddleware(inner, "")
+
+
+# ---- the destructive-tool policy ---------------------------------------------------------------
+
+ERASED: list[str] = []
+
+
+async def erase(name: str) -> str:
+    """Erase a record."""
+    ERASED.append(name)
+    return f"erased {name}"
+
+
+erase.destructive = True  # type: ignore[attr-defined]
+
+
+def _answering(run_it: bool, asked: list[str]):
+    async def callback(ctx: Any, params: Any) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"run": run_it})
+
+    return callback
+
+
+@pytest.mark.parametrize("run_it", [True, False])
+async def test_confirm_asks_the_host_through_elicitation_before_a_destructive_call(run_it: bool) -> None:
+    ERASED.clear()
+    asked: list[str] = []
+    app = make_app({"erase": erase, "add": add})
+    async with Client(app.server, mode="legacy", elicitation_callback=_answering(run_it, asked)) as client:
+        result = await call(client, {"plan": '1. add(1, 2)\n2. erase("old")\njoin()'})
+    run = result.structured_content
+    assert run is not None and run["tasks"][0]["status"] == "ok"
+    assert len(asked) == 1 and "erase" in asked[0] and "destructive" in asked[0]
+    assert ERASED == (["old"] if run_it else [])
+    assert run["tasks"][1]["status"] == ("ok" if run_it else "error")
+
+
+async def test_without_elicitation_a_destructive_call_is_refused_and_allow_runs_it() -> None:
+    ERASED.clear()
+    async with Client(make_app({"erase": erase}).server, mode="legacy") as client:
+        refused = await call(client, {"plan": '1. erase("old")'})
+    assert refused.is_error and "compiler.destructive" in text(refused) and ERASED == []
+    allowing = Config.model_validate({"compiler": {"destructive": "allow"}})
+    async with Client(make_app({"erase": erase}, config=allowing).server) as client:
+        ran = await call(client, {"plan": '1. erase("old")'})
+    assert not ran.is_error and ERASED == ["old"]
