@@ -14,7 +14,7 @@ import pytest
 
 from mcp_compiler.testing import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM, count_tokens
 from mcp_compiler.testing._app import truncate
-from mcp_compiler.testing.tokens import chunk_text, token_pieces
+from mcp_compiler.tokens import chunk_text, token_pieces
 
 pytestmark = pytest.mark.anyio
 

@@ -2,8 +2,7 @@
 
 Sampling is one request and one whole reply (no streaming), so the reply arrives as a single
 chunk and the planner's tasks start once it is in. Hosts report no token usage; the counts here
-are estimates by the simulated endpoint's rule (`mcp_compiler.testing.tokens`), marked in the
-model name.
+are estimates by the rule in `mcp_compiler.tokens`.
 
 Protocol eras: a handshake-era connection (2025-11-25 and earlier) lets a tool call send
 `sampling/createMessage` to the client as often as it needs — plan, join, replans. The 2026-07-28
@@ -20,7 +19,7 @@ from typing import Any
 
 import mcp_types as types
 
-from ..testing.tokens import count_tokens
+from ..tokens import count_tokens
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage
 
 __all__ = ["SamplingLLM", "host_can_sample"]

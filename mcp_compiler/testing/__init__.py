@@ -4,7 +4,7 @@ speaking the OpenAI and Anthropic wire formats, for tests, examples and benchmar
 
 from .script import Exchange, Fail, LatencyModel, Reply, Script, SimRequest
 from .simllm import SimulatedLLM
-from .tokens import count_tokens
+from ..tokens import count_tokens
 
 __all__ = [
     "SimulatedLLM",

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._wire import AnthropicWire, BadRequest, OpenAIWire, StopKind, WireFormat
 from .script import Exchange, Fail, LatencyModel, Reply, ReplyLike, Responder, SimRequest, as_reply
-from .tokens import chunk_text, count_tokens, first_tokens
+from ..tokens import chunk_text, count_tokens, first_tokens
 
 log = logging.getLogger("mcp_compiler.testing.simllm")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..llm.base import Message
-from .tokens import count_tokens
+from ..tokens import count_tokens
 
 Wire = Literal["openai", "anthropic"]
 

@@ -1,4 +1,5 @@
-"""The simulated endpoint's token rule, the same for both wire formats.
+"""The token counting rule. The simulated endpoint reports usage with it (the same rule for both
+wire formats), and the MCP sampling backend estimates with it, since hosts report no usage.
 
 A token is a run of word characters (`\\w+`, Unicode-aware) or a single character that is neither
 a word character nor whitespace. Whitespace is free. So `"Hello, world!"` is 4 tokens:
