@@ -57,7 +57,7 @@ from .catalog import first_line as _first_line
 from .catalog import tool_line
 from .compiler import Compiler, Event, EventHandler, limits_for
 from .llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
-from .llm.sampling import SamplingLLM, host_can_sample
+from .llm.sampling import SamplingLLM
 from .config import Config, ConfigError
 from .parser import parse_plan
 from .plan import Plan, PlanError
@@ -315,11 +315,15 @@ _NO_SAMPLING = (
 )
 
 
-def _can_elicit(session: Any) -> bool:
+def _declares(session: Any, capability: str) -> bool:
+    """The calling client declared `capability` ("sampling", "elicitation")."""
     capabilities = getattr(session, "client_capabilities", None)
-    if capabilities is None or capabilities.elicitation is None:
-        return False
-    return bool(getattr(session, "can_send_request", False))
+    return capabilities is not None and getattr(capabilities, capability, None) is not None
+
+
+def _can_ask(session: Any, capability: str) -> bool:
+    """Declared, and this connection can carry a request to the client now (not in the 2026 era)."""
+    return _declares(session, capability) and bool(getattr(session, "can_send_request", False))
 
 
 _CONFIRM_SCHEMA: dict[str, Any] = {
@@ -337,7 +341,7 @@ _CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("mcp_compiler_call
 async def _confirm_with_caller(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
     """`compiler.destructive: confirm`: ask the person at the calling host, through MCP elicitation."""
     session = _CALLER.get()
-    if not _can_elicit(session):
+    if not _can_ask(session, "elicitation"):
         raise ToolError(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
     message = f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}"
     with warnings.catch_warnings():
@@ -351,9 +355,6 @@ def _wants_sampling(model: str | None) -> bool:
     return bool(spec) and spec.strip().lower() == "sampling"
 
 
-def _declares_sampling(session: Any) -> bool:
-    capabilities = getattr(session, "client_capabilities", None)
-    return capabilities is not None and capabilities.sampling is not None
 
 
 def select_planner_llm(model: str | None) -> Any:
@@ -567,13 +568,13 @@ class CompilerServer:
                 # Building a backend imports its SDK (seconds): off the event loop.
                 self._llm = await anyio.to_thread.run_sync(select_planner_llm, self.model)
             except RequestError:
-                if not _declares_sampling(session):
+                if not _declares(session, "sampling"):
                     raise
         if self._llm is not None:
             return self._llm
-        if not _declares_sampling(session):
+        if not _declares(session, "sampling"):
             raise RequestError(_NO_SAMPLING)
-        if not host_can_sample(session):
+        if not _can_ask(session, "sampling"):
             raise RequestError(f"cannot plan the `query` with the host's model: {SAMPLING_ERA_HINT}")
         return SamplingLLM(session)  # per call: the session is the caller's
 

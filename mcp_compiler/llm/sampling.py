@@ -22,21 +22,13 @@ import mcp_types as types
 from ..tokens import count_tokens
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage
 
-__all__ = ["SamplingLLM", "host_can_sample"]
+__all__ = ["SamplingLLM", "ERA_HINT"]
 
 ERA_HINT = (
     "the host's MCP connection cannot sample during a tool call in the 2026-07-28 protocol era; "
     "connect with a handshake-era client (protocol 2025-11-25), or configure a model "
     "(ANTHROPIC_API_KEY, OPENAI_API_KEY or --model)"
 )
-
-
-def host_can_sample(session: Any) -> bool:
-    """The calling client declared sampling, and this connection has a back-channel for it."""
-    capabilities = getattr(session, "client_capabilities", None)
-    if capabilities is None or capabilities.sampling is None:
-        return False
-    return bool(getattr(session, "can_send_request", True))
 
 
 class SamplingLLM:
