@@ -19,6 +19,7 @@ it used was decided by real text, so splitting the text anywhere yields the same
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterable
@@ -523,8 +524,13 @@ def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int
             if m.group(1) is not None:
                 path.append(int(m.group(1)))
             else:
-                raw = m.group(2) if m.group(2) is not None else m.group(3)
-                path.append(json.loads('"' + raw.replace("\\'", "'") + '"'))
+                try:
+                    if m.group(2) is not None:
+                        path.append(json.loads(f'"{m.group(2)}"'))
+                    else:  # a Python-quoted key: Python's own escapes
+                        path.append(ast.literal_eval(f"'{m.group(3)}'"))
+                except (ValueError, SyntaxError):
+                    raise fail(i, "bad escape in a reference key") from None
             i = m.end()
         else:
             return path, i

@@ -36,7 +36,7 @@ REFERENCE_PLANS = [
     "4. math('Kalahari Desert area in km^2 if magnified by 52%?', ['$3'])\n"
     "Thought: I can compare the numbers without calling math.\n"
     "5. join()<END_OF_PLAN>\n",
-    '1. search("Ronald Reagan")\n2. search("Mikhail Gorbachev")\nThought: I can answer the question now.\n3. join()<END_OF_PLAN>\n',
+    '1. search("Arthur\'s Magazine")\n2. search("First for Women (magazine)")\nThought: I can answer the question now.\n3. join()<END_OF_PLAN>\n',
     "Thought: I need to find all movies in the Question.\n"
     '1. search("Mission Impossible")\n'
     '2. search("The Silence of the Lambs")\n'
@@ -296,3 +296,11 @@ def test_arbitrary_text_only_raises_plan_error(junk: str) -> None:
         parse_plan(junk)
     except PlanError:
         pass
+
+
+def test_reference_keys_with_escapes_round_trip_and_bad_escapes_are_plan_errors() -> None:
+    plan = Plan(tasks=[Task(1, "a"), Task(2, "b", [Ref(1, ("\\'",)), Ref(1, ('a"b',))])])
+    assert parse_plan(plan.to_text()).tasks == plan.tasks
+    assert parse_plan("1. a()\n2. b($1['it\\'s'])").tasks[1].args == [Ref(1, ("it's",))]
+    with pytest.raises(PlanError, match="bad escape"):
+        parse_plan('1. a()\n2. b($1["\\q"])')
