@@ -125,7 +125,10 @@ INPUT_SCHEMA: dict[str, Any] = {
         },
         "query": {
             "type": "string",
-            "description": "A request in natural language, planned by the server's own LLM (needs one configured).",
+            "description": (
+                "A request in natural language, planned by the server's LLM, or by your own model through "
+                "MCP sampling when the server has none and your client offers sampling."
+            ),
         },
     },
     "additionalProperties": False,
