@@ -194,7 +194,8 @@ Plan language, one task per line:
   $N is task N's value (its structured result); $N.key, $N.items[0].name, $N["k"] go inside it
   "text ${N.key} text" puts a value into a string; $$ is a literal $
   join() ends the plan; "Thought: ..." lines are notes
-Positional arguments follow each tool's parameters below (required first). A plan that does not \
+Positional arguments follow each tool's parameters below (required first); `-> {fields}` names \
+the fields of a tool's result, for $N.field. A plan that does not \
 check (unknown tool, bad argument, a reference to a later task) fails before anything runs. \
 The answer is the value of every task that nothing else uses."""
 
@@ -241,7 +242,7 @@ def tool_description(
     if not catalog:
         parts.append("Tools: none available yet (servers are still connecting or failed to start).")
     else:
-        lines = [tool_line(spec) for spec in catalog.values()]
+        lines = [tool_line(spec, with_output=True) for spec in catalog.values()]
         fits = sum(len(x) + 1 for x in lines) <= limits.description_max_chars
         if len(lines) <= limits.description_max_tools and fits:
             parts.append(f"Tools ({len(lines)}):\n" + "\n".join(lines))
@@ -249,7 +250,7 @@ def tool_description(
             chosen: list[str] = []
             size = 0
             for spec in _useful_first(catalog):
-                line = tool_line(spec, max_description=100)
+                line = tool_line(spec, max_description=100, with_output=True)
                 if len(chosen) >= limits.description_max_tools or size + len(line) + 1 > limits.description_max_chars:
                     break
                 chosen.append(line)
@@ -270,7 +271,7 @@ def catalog_text(catalog: Mapping[str, ToolSpec]) -> str:
     blocks = []
     for spec in catalog.values():
         description = (spec.description or "").strip()
-        blocks.append(tool_line(spec, max_description=10_000) + ("\n" + description if "\n" in description else ""))
+        blocks.append(tool_line(spec, max_description=10_000, with_output=True) + ("\n" + description if "\n" in description else ""))
     return "\n\n".join(blocks) if blocks else "(no tools available)"
 
 
