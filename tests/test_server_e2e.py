@@ -298,7 +298,7 @@ async def test_a_downstream_tool_change_reaches_the_host_in_the_handshake_era(tm
             assert not result.is_error
             await changed.wait()
             after = (await client.list_tools()).tools[0].description or ""
-            assert "toy.fresh_tool() — added at runtime: fresh_tool" in after
+            assert "toy.fresh_tool() -> {result} — added at runtime: fresh_tool" in after
             fresh = await client.call_tool(TOOL_NAME, {"plan": "1. toy.fresh_tool()"})
             assert not fresh.is_error and fresh.structured_content is not None
             assert fresh.structured_content["tasks"][0]["result"] == {"result": "fresh_tool"}
