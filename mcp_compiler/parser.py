@@ -35,6 +35,7 @@ _TOOL_NAME = re.compile(r"[\w\-.]+")
 _ID = re.compile(r"[0-9]+")
 _STATEMENT_START = re.compile(r"[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(|Thought[ \t]*:|join[ \t]*\(|<END_OF_PLAN>")
 _TASK_START_LINE = re.compile(r"^[ \t]*[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(", re.MULTILINE)
+_PLAIN_RUN = {'"': re.compile(r'[^"\\]+'), "'": re.compile(r"[^'\\]+")}
 _KEYWORDS: dict[str, Any] = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 _END = "<END_OF_PLAN>"
@@ -70,6 +71,7 @@ class PlanParser:
         self._join_end: int | None = None  # where text after join() starts
         self._json: bool | None = None
         self._thought: str | None = None
+        self._stalled_at: int | None = None  # buffer length when the last attempt needed more text
 
     @property
     def done(self) -> bool:
@@ -79,7 +81,21 @@ class PlanParser:
         if self._final:
             raise RuntimeError("feed() after close()")
         self._buf += chunk
+        if not self._worth_retrying(chunk):
+            return []
         return self._drain()
+
+    def _worth_retrying(self, chunk: str) -> bool:
+        """Skip re-reading a long statement in progress until the text could have completed it.
+
+        Re-reading on every token would cost O(n²) on a long argument. A statement ends only at a
+        `)` or a line end, so a chunk without either rarely helps; every 64 characters the parser
+        tries anyway (short look-aheads, such as a number's exponent, resolve that way). This
+        changes when a task is handed out, never which tasks: close() always reads to the end.
+        """
+        if self._stalled_at is None or ")" in chunk or "\n" in chunk:
+            return True
+        return len(self._buf) - self._stalled_at >= 64
 
     def close(self) -> list[Task]:
         """End of the text: finish the last statement or fail on a truncated one."""
@@ -99,7 +115,9 @@ class PlanParser:
             try:
                 task = self._statement()
             except _NeedMore:
+                self._stalled_at = len(self._buf)
                 break
+            self._stalled_at = None
             if task is None:
                 break
             tasks.append(task)
@@ -281,10 +299,10 @@ class PlanParser:
             return self._ref(i)
         if c == "-" or _isdigit(c):
             m = _NUMBER.match(self._buf, i)
-            # "1" may go on as "1.5" or "1e+5": decide only with a few characters past the match.
-            self._need((m.end() if m else i) + 3)
             if not m:
+                self._need(i + 2)  # a lone "-" may yet become "-5"
                 raise self._error(i, "expected a number")
+            self._need(self._number_end_decided_at(m.end()))
             text = m.group()
             is_int = "." not in text and "e" not in text.lower()
             return (int(text) if is_int else float(text)), m.end()
@@ -293,6 +311,18 @@ class PlanParser:
             return _KEYWORDS[m.group()], m.end()
         found = repr(c) if c else "the end of the plan"
         raise self._error(i, f"expected a value (a string, number, list, object or $reference), found {found}")
+
+    def _number_end_decided_at(self, end: int) -> int:
+        """How much text must exist to know a number ends at `end`: "1" may go on as "1.5" or
+        "1e+5", so a following ".", "e" or "e+" needs one more character to rule that out."""
+        rest = self._buf[end : end + 2]
+        if rest[:1] == "":
+            return end + 1
+        if rest[0] == ".":
+            return end + 2
+        if rest[0] in "eE":
+            return end + (3 if rest[1:2] in ("+", "-", "") else 2)
+        return end
 
     def _list(self, i: int) -> tuple[list[Value], int]:
         items: list[Value] = []
@@ -345,8 +375,10 @@ class PlanParser:
             if c == quote:
                 return "".join(out), j + 1
             if c != "\\":
-                out.append(c)
-                j += 1
+                plain = _PLAIN_RUN[quote].match(self._buf, j)  # a whole run at C speed
+                assert plain is not None
+                out.append(plain.group())
+                j = plain.end()
                 continue
             e = self._char(j + 1)
             if e == "u":

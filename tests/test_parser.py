@@ -304,3 +304,20 @@ def test_reference_keys_with_escapes_round_trip_and_bad_escapes_are_plan_errors(
     assert parse_plan("1. a()\n2. b($1['it\\'s'])").tasks[1].args == [Ref(1, ("it's",))]
     with pytest.raises(PlanError, match="bad escape"):
         parse_plan('1. a()\n2. b($1["\\q"])')
+
+
+def test_a_long_argument_streamed_in_small_chunks_is_not_re_read_on_every_chunk(monkeypatch) -> None:
+    text = '1. f("' + "x" * 20_000 + '")\n2. g($1)\njoin()'
+    attempts = 0
+    original = PlanParser._statement
+
+    def counting(self: PlanParser):
+        nonlocal attempts
+        attempts += 1
+        return original(self)
+
+    monkeypatch.setattr(PlanParser, "_statement", counting)
+    parser = PlanParser()
+    tasks = [t for i in range(0, len(text), 4) for t in parser.feed(text[i : i + 4])] + parser.close()
+    assert [t.id for t in tasks] == [1, 2]
+    assert attempts < 20_000 / 64 + 20  # about one attempt per 64 characters, not one per chunk
