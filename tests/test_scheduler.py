@@ -6,7 +6,6 @@ use generous bounds, because the suite runs on small, shared machines.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import AsyncIterator

@@ -20,6 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp_compiler.servers._common import LATENCY_ENV, parse_latency_ms
 from mcp_compiler.servers.math import server as math_server
 from mcp_compiler.servers.wiki import server as wiki_server
+from procs import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -430,12 +431,6 @@ async def test_wiki_over_a_stdio_subprocess_with_latency() -> None:
     assert result.structured_content == {"name": "Nile", "key": "length_km", "value": 6650, "unit": "km"}
     assert elapsed >= 0.19
     assert missing.is_error and "No entry named 'Atlantis'" in missing.content[0].text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from mcp_compiler.catalog import Catalog
 from mcp_compiler.config import Config, parse_config
 from mcp_compiler.tools import ToolError
 from mcp_compiler.upstreams import UpstreamLost, UpstreamPool
+from procs import free_port, stop
 
 pytestmark = pytest.mark.anyio
 
@@ -39,12 +40,6 @@ def toy(name: str, *flags: str, **extra: Any) -> dict[str, Any]:
 def config(servers: dict[str, Any], **compiler: Any) -> Config:
     compiler.setdefault("connect_timeout_s", 20)
     return parse_config({"mcpServers": servers, "compiler": compiler})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> set[int]:
@@ -93,15 +88,6 @@ def start_http_server(port: int, name: str = "web") -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the HTTP fixture server did not start within 20s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 @pytest.fixture

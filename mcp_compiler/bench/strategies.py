@@ -141,8 +141,8 @@ def _tools(catalog: Catalog) -> str:
     return "\n".join(tool_line(s, with_output=True) for s in catalog.values())
 
 
-_REACT = """\
-You are a ReAct agent. Answer the question by interleaving Thought, Action and Observation steps.
+# The prompts open with the marks the simulated model recognises them by (model.py).
+_REACT = REACT_MARK + """. Answer the question by interleaving Thought, Action and Observation steps.
 In each step write `Thought:` with your reasoning, then `Action:` with exactly one tool call,
 `server.tool(name=value, ...)` with literal JSON values, and stop: the Observation (the tool's
 result as JSON) is added for you. When the observations answer the question, write
@@ -166,8 +166,7 @@ Thought: I have all I need.
 Action: Finish(70300000)
 """
 
-_PFC = """\
-You call tools in parallel batches to answer a question. Each reply is one JSON object: either
+_PFC = PFC_MARK + """ to answer a question. Each reply is one JSON object: either
 {{"tool_calls": [{{"id": "call_N", "name": "server.tool", "arguments": {{...}}}}, ...]}} with every
 call you can make now (calls that do not need each other's results go in the same reply and run
 in parallel), or, when the results answer the question, {{"answer": "..."}}. Results come back as
