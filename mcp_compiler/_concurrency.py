@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 import anyio
 import anyio.lowlevel
@@ -11,20 +10,28 @@ import anyio.lowlevel
 __all__ = ["holding"]
 
 
-@asynccontextmanager
-async def holding(limiter: anyio.CapacityLimiter) -> AsyncIterator[None]:
+class holding:  # noqa: N801 - used like a function: `async with holding(limiter):`
     """`async with limiter`, minus its checkpoint when a slot is free at once.
 
     `CapacityLimiter.acquire()` always yields to the event loop, even uncontended; on a hot
     path that takes three limiters per tool call, those yields were most of our own overhead
     (scheduler execution went from about 90 to 50 µs per task). Cancellation is still honoured.
+    A class rather than an `asynccontextmanager`: the generator machinery cost more than the rest.
     """
-    await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled caller must not take the slot
-    try:
-        limiter.acquire_nowait()
-    except anyio.WouldBlock:
-        await limiter.acquire()
-    try:
-        yield
-    finally:
-        limiter.release()
+
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled caller must not take the slot
+        try:
+            self._limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._limiter.acquire()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._limiter.release()

@@ -4,12 +4,16 @@ pieces that decide what the strategies are shown: the BFCL conversion and the si
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from mcp_compiler.bench import bench
 from mcp_compiler.bench.bfcl import _instance, convert_schema
-from mcp_compiler.bench.bridge import prompt_sizes
+from mcp_compiler.bench.bridge import overhead, prompt_sizes
 from mcp_compiler.bench.report import TABLE_COLUMNS
 from mcp_compiler.bench.stats import percentile
 from mcp_compiler.bench.strategies import STRATEGIES
@@ -64,3 +68,29 @@ def test_planner_prompt_grows_with_the_catalog() -> None:
 def test_percentile_interpolates() -> None:
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([5], 90) == 5
+
+
+def test_pin_runs_a_module_on_the_cpus_given(tmp_path: Path) -> None:
+    (tmp_path / "where.py").write_text("import os, sys\nprint(sorted(os.sched_getaffinity(0)), sys.argv[1:])\n")
+    cpu = min(os.sched_getaffinity(0))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "mcp_compiler._pin", str(cpu), "where", "a", "b"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"[{cpu}] ['a', 'b']"
+    assert "RuntimeWarning" not in out.stderr
+
+
+@pytest.mark.timeout(180)
+async def test_overhead_rows_split_compile_and_run_into_engine_and_hop(tmp_path: Path) -> None:
+    before = os.sched_getaffinity(0)
+    rows = await overhead(tmp_path, [1, 4], repeats=3, timeout_s=120)
+    assert os.sched_getaffinity(0) == before  # the pinning is undone
+    assert [r["n"] for r in rows] == [1, 4]
+    for r in rows:
+        assert r["pinned"] == (len(os.sched_getaffinity(0)) >= 2)
+        assert r["direct_ms"] > 0 and r["run_plan_ms"] > 0
+        # The engine's time is part of what the caller waited for; the hop is the rest.
+        assert 0 < r["server_engine_ms"] < r["server_ms"]
+        assert r["server_hop_ms"] == pytest.approx(r["server_ms"] - r["server_engine_ms"], abs=0.02)
+        assert r["server_ratio"] == pytest.approx(r["server_ms"] / r["direct_ms"], abs=0.01)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -34,16 +35,31 @@ from ..planner import planner_prompt
 from ..testing import count_tokens
 from ..tools import ToolSpec
 from ..upstreams import UpstreamPool
+from .._pin import pin
 from .stats import percentile
 
 log = logging.getLogger(__name__)
 
-NOOP_ARGS = ["-m", "mcp_compiler.bench.noop_server"]
+NOOP_MODULE = "mcp_compiler.bench.noop_server"
 RAISED = {"max_concurrency": 256, "max_per_server": 256}
 
 
-def noop_config() -> dict[str, Any]:
-    return {"mcpServers": {"noop": {"command": sys.executable, "args": NOOP_ARGS}}, "compiler": RAISED}
+def _module_args(module: str, cpus: set[int] | None) -> list[str]:
+    if cpus is None:
+        return ["-m", module]
+    return ["-m", "mcp_compiler._pin", ",".join(map(str, sorted(cpus))), module]
+
+
+def noop_config(cpus: set[int] | None = None) -> dict[str, Any]:
+    server = {"command": sys.executable, "args": _module_args(NOOP_MODULE, cpus)}
+    return {"mcpServers": {"noop": server}, "compiler": RAISED}
+
+
+def placement() -> tuple[set[int], set[int]] | None:
+    """(caller CPUs, server CPUs): the first two CPUs this process may use; None with fewer."""
+    getter = getattr(os, "sched_getaffinity", None)
+    allowed = sorted(getter(0)) if getter is not None else []
+    return ({allowed[0]}, {allowed[1]}) if len(allowed) >= 2 else None
 
 
 def noop_plan(n: int, offset: int = 0) -> str:
@@ -58,45 +74,85 @@ async def _direct(client: Client, n: int) -> float:
     return time.perf_counter() - start
 
 
+async def _run_plan(compiler: Compiler, n: int) -> float:
+    start = time.perf_counter()
+    run = await compiler.run_plan(noop_plan(n))
+    elapsed = time.perf_counter() - start
+    if not run.ok:
+        raise RuntimeError(f"run_plan N={n}: a task failed")
+    return elapsed
+
+
+async def _compile_and_run(bridge: Client, n: int, engine: list[float]) -> float:
+    """Time one call; `engine` gets the part spent in the bridge's engine (the Run's own total)."""
+    start = time.perf_counter()
+    result = await bridge.call_tool("compile_and_run", {"plan": noop_plan(n)})
+    elapsed = time.perf_counter() - start
+    if result.is_error or not result.structured_content:
+        raise RuntimeError(f"compile_and_run N={n} failed: {result.content}")
+    engine.append(result.structured_content["timings"]["total_s"])
+    return elapsed
+
+
 async def overhead(work: Path, ns: Sequence[int], repeats: int, timeout_s: float = 300) -> list[dict[str, Any]]:
-    cfg_file = work / "noop-config.json"
-    cfg_file.write_text(json.dumps(noop_config()))
-    params = StdioServerParameters(command=sys.executable, args=NOOP_ARGS)
-    serve = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(cfg_file)])
-    config = parse_config(noop_config())
-    times: dict[str, dict[int, list[float]]] = {"direct": {}, "run_plan": {}, "server": {}}
-    with anyio.fail_after(timeout_s):
-        async with Client(params) as direct, UpstreamPool(config) as pool, Client(serve) as bridge:
-            compiler = Compiler(pool, limits_for(config))
-            for _ in range(2):  # warm-up: first calls pay for imports and caches
-                await _direct(direct, 8)
-                await compiler.run_plan(noop_plan(8))
-                await bridge.call_tool("compile_and_run", {"plan": noop_plan(8)})
-            for n in ns:
-                for _ in range(repeats):
-                    # Interleaved, so drift on a busy machine hits all three alike.
-                    times["direct"].setdefault(n, []).append(await _direct(direct, n))
-                    start = time.perf_counter()
-                    run = await compiler.run_plan(noop_plan(n))
-                    times["run_plan"].setdefault(n, []).append(time.perf_counter() - start)
-                    if not run.ok:
-                        raise RuntimeError(f"run_plan N={n}: a task failed")
-                    start = time.perf_counter()
-                    result = await bridge.call_tool("compile_and_run", {"plan": noop_plan(n)})
-                    times["server"].setdefault(n, []).append(time.perf_counter() - start)
-                    if result.is_error:
-                        raise RuntimeError(f"compile_and_run N={n} failed: {result.content}")
+    """Median ms of each way per N; callers pinned to one CPU and no-op servers to another."""
+    cpus = placement()
+    caller, server = cpus if cpus is not None else (None, None)
+    previous = os.sched_getaffinity(0) if cpus is not None else None
+    if caller is not None and not pin(caller):
+        caller = server = None
+    try:
+        times = await _overhead_times(work, ns, repeats, timeout_s, caller, server)
+    finally:
+        if previous is not None:
+            pin(previous)
     rows = []
     for n in ns:
         d = percentile(times["direct"][n], 50)
-        row: dict[str, Any] = {"n": n, "direct_ms": round(d * 1000, 2)}
+        row: dict[str, Any] = {"n": n, "direct_ms": round(d * 1000, 2), "pinned": caller is not None}
         for way in ("run_plan", "server"):
             t = percentile(times[way][n], 50)
             row[f"{way}_ms"] = round(t * 1000, 2)
             row[f"{way}_ratio"] = round(t / d, 2)
             row[f"{way}_added_ms_per_call"] = round((t - d) * 1000 / n, 3)
+        # compile_and_run = the bridge's engine + the MCP hop (both ends' SDK work and the pipe).
+        engine = percentile(times["engine"][n], 50)
+        row["server_engine_ms"] = round(engine * 1000, 2)
+        row["server_hop_ms"] = round((percentile(times["server"][n], 50) - engine) * 1000, 2)
         rows.append(row)
     return rows
+
+
+async def _overhead_times(
+    work: Path, ns: Sequence[int], repeats: int, timeout_s: float, caller: set[int] | None, server: set[int] | None
+) -> dict[str, dict[int, list[float]]]:
+    cfg_file = work / "noop-config.json"
+    cfg_file.write_text(json.dumps(noop_config(server)))
+    params = StdioServerParameters(command=sys.executable, args=_module_args(NOOP_MODULE, server))
+    serve = StdioServerParameters(
+        command=sys.executable, args=[*_module_args("mcp_compiler", caller), "serve", "--config", str(cfg_file)]
+    )
+    config = parse_config(noop_config(server))
+    times: dict[str, dict[int, list[float]]] = {"direct": {}, "run_plan": {}, "server": {}, "engine": {}}
+    with anyio.fail_after(timeout_s):
+        async with Client(params) as direct, UpstreamPool(config) as pool, Client(serve) as bridge:
+            compiler = Compiler(pool, limits_for(config))
+            ways = {
+                "direct": lambda n: _direct(direct, n),
+                "run_plan": lambda n: _run_plan(compiler, n),
+                "server": lambda n: _compile_and_run(bridge, n, times["engine"].setdefault(n, [])),
+            }
+            order = list(ways)
+            for _ in range(2):  # warm-up: first calls pay for imports and caches
+                for way in order:
+                    await ways[way](8)
+            for n in ns:
+                for r in range(repeats):
+                    # Rotated each repeat: on 2 cores, a way's time depends on the one just before
+                    # it (by up to 40% measured), so every way follows every other equally often.
+                    for way in order[r % 3:] + order[: r % 3]:
+                        times[way].setdefault(n, []).append(await ways[way](n))
+    return times
 
 
 def _free_port() -> int:

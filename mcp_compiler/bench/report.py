@@ -134,13 +134,19 @@ def render_markdown(data: dict[str, Any], summaries: dict[str, dict[str, Any]], 
     parts.append("")
     bridge = data.get("bridge", {})
     if bridge.get("overhead"):
+        pinned = all(r.get("pinned") for r in bridge["overhead"])
         parts += ["## Bridge overhead: N parallel no-op calls (median ms)", "",
-                  "| N | direct SDK | Compiler.run_plan | × direct | +ms/call | compile_and_run (stdio) | × direct | +ms/call |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| N | direct SDK | Compiler.run_plan | × direct | +ms/call | compile_and_run (stdio) | × direct | +ms/call "
+                  "| of which: bridge's engine | MCP hop |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in bridge["overhead"]:
             parts.append(f"| {r['n']} | {r['direct_ms']} | {r['run_plan_ms']} | {r['run_plan_ratio']} | {r['run_plan_added_ms_per_call']} "
-                         f"| {r['server_ms']} | {r['server_ratio']} | {r['server_added_ms_per_call']} |")
-        parts.append("")
+                         f"| {r['server_ms']} | {r['server_ratio']} | {r['server_added_ms_per_call']} "
+                         f"| {r.get('server_engine_ms', '–')} | {r.get('server_hop_ms', '–')} |")
+        parts += ["", "Callers (this process, the bridge) pinned to one CPU and the no-op servers to another; the three "
+                  "ways take turns in rotating order." if pinned else "Processes not pinned (fewer than 2 CPUs usable).",
+                  "The MCP hop is compile_and_run's time minus the bridge's own `timings.total_s`: both ends' SDK work "
+                  "(including the client validating the Run against the output schema) and the pipe.", ""]
     if bridge.get("load"):
         parts += ["## Load: concurrent clients over Streamable HTTP (plan of 4 no-op calls)", "",
                   "| clients | requests | throughput (req/s) | p50 (ms) | p99 (ms) | errors |", "|---|---|---|---|---|---|"]
