@@ -55,9 +55,9 @@ class Mode:
 
 
 QUICK = Mode("quick", 0.1, {"hotpot": 3, "movie": 3, "parallelqa": 4, "chain": 2, "bfcl_parallel": 2,
-                            "bfcl_parallel_multiple": 2})
+                            "bfcl_parallel_multiple": 2}, overhead_repeats=15)
 FULL = Mode("full", 1.0, {"hotpot": 10, "movie": 10, "parallelqa": 12, "chain": 8, "bfcl_parallel": 10,
-                          "bfcl_parallel_multiple": 10}, overhead_repeats=20, load_requests=480)
+                          "bfcl_parallel_multiple": 10}, overhead_repeats=40, load_requests=480)
 
 
 def _stderr(msg: str) -> None:
