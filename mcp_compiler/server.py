@@ -86,6 +86,7 @@ __all__ = [
     "CATALOG_JSON_URI",
     "INPUT_SCHEMA",
     "OUTPUT_SCHEMA",
+    "RUN_SCHEMA",
 ]
 
 logger = logging.getLogger(__name__)
@@ -145,20 +146,20 @@ _TASK_SCHEMA: dict[str, Any] = {
     "properties": {
         "id": {"type": "integer"},
         "tool": {"type": "string", "description": "server.tool"},
-        "args": _nullable("object", description="the arguments as resolved; null until started"),
+        "args": _nullable("object", description="object, the arguments as resolved, null until started"),
         "status": {"enum": ["pending", "running", "ok", "error", "skipped", "cancelled"]},
-        "result": {"description": "the tool's value: its structured content, else its text (parsed as JSON)"},
-        "error": _nullable("string"),
-        "start_s": _nullable("number", description="seconds since the run started"),
-        "end_s": _nullable("number"),
-        "thought": {"type": "string"},
-        "round": {"type": "integer"},
-        "deps": {"type": "array", "items": {"type": "integer"}},
-        "deduplicated_from": {"type": "integer"},
+        "result": {"description": "the tool's value: its structured content, else its text parsed as JSON"},
+        "error": _nullable("string", description="string, why the task did not succeed, else null"),
+        "start_s": _nullable("number", description="number, seconds since the run started, null until started"),
+        "end_s": _nullable("number", description="number, seconds since the run started, null until done"),
+        "thought": {"type": "string", "description": "string, the planner's reason, when it gave one"},
+        "round": {"type": "integer", "description": "integer, the plan round, 1 unless replanned"},
+        "deps": {"type": "array", "items": {"type": "integer"}, "description": "integer array, the tasks it used"},
+        "deduplicated_from": {"type": "integer", "description": "integer, the identical task whose result it shares"},
     },
 }
 
-OUTPUT_SCHEMA: dict[str, Any] = {
+RUN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "The Run: every task with its arguments, status, result and timing, and the answer.",
     "required": ["answer", "tasks", "timings", "rounds", "usage"],
@@ -179,6 +180,27 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "error": {"type": "string", "description": "why the run produced no answer"},
     },
 }
+
+
+def _lightly_typed(run_schema: dict[str, Any]) -> dict[str, Any]:
+    """The Run schema with each task typed only on the fields every task has; the rest described.
+
+    Python clients check every result against the output schema with `jsonschema`: with every task
+    field typed that is about 70 µs per task (a 1,000-task run: 70 ms, and 40% of compile_and_run's
+    cost over direct calls at N = 32); typed on `id`, `tool` and `status` it is about 20 µs.
+    """
+    task = run_schema["properties"]["tasks"]["items"]
+    typed = {k: task["properties"][k] for k in task["required"]}
+    described = "; ".join(
+        f"{k} ({p['description']})" for k, p in task["properties"].items() if k not in typed
+    )
+    items = {**task, "properties": typed, "description": f"A task. Its other fields: {described}."}
+    tasks = {**run_schema["properties"]["tasks"], "items": items}
+    return {**run_schema, "properties": {**run_schema["properties"], "tasks": tasks}}
+
+
+# What compile_and_run declares. RUN_SCHEMA is the precise shape (the tests hold runs to it).
+OUTPUT_SCHEMA: dict[str, Any] = _lightly_typed(RUN_SCHEMA)
 
 
 # ---- the tool description -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from mcp_compiler.server import (
     CATALOG_URI,
     INPUT_SCHEMA,
     OUTPUT_SCHEMA,
+    RUN_SCHEMA,
     TOOL_NAME,
     BearerTokenMiddleware,
     CompilerServer,
@@ -81,6 +82,20 @@ async def test_one_tool_with_precise_input_and_output_schemas(mode: str) -> None
     assert tool.output_schema == OUTPUT_SCHEMA
     assert {"answer", "tasks", "timings", "rounds", "usage"} <= set(tool.output_schema["required"])
     jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+
+
+def test_the_declared_schema_types_what_every_task_has_and_names_the_rest() -> None:
+    precise = RUN_SCHEMA["properties"]["tasks"]["items"]
+    declared = OUTPUT_SCHEMA["properties"]["tasks"]["items"]
+    assert set(declared["properties"]) == set(precise["required"]) == {"id", "tool", "status"}
+    for field in set(precise["properties"]) - set(declared["properties"]):
+        assert f"{field} (" in declared["description"]
+    run = {"answer": "x", "timings": {}, "rounds": [], "usage": {"calls": [], "input_tokens": 0, "output_tokens": 0},
+           "tasks": [{"id": 1, "tool": "m.add", "status": "ok", "result": 3}]}
+    jsonschema.validate(run, OUTPUT_SCHEMA)
+    run["tasks"][0]["status"] = "finished"
+    with pytest.raises(jsonschema.ValidationError, match="finished"):
+        jsonschema.validate(run, OUTPUT_SCHEMA)
 
 
 async def test_description_teaches_the_language_and_lists_every_tool() -> None:
@@ -144,7 +159,7 @@ async def test_a_plan_returns_the_answer_as_text_and_the_run_as_structured_conte
     assert text(result) == "10"
     run = result.structured_content
     assert run is not None
-    jsonschema.validate(run, OUTPUT_SCHEMA)
+    jsonschema.validate(run, RUN_SCHEMA)
     assert run["answer"] == "10"
     assert [(t["id"], t["tool"], t["status"], t["result"]) for t in run["tasks"]] == [
         (1, "add", "ok", 3), (2, "add", "ok", 7), (3, "add", "ok", 10)

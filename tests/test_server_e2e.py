@@ -24,7 +24,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_compiler.server import OUTPUT_SCHEMA, TOOL_NAME
+from mcp_compiler.server import OUTPUT_SCHEMA, RUN_SCHEMA, TOOL_NAME
 from procs import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
@@ -88,7 +88,7 @@ async def check_fan_out(client: Client) -> None:
     assert not result.is_error, result.content
     run = result.structured_content
     assert run is not None
-    jsonschema.validate(run, OUTPUT_SCHEMA)
+    jsonschema.validate(run, RUN_SCHEMA)
     assert [t["status"] for t in run["tasks"]] == ["ok"] * EXPECTED_TASKS
     assert run["tasks"][4]["result"]["value"] is False  # 6650 * 0.9 > 6400 * 1.05 is false
     assert run["tasks"][5]["result"]["value"] == 8849 + 8611
