@@ -4,7 +4,10 @@
   over stdio: direct (one SDK `Client`, N concurrent `call_tool`s); `Compiler.run_plan` in this
   process over an `UpstreamPool`; and `compile_and_run` (plan given) through `mcp-compiler serve`
   on stdio. The compiler's concurrency caps are raised to 256 for this, so the comparison is of
-  the machinery, not of a limit; the ratio and the added ms per call are against direct.
+  the machinery, not of a limit; the ratio and the added ms per call are against direct. Callers
+  run on one CPU and the no-op servers on another (`_pin`), and the ways take turns in rotating
+  order. compile_and_run's time is split into the bridge's engine (the Run's `total_s`) and the
+  MCP hop (the rest: both ends' SDK work on request and reply, and the pipe).
 - load: C = 1, 8, 32 concurrent clients, each with its own Streamable HTTP session, share a
   fixed count of `compile_and_run` requests (a plan of 4 no-op calls) to one `mcp-compiler serve
   --transport http` process: throughput, p50, p99, errors.
