@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--model", metavar="M", help="planner model: anthropic:NAME, openai:NAME or sampling")
+    serve.add_argument("--stateless", action="store_true",
+                       help="HTTP: keep no session between requests (for replicas behind a load balancer)")
 
     add("demo", "run a parallel demo plan over the bundled servers (no API key needed)")
 
@@ -228,7 +230,10 @@ def _print_run(run: Run, *, as_json: bool) -> None:
 async def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    await serve(load(args), transport=args.transport, host=args.host, port=args.port, model=args.model)
+    if args.stateless and args.transport != "http":
+        raise UsageError("--stateless applies to --transport http only")
+    await serve(load(args), transport=args.transport, host=args.host, port=args.port, model=args.model,
+                stateless=args.stateless)
     return EXIT_OK
 
 

@@ -125,6 +125,34 @@ async def test_http_server_runs_a_fan_out_plan(http_server: str, mode: str, vers
             await check_fan_out(client)
 
 
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
+async def test_stateless_http_runs_a_fan_out_plan_and_keeps_no_session(tmp_path: Path, mode: str, version: str) -> None:
+    port = free_port()
+    proc, log = start_http(tmp_path, "--port", str(port), "--stateless")
+    try:
+        await anyio.to_thread.run_sync(wait_for_port, port, proc)
+        with anyio.fail_after(120):
+            async with httpx2.AsyncClient(timeout=30) as http:
+                # No Mcp-Session-Id is handed out, so any replica can take the next request.
+                initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+                reply = await http.post(f"http://127.0.0.1:{port}/mcp", content=json.dumps(initialize), headers={
+                    "content-type": "application/json", "accept": "application/json, text/event-stream"})
+                assert reply.status_code == 200 and "mcp-session-id" not in reply.headers
+            async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as client:
+                assert client.protocol_version == version
+                await check_fan_out(client)
+    finally:
+        stop(proc)
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+
+
+def test_stateless_without_http_is_a_usage_error() -> None:
+    out = subprocess.run([*SERVE, "--stateless"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2
+    assert "--stateless applies to --transport http only" in out.stderr
+
+
 async def test_http_bad_input_is_a_tool_error_and_the_server_keeps_serving(http_server: str) -> None:
     with anyio.fail_after(120):
         async with Client(http_server) as client:
