@@ -217,6 +217,10 @@ class CompilerConfig(_Strict):
     max_replans: Annotated[int, Field(ge=0)] = 2
     destructive: Literal["allow", "confirm", "deny"] = "confirm"
     connect_timeout_s: PositiveFloat = 30
+    # What one compile_and_run may ask for, and how many tools its description lists.
+    max_plan_tasks: PositiveInt = 1_000
+    max_plan_bytes: PositiveInt = 1_000_000
+    description_max_tools: PositiveInt = 40
 
 
 class Config(BaseModel):

@@ -57,7 +57,7 @@ from .catalog import tool_line
 from .compiler import Compiler, Event, EventHandler, limits_for
 from .llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from .llm.sampling import SamplingLLM
-from .config import Config, ConfigError
+from .config import CompilerConfig, Config, ConfigError
 from .parser import parse_plan
 from .plan import Plan, PlanError
 from .policy import NOBODY_TO_ASK, PolicyToolbox
@@ -112,6 +112,11 @@ class ServerLimits:
     # The tool description lists every tool up to these; beyond, a subset and the catalog resource.
     description_max_tools: int = 40
     description_max_chars: int = 6_000
+
+    @classmethod
+    def from_config(cls, compiler: CompilerConfig) -> ServerLimits:
+        return cls(max_plan_bytes=compiler.max_plan_bytes, max_tasks=compiler.max_plan_tasks,
+                   description_max_tools=compiler.description_max_tools)
 
 
 # ---- schemas ------------------------------------------------------------------------------------
@@ -454,7 +459,7 @@ class CompilerServer:
         config: Config | None = None,
         *,
         model: str | None = None,
-        limits: ServerLimits = ServerLimits(),
+        limits: ServerLimits | None = None,
         compiler: Compiler | None = None,
     ) -> None:
         config = config or Config()
@@ -464,7 +469,7 @@ class CompilerServer:
         self.compiler = compiler or Compiler(guarded, limits_for(config), max_replans=config.compiler.max_replans)
         self.model = model or config.compiler.model
         self._llm: Any = getattr(self.compiler, "llm", None)  # chosen at the first query, then kept
-        self.limits = limits
+        self.limits = limits or ServerLimits.from_config(config.compiler)
         self._bus = InMemorySubscriptionBus()
         # Handshake-era connections to tell about tool changes; they go when their client does.
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -571,16 +576,16 @@ class CompilerServer:
         size = len(plan.encode("utf-8", errors="replace"))
         if size > self.limits.max_plan_bytes:
             raise RequestError(
-                f"`plan` is too large ({size:,} bytes; the limit is {self.limits.max_plan_bytes:,}). "
-                "Split the work into several calls."
+                f"`plan` is too large ({size:,} bytes; the limit is {self.limits.max_plan_bytes:,}, "
+                "compiler.max_plan_bytes in the server's config). Split the work into several calls."
             )
         # A big plan parses in a worker thread so it cannot stall other calls; a small one is
         # quicker parsed here than handed to a thread.
         parsed = await anyio.to_thread.run_sync(parse_plan, plan) if size > 32_768 else parse_plan(plan)
         if len(parsed.tasks) > self.limits.max_tasks:
             raise RequestError(
-                f"the plan has {len(parsed.tasks):,} tasks; the limit is {self.limits.max_tasks:,} per call. "
-                "Split the work into several calls."
+                f"the plan has {len(parsed.tasks):,} tasks; the limit is {self.limits.max_tasks:,} per call "
+                "(compiler.max_plan_tasks in the server's config). Split the work into several calls."
             )
         if not parsed.tasks:
             raise RequestError("the plan has no tasks: write one task per line, e.g. `1. server.tool(arg)`")
@@ -836,7 +841,7 @@ async def serve(
     model: str | None = None,
     token: str | None = None,
     stateless: bool = False,
-    limits: ServerLimits = ServerLimits(),
+    limits: ServerLimits | None = None,
 ) -> None:
     """Connect the upstream pool and serve `compile_and_run` until stdin closes or the scope is cancelled.
 

@@ -147,6 +147,22 @@ async def test_a_large_catalog_lists_a_subset_and_offers_the_full_catalog_as_a_r
         assert len(as_json) == 120 and as_json[0]["input_schema"]["required"] == ["q"]
 
 
+async def test_the_per_call_limits_and_the_description_size_come_from_the_config() -> None:
+    config = Config.model_validate(
+        {"compiler": {"max_plan_tasks": 2, "max_plan_bytes": 200, "description_max_tools": 1}}
+    )
+    app = make_app(config=config)
+    async with Client(app.server) as client:
+        description = (await client.list_tools()).tools[0].description or ""
+        too_many = await call(client, {"plan": "1. add(1, 2)\n2. add(3, 4)\n3. add($1, $2)"})
+        too_big = await call(client, {"plan": "1. add(1, 2)  " + " " * 200})
+        fine = await call(client, {"plan": "1. add(1, 2)\n2. add($1, 4)"})
+    assert "2 exist" in description  # add and fail, one listed
+    assert too_many.is_error and "limit is 2 per call" in text(too_many) and "compiler.max_plan_tasks" in text(too_many)
+    assert too_big.is_error and "compiler.max_plan_bytes" in text(too_big)
+    assert not fine.is_error and text(fine) == "7"
+
+
 # ---- tools/call: results --------------------------------------------------------------------------
 
 
