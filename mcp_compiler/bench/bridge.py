@@ -149,6 +149,7 @@ async def _overhead_times(
             for _ in range(2):  # warm-up: first calls pay for imports and caches
                 for way in order:
                     await ways[way](8)
+            times["engine"].clear()  # the warm-up's, which have no matching server time
             for n in ns:
                 for r in range(repeats):
                     # Rotated each repeat: on 2 cores, a way's time depends on the one just before
