@@ -17,7 +17,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_compiler.servers._common import LATENCY_ENV, parse_latency_ms
+from mcp_compiler.servers._common import LATENCY_ENV, SEED_ENV, SimulatedLatency, call_key, parse_latency_ms
 from mcp_compiler.servers.math import server as math_server
 from mcp_compiler.servers.wiki import server as wiki_server
 from procs import free_port
@@ -403,6 +403,19 @@ async def test_per_server_latency_wins_over_the_global_one(monkeypatch: pytest.M
     assert await timed_lookup() < 0.25
     monkeypatch.setenv(f"{LATENCY_ENV}_WIKI", "300")
     assert 0.29 <= await timed_lookup() < 4.0
+
+
+def test_a_seeded_delay_depends_on_the_call_not_on_what_came_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LATENCY_ENV, "100-400")
+    monkeypatch.setenv(SEED_ENV, "7")
+    first, second = SimulatedLatency("wiki"), SimulatedLatency("wiki")
+    a, b = call_key("fact", {"name": "Nile"}), call_key("fact", {"name": "Amazon"})
+    in_order = [first.delay_seconds(a), first.delay_seconds(b)]
+    reversed_order = [second.delay_seconds(b), second.delay_seconds(a)]
+    assert in_order == reversed_order[::-1]  # same call, same delay, in any order
+    assert in_order[0] != in_order[1] and all(0.1 <= d <= 0.4 for d in in_order)
+    monkeypatch.setenv(SEED_ENV, "8")
+    assert SimulatedLatency("wiki").delay_seconds(a) != in_order[0]  # another seed, another draw
 
 
 async def test_unparsable_latency_is_ignored_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel.server import Server
 
-from ..servers._common import SimulatedLatency
+from ..servers._common import SimulatedLatency, call_key
 from .bfcl import stub_result
 
 READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True)
@@ -34,7 +34,7 @@ def build_server(tools: list[dict[str, Any]]) -> Server[Any]:
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        delay = latency.delay_seconds()
+        delay = latency.delay_seconds(call_key(params.name, params.arguments))
         if delay > 0:
             await anyio.sleep(delay)
         if params.name not in names:

@@ -6,7 +6,7 @@ Latency of one LLM call (every strategy, same endpoint, same rule):
     then output at tokens_per_s, streamed in chunks of 3 tokens; every wait x U(1 - jitter, 1 + jitter)
 
 Tool latency: every tool call of every server sleeps U(low, high) ms (the bundled servers'
-`MCP_COMPILER_SIM_LATENCY_MS`, seeded). `time_scale` multiplies every model and tool time
+`MCP_COMPILER_SIM_LATENCY_MS`, seeded per call: the same call waits the same for every strategy). `time_scale` multiplies every model and tool time
 (--quick runs at 0.1); tokens do not scale.
 
 Profiles stand for the models the paper used: GPT-3.5 for HotpotQA and Movie Recommendation,

@@ -123,7 +123,9 @@ def render_markdown(data: dict[str, Any], summaries: dict[str, dict[str, Any]], 
              "## Latency model", "",
              f"- time scale: {lm['time_scale']} (every model and tool time multiplied by it; tokens unchanged)",
              f"- LLM call: first token after `{lm['ttft_rule']}`, then output at tokens_per_s, ×U(1±jitter) per wait",
-             f"- tool calls: uniform {lm['tool_latency_ms']['low']:g}–{lm['tool_latency_ms']['high']:g} ms (before scaling), seed {lm['seed']}",
+             f"- tool calls: uniform {lm['tool_latency_ms']['low']:g}–{lm['tool_latency_ms']['high']:g} ms (before scaling), "
+             f"seed {lm['seed']}; a call's delay is drawn from the seed, the tool and its arguments, so every strategy "
+             "waits the same for the same call",
              "", "| profile | ttft_s (calibrated) | tokens/s | prefill tokens/s | jitter |", "|---|---|---|---|---|"]
     for p in lm["profiles"].values():
         parts.append(f"| {p['name']} | {p['ttft_s']} | {p['tokens_per_s']:g} | {p['prefill_tokens_per_s']:g} | {p['jitter']} |")

@@ -9,6 +9,7 @@ prompt size; write the report.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from ..testing import LatencyModel, SimulatedLLM
 from ..upstreams import UpstreamPool
 from . import bridge
 from .bfcl import BFCL_VERSION, bfcl_instances, find_bfcl_data
-from .model import GroundTruthModel, LatencySetup, calibrate
+from .model import DEFAULT_PROFILES, GroundTruthModel, LatencySetup, calibrate
 from .report import write_report
 from .strategies import STRATEGIES, Outcome, SubsetToolbox, run_strategy
 from .workloads import PAPER, Instance, wiki_instances
@@ -129,9 +130,14 @@ async def bench(
     bridge_cost: bool = True,
     charts: bool = True,
     time_scale: float | None = None,
+    tool_ms: tuple[float, float] | None = None,
+    ttft_s: dict[str, float] | None = None,
 ) -> int:
     """Run the benchmark, write `out/bench.md`, `out/bench.json` and the charts; 0 when the
-    strategies agreed on every answer and nothing failed, 1 otherwise."""
+    strategies agreed on every answer and nothing failed, 1 otherwise.
+
+    `tool_ms` replaces the tool latency range; `ttft_s` fixes each profile's time to first token
+    instead of calibrating it (for sensitivity runs: the same model, another tool speed)."""
     mode = QUICK if quick else FULL
     if instances is not None:
         mode = Mode(mode.name, mode.time_scale, {w: instances for w in ALL_WORKLOADS}, mode.overhead_ns,
@@ -144,6 +150,12 @@ async def bench(
     started = time.perf_counter()
     chosen = tuple(workloads or ALL_WORKLOADS)
     setup = LatencySetup(time_scale=mode.time_scale)
+    if tool_ms is not None:
+        setup.tool_ms = tool_ms
+    for name, value in (ttft_s or {}).items():
+        if name not in setup.profiles:
+            raise ValueError(f"unknown profile {name!r} in ttft_s: use {', '.join(setup.profiles)}")
+        setup.profiles[name] = replace(setup.profiles[name], ttft_s=value)
     _stderr(f"bench: {mode.name} mode, time scale {mode.time_scale}, workloads {', '.join(chosen)}")
 
     by_workload, bfcl_tools, info = build_instances(mode, chosen, outdir)
@@ -190,7 +202,8 @@ async def bench(
             await run_strategy(s, first.question, boxes[first.question], llm, limits, 120)
         setup.time_scale = scale
         targets = {w: (PAPER[w]["profile"], PAPER[w]["react_s"]) for w in probes}
-        calibration = calibrate(setup, probes, targets)
+        if not ttft_s:
+            calibration = calibrate(setup, probes, targets)
         _stderr("bench: latency model " + json.dumps(setup.describe()))
 
         for w, insts in by_workload.items():
@@ -243,9 +256,31 @@ async def bench(
     return 0 if summary["ok"] else 1
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+def _range(text: str) -> tuple[float, float]:
+    low, sep, high = text.partition("-")
+    try:
+        pair = (float(low), float(high if sep else low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW-HIGH in ms, e.g. 200-600") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW <= HIGH")
+    return pair
 
+
+def _ttft(text: str) -> dict[str, float]:
+    out = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() not in DEFAULT_PROFILES:
+            raise argparse.ArgumentTypeError(f"unknown profile {name.strip()!r}: use {', '.join(DEFAULT_PROFILES)}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not PROFILE=SECONDS, e.g. gpt-3.5=1.4") from None
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m mcp_compiler.bench", description="mcp-compiler bench")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="bench-out")
@@ -253,8 +288,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--instances", type=int)
     p.add_argument("--no-bridge", action="store_true")
     p.add_argument("--time-scale", type=float)
+    p.add_argument("--tool-ms", metavar="LOW-HIGH", type=_range, help="tool latency range (default 200-600)")
+    p.add_argument("--ttft", metavar="PROFILE=S,...", type=_ttft,
+                   help="fix the time to first token (e.g. gpt-3.5=1.419,gpt-4=4.163) instead of calibrating")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     code = anyio.run(lambda: bench(a.quick, a.out, workloads=a.workloads.split(",") if a.workloads else None,
-                                   instances=a.instances, bridge_cost=not a.no_bridge, time_scale=a.time_scale))
+                                   instances=a.instances, bridge_cost=not a.no_bridge, time_scale=a.time_scale,
+                                   tool_ms=a.tool_ms, ttft_s=a.ttft))
     raise SystemExit(code)

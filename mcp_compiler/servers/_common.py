@@ -7,8 +7,9 @@ tool call, so it can be changed without restarting anything:
   server, as a fixed number (``"250"``) or a uniform random range (``"100-400"``).
 - ``MCP_COMPILER_SIM_LATENCY_MS_<SERVER>`` (e.g. ``..._WIKI``, ``..._MATH``): the same for
   one server; it wins over the global variable. ``"0"`` switches the delay off.
-- ``MCP_COMPILER_SIM_SEED``: an integer seed, read at start-up, so random delays repeat
-  from run to run.
+- ``MCP_COMPILER_SIM_SEED``: an integer seed, read at start-up. With it, a call's delay is
+  a function of the seed, the tool and its arguments: the same call waits the same in every
+  run, whatever else was called before it (benchmarks compare strategies call for call).
 
 A value that does not parse is logged (once) on stderr and treated as no delay: a typo
 in a benchmark's environment should not make every tool call fail.
@@ -17,10 +18,13 @@ in a benchmark's environment should not make every tool call fail.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import random
 import sys
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,11 +57,18 @@ class SimulatedLatency(ServerMiddleware[Any]):
 
     def __init__(self, server_name: str) -> None:
         self.server_env = f"{LATENCY_ENV}_{server_name.upper()}"
-        seed = os.environ.get(SEED_ENV)
-        self._rng = random.Random(int(seed)) if seed and seed.strip().lstrip("-").isdigit() else random.Random()
+        seed = (os.environ.get(SEED_ENV) or "").strip()
+        self._seed = int(seed) if seed.lstrip("-").isdigit() else None
         self._warned: set[str] = set()
 
-    def delay_seconds(self) -> float:
+    def _uniform(self, low: float, high: float, call: str) -> float:
+        if self._seed is None:
+            return random.uniform(low, high)
+        digest = hashlib.blake2b(f"{self._seed}\0{call}".encode(), digest_size=8).digest()
+        return low + (high - low) * int.from_bytes(digest, "big") / 2**64
+
+    def delay_seconds(self, call: str = "") -> float:
+        """The delay for one call; `call` identifies it (tool and arguments) for seeded runs."""
         for name in (self.server_env, LATENCY_ENV):
             text = os.environ.get(name, "").strip()
             if not text:
@@ -69,15 +80,21 @@ class SimulatedLatency(ServerMiddleware[Any]):
                     self._warned.add(text)
                     logger.warning("ignoring %s=%r: expected milliseconds as N or MIN-MAX", name, text)
                 return 0.0
-            return self._rng.uniform(low, high) / 1000.0
+            return self._uniform(low, high, call) / 1000.0
         return 0.0
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/call":
-            delay = self.delay_seconds()
+            params: Mapping[str, Any] = ctx.params or {}
+            delay = self.delay_seconds(call_key(params.get("name"), params.get("arguments")))
             if delay > 0:
                 await anyio.sleep(delay)
         return await call_next(ctx)
+
+
+def call_key(name: Any, arguments: Any) -> str:
+    """What identifies a call for its seeded delay: the tool and its arguments."""
+    return json.dumps([name, arguments], sort_keys=True, default=str)
 
 
 def run_server(server: MCPServer, argv: Sequence[str] | None = None) -> None:
