@@ -3,6 +3,7 @@ pieces that decide what the strategies are shown: the BFCL conversion and the si
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from mcp_compiler.bench import bench
 from mcp_compiler.bench.bfcl import _instance, convert_schema
 from mcp_compiler.bench.bridge import overhead, prompt_sizes
 from mcp_compiler.bench.report import TABLE_COLUMNS
+from mcp_compiler.bench.runner import _range, _ttft
 from mcp_compiler.bench.stats import percentile
 from mcp_compiler.bench.strategies import STRATEGIES
 
@@ -39,6 +41,28 @@ async def test_quick_bench_on_a_tiny_workload_writes_tables_and_the_strategies_a
     assert "| " + " | ".join(TABLE_COLUMNS) + " |" in md
     assert "ttft_s (calibrated)" in md and "hotpot" in data["calibration"]
     assert (tmp_path / "latency.png").exists() or "Charts skipped" in md
+
+
+@pytest.mark.timeout(240)
+async def test_a_sensitivity_run_holds_the_given_ttft_and_tool_speed_instead_of_calibrating(tmp_path) -> None:
+    code = await bench(quick=True, out=tmp_path, workloads=["hotpot"], instances=1, bridge_cost=False,
+                       charts=False, time_scale=0.03, tool_ms=(40.0, 40.0), ttft_s={"gpt-3.5": 0.25})
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert code == 0 and data["calibration"] == {}
+    assert data["latency_model"]["profiles"]["gpt-3.5"]["ttft_s"] == 0.25
+    assert data["latency_model"]["tool_latency_ms"] == {"distribution": "uniform", "low": 40.0, "high": 40.0}
+    assert "## Calibration" not in (tmp_path / "bench.md").read_text()
+
+
+def test_the_sensitivity_flags_are_checked_before_anything_runs() -> None:
+    assert _range("200-600") == (200.0, 600.0) and _range("50") == (50.0, 50.0)
+    assert _ttft("gpt-3.5=1.2,gpt-4=3") == {"gpt-3.5": 1.2, "gpt-4": 3.0}
+    for bad in ("fast", "600-200", "-5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _range(bad)
+    for bad in ("gpt-5=1", "gpt-4=soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _ttft(bad)
 
 
 def test_bfcl_types_become_json_schema() -> None:
