@@ -117,4 +117,4 @@ async def test_overhead_rows_split_compile_and_run_into_engine_and_hop(tmp_path:
         # The engine's time is part of what the caller waited for; the hop is the rest.
         assert 0 < r["server_engine_ms"] < r["server_ms"]
         assert r["server_hop_ms"] == pytest.approx(r["server_ms"] - r["server_engine_ms"], abs=0.02)
-        assert r["server_ratio"] == pytest.approx(r["server_ms"] / r["direct_ms"], abs=0.01)
+        assert r["server_ratio"] == pytest.approx(r["server_ms"] / r["direct_ms"], abs=0.02)  # both rounded
