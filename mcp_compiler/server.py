@@ -385,8 +385,6 @@ def _wants_sampling(model: str | None) -> bool:
     return bool(spec) and spec.strip().lower() == "sampling"
 
 
-
-
 def select_planner_llm(model: str | None) -> Any:
     """The planner's LLM for `model` (else the environment's API keys); RequestError when there is none."""
     from .llm import parse_model, select_llm

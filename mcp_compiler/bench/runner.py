@@ -193,7 +193,7 @@ async def bench(
         # Calibration probe: ReAct at zero model latency gives each call's tokens (tools run as set).
         scale, setup.time_scale = setup.time_scale, 0.0
         probes: dict[str, list[dict[str, Any]]] = {}
-        for w in ("hotpot", "movie", "parallelqa"):
+        for w in ("hotpot", "movie", "parallelqa") if not ttft_s else ():  # a fixed ttft needs no fit
             for inst in by_workload.get(w, []):
                 o = await run_strategy("react", inst.question, boxes[inst.question], llm, limits, 120)
                 probes.setdefault(w, []).append({"calls": o.calls, "tools": o.tool_calls})
@@ -202,8 +202,7 @@ async def bench(
             await run_strategy(s, first.question, boxes[first.question], llm, limits, 120)
         setup.time_scale = scale
         targets = {w: (PAPER[w]["profile"], PAPER[w]["react_s"]) for w in probes}
-        if not ttft_s:
-            calibration = calibrate(setup, probes, targets)
+        calibration = calibrate(setup, probes, targets)  # no probes (ttft given): nothing to fit
         _stderr("bench: latency model " + json.dumps(setup.describe()))
 
         for w, insts in by_workload.items():
