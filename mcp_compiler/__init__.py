@@ -20,4 +20,4 @@ __all__ = [
     "Run", "Scheduler", "Task", "TaskRecord", "Template", "ToolError", "ToolSpec", "Toolbox",
     "UnknownTool", "check_plan", "execute", "parse_plan",
 ]
-__version__ = "0.1.0"
+from ._version import __version__ as __version__  # defined once, in _version.py
