@@ -1,4 +1,4 @@
-"""The `mcp-compiler` command: tools, run, serve, demo, bench.
+"""The `mcp-compiler` command: tools, run, serve, demo.
 
 Exit status: 0 when every task succeeded, 1 when a run finished with failed tasks, 2 for bad
 usage, config or plan. Logs and the live view go to stderr; stdout carries the answer, JSON, or
@@ -25,6 +25,7 @@ from .plan import PlanError
 from .policy import PolicyToolbox
 from .run import Run
 from .tools import ToolSpec
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -32,21 +33,44 @@ log = logging.getLogger("mcp_compiler")
 
 EXIT_OK, EXIT_FAILED_TASKS, EXIT_USAGE = 0, 1, 2
 
+# The compiler's own NoPlanner message speaks to MCP clients (`plan`, `query`); this one names the flags.
+NO_PLANNER_CLI = (
+    "a QUESTION needs a planner model, and none is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+    "or give --model anthropic:NAME or openai:NAME (or compiler.model in the config, or MCP_COMPILER_MODEL; "
+    "the model `sampling` works only under `mcp-compiler serve`, through the MCP host). "
+    "A plan needs no model: give --plan or --plan-file instead."
+)
+
 
 class UsageError(Exception):
     """Bad command-line input, config or plan: exit status 2 with the message."""
+
+
+VERBOSE_HELP = "more logs on stderr (-vv: debug); before or after the command"
+BENCH_MOVED = (
+    "the benchmarks are not part of the installed command: from a clone of the repository, run "
+    "`python -m benchmarks.bench --quick` (see the README)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-compiler",
         description="Plan, run in parallel and join many tool calls across many MCP servers.",
+        epilog=BENCH_MOVED[0].upper() + BENCH_MOVED[1:] + ".",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr (-vv: debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    # -v after the command too (`mcp-compiler serve -vv`). A subcommand parses into a namespace of
+    # its own and copies it over the top one, so it counts under another name; main() adds the two.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=argparse.SUPPRESS,
+                       help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[after])
         p.add_argument("--config", metavar="FILE", help="mcpServers JSON config (default: the bundled wiki and math servers)")
         return p
 
@@ -62,23 +86,39 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", metavar="M", help="anthropic:NAME, openai:NAME (for a question)")
 
     serve = add("serve", "serve compile_and_run as an MCP server")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio for a host that launches the server (the default), http for Streamable HTTP")
+    serve.add_argument("--host", default="127.0.0.1", metavar="H",
+                       help="HTTP: the address to listen on (default: %(default)s; off loopback a bearer token "
+                            "is required)")
+    serve.add_argument("--port", type=int, default=8765, metavar="P",
+                       help="HTTP: the port to listen on (default: %(default)s)")
     serve.add_argument("--model", metavar="M", help="planner model: anthropic:NAME, openai:NAME or sampling")
     serve.add_argument("--stateless", action="store_true",
                        help="HTTP: keep no session between requests (for replicas behind a load balancer)")
 
     add("demo", "run a parallel demo plan over the bundled servers (no API key needed)")
-
-    bench = add("bench", "benchmark strategies side by side (see the README)")
-    bench.add_argument("--quick", action="store_true", help="small workloads, under two minutes")
-    bench.add_argument("--out", metavar="DIR", default="bench-out", help="where to write tables and charts")
     return parser
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
+def _command_word(argv: list[str]) -> str | None:
+    """The first word that is not an option: the command, unless the options before it take values
+    (the top-level ones take none)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line as main() sees it: `verbose` counts every -v, before and after the command."""
+    if _command_word(argv) == "bench":
+        print(f"mcp-compiler: no command `bench`: {BENCH_MOVED}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     args = _parser().parse_args(argv)
+    args.verbose += getattr(args, "verbose_after", 0)
+    return args
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     quiet = logging.INFO if args.command == "serve" else logging.WARNING
     logging.basicConfig(
         level=[quiet, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
@@ -203,7 +243,6 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_question(compiler: Compiler, config: Config, args: argparse.Namespace, on_event: Any) -> Run:
-    from .compiler import NoPlanner
     from .llm import select_llm
 
     try:
@@ -211,7 +250,7 @@ async def _run_question(compiler: Compiler, config: Config, args: argparse.Names
     except ValueError as e:
         raise UsageError(str(e)) from None
     if llm is None:
-        raise UsageError(str(NoPlanner()))
+        raise UsageError(NO_PLANNER_CLI)
     return await compiler.run_query(args.question, llm=llm, on_event=on_event)
 
 
@@ -243,12 +282,6 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await demo(load(args))
 
 
-async def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench
-
-    return await bench(quick=args.quick, out=args.out, config=load(args))
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
-    "tools": cmd_tools, "run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "bench": cmd_bench,
+    "tools": cmd_tools, "run": cmd_run, "serve": cmd_serve, "demo": cmd_demo,
 }

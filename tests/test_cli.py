@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,53 @@ def test_run_a_question_with_a_model_behind_the_openai_base_url() -> None:
     assert [r["decision"] for r in run["rounds"]] == ["finish"]
     assert [c["purpose"] for c in run["usage"]["calls"]] == ["plan", "join"]
     assert run["usage"]["input_tokens"] > 0
+
+
+# ---- the command line itself ----------------------------------------------------------------------
+
+
+def test_version_prints_the_packages_version_and_exits_0() -> None:
+    from mcp_compiler import __version__
+
+    done = cli("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"mcp-compiler {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [(["serve"], 0), (["serve", "-vv"], 2), (["tools", "-v"], 1), (["-v", "tools"], 1), (["-v", "run", "-v"], 2),
+     (["demo", "--verbose"], 1)],
+)
+def test_verbose_counts_before_and_after_the_command(argv: list[str], verbose: int) -> None:
+    from mcp_compiler.cli import parse_args
+
+    assert parse_args(argv).verbose == verbose
+
+
+def _options(parser: argparse.ArgumentParser, path: str = "mcp-compiler") -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from _options(subparser, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    from mcp_compiler.cli import _parser
+
+    options = list(_options(_parser()))
+    assert {path for path, _ in options} == {f"mcp-compiler{c}" for c in ("", " tools", " run", " serve", " demo")}
+    missing = [f"{path} {'/'.join(a.option_strings) or a.dest}" for path, a in options if not (a.help or "").strip()]
+    assert not missing, f"no help text: {missing}"
+
+
+def test_bench_is_gone_from_the_command_with_a_message_saying_where_it_went() -> None:
+    commands = cli("--help").stdout.split("options:")[0]  # usage, description and the command list
+    assert "tools" in commands and "bench" not in commands
+    for argv in (["bench"], ["bench", "--quick"], ["-v", "bench", "--out", "x"]):
+        done = cli(*argv)
+        assert done.returncode == 2, done
+        assert "python -m benchmarks.bench" in done.stderr and "Traceback" not in done.stderr
+    assert "python -m benchmarks.bench" in cli("--help").stdout
