@@ -1,14 +1,23 @@
-"""Strategies side by side (ReAct, parallel function calling, LLMCompiler batch and streaming) and
-the bridge's own cost: the same as `mcp-compiler bench`, with a few more knobs.
+"""The benchmark lab: strategies side by side (ReAct, parallel function calling, LLMCompiler batch
+and streaming) and the bridge's own cost. Run from the repository root:
 
-    python benchmarks/bench.py --quick --out bench-out
-    python benchmarks/bench.py --workloads movie,chain --instances 5 --no-bridge
-    python benchmarks/bench.py --time-scale 0.5
+    python -m benchmarks.bench --quick --out bench-out
+    python -m benchmarks.bench --workloads movie,chain --instances 5 --no-bridge
+    python -m benchmarks.bench --time-scale 0.5
 
-See docs/bench.md for what is measured and how.
+(`python benchmarks/bench.py ...` works too, from anywhere.) Needs the package installed
+(`pip install -e '.[bench]'`; matplotlib for the charts). See docs/bench.md for what is measured
+and how.
 """
 
-from mcp_compiler.bench.runner import main
+import sys
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.lab.runner import main
 
 if __name__ == "__main__":
     main()

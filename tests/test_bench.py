@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from mcp_compiler.bench import bench
-from mcp_compiler.bench.bfcl import _instance, convert_schema
-from mcp_compiler.bench.bridge import overhead, prompt_sizes
-from mcp_compiler.bench.report import TABLE_COLUMNS
-from mcp_compiler.bench.runner import _range, _ttft
-from mcp_compiler.bench.stats import percentile
-from mcp_compiler.bench.strategies import STRATEGIES
+from benchmarks import ROOT
+from benchmarks.lab import bench
+from benchmarks.lab.bfcl import _instance, convert_schema
+from benchmarks.lab.bridge import overhead, prompt_sizes
+from benchmarks.lab.report import TABLE_COLUMNS
+from benchmarks.lab.runner import _range, _ttft
+from benchmarks.lab.stats import percentile
+from benchmarks.lab.strategies import STRATEGIES
 
 pytestmark = pytest.mark.anyio
 
@@ -97,8 +98,8 @@ def test_percentile_interpolates() -> None:
 def test_pin_runs_a_module_on_the_cpus_given(tmp_path: Path) -> None:
     (tmp_path / "where.py").write_text("import os, sys\nprint(sorted(os.sched_getaffinity(0)), sys.argv[1:])\n")
     cpu = min(os.sched_getaffinity(0))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "mcp_compiler._pin", str(cpu), "where", "a", "b"],
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-m", "benchmarks.pin", str(cpu), "where", "a", "b"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"[{cpu}] ['a', 'b']"

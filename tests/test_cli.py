@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_compiler.testing import LatencyModel, SimRequest, SimulatedLLM
+from benchmarks.simllm import LatencyModel, SimRequest, SimulatedLLM
 
 ROOT = Path(__file__).parent.parent
 CLI = [sys.executable, "-m", "mcp_compiler"]

@@ -24,7 +24,7 @@ from mcp_compiler.llm import (
     parse_model,
     select_llm,
 )
-from mcp_compiler.testing import Fail, LatencyModel, Reply, SimulatedLLM, count_tokens
+from benchmarks.simllm import Fail, LatencyModel, Reply, SimulatedLLM, count_tokens
 
 pytestmark = pytest.mark.anyio
 

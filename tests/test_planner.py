@@ -19,7 +19,7 @@ from mcp_compiler.llm import Timeouts
 from mcp_compiler.llm.anthropic import AnthropicLLM
 from mcp_compiler.llm.openai import OpenAILLM
 from mcp_compiler.planner import planner_prompt
-from mcp_compiler.testing import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
+from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
 
 pytestmark = pytest.mark.anyio
 

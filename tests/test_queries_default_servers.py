@@ -13,10 +13,10 @@ from importlib import resources
 
 import pytest
 
+from benchmarks.simllm import LatencyModel, SimRequest, SimulatedLLM
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import load_config
 from mcp_compiler.llm.openai import OpenAILLM
-from mcp_compiler.testing import LatencyModel, SimRequest, SimulatedLLM
 from mcp_compiler.upstreams import UpstreamPool
 
 pytestmark = pytest.mark.anyio

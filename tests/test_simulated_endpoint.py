@@ -12,8 +12,9 @@ import anyio
 import openai
 import pytest
 
-from mcp_compiler.testing import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM, count_tokens
-from mcp_compiler.testing._app import truncate
+from benchmarks import ROOT
+from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM, count_tokens
+from benchmarks.simllm._app import truncate
 from mcp_compiler.tokens import chunk_text, token_pieces
 
 pytestmark = pytest.mark.anyio
@@ -350,9 +351,9 @@ def test_standalone_process_serves_a_script_and_records_exchanges(tmp_path: Path
     }
     (tmp_path / "script.json").write_text(json.dumps(script))
     record = tmp_path / "record.jsonl"
-    command = [sys.executable, "-m", "mcp_compiler.testing.simllm", "--port", "0",
+    command = [sys.executable, "-m", "benchmarks.simllm", "--port", "0",
                "--script", str(tmp_path / "script.json"), "--record", str(record)]  # fmt: skip
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT) as proc:
         try:
             talk_to_standalone_endpoint(proc)
         finally:

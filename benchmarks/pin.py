@@ -1,4 +1,4 @@
-"""Run a module pinned to some CPUs: `python -m mcp_compiler._pin 1 mcp_compiler.bench.noop_server`.
+"""Run a module pinned to some CPUs: `python -m benchmarks.pin 1 benchmarks.lab.noop_server`.
 
 The overhead measurement pins the two sides of every call (caller on one core, the no-op server
 on another) so each way is timed with the same placement. Unpinned on 2 cores, where the
@@ -27,7 +27,7 @@ def pin(cpus: set[int]) -> bool:
 
 def main() -> None:
     if len(sys.argv) < 3:
-        sys.exit("usage: python -m mcp_compiler._pin CPU[,CPU...] MODULE [ARGS...]")
+        sys.exit("usage: python -m benchmarks.pin CPU[,CPU...] MODULE [ARGS...]")
     cpus = {int(c) for c in sys.argv[1].split(",") if c}
     module, args = sys.argv[2], sys.argv[3:]
     pin(cpus)

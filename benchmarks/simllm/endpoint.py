@@ -13,7 +13,7 @@ In a background thread (sync code, or a subprocess under test that needs `sim.en
 
 Standalone, for benchmarks and subprocess servers (prints `SIMLLM READY <base url>` on stdout):
 
-    python -m mcp_compiler.testing.simllm --port 0 --script script.json
+    python -m benchmarks.simllm --port 0 --script script.json
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import uvicorn
 from ._app import SimState, build_app
 from .script import Exchange, LatencyModel, ReplyLike, Responder, Script, SimRequest
 
-log = logging.getLogger("mcp_compiler.testing.simllm")
+log = logging.getLogger("benchmarks.simllm")
 
 SHUTDOWN_TIMEOUT_S = 5.0
 
@@ -212,11 +212,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-# ---- python -m mcp_compiler.testing.simllm ----
+# ---- python -m benchmarks.simllm ----
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m mcp_compiler.testing.simllm", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.simllm", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
     p.add_argument("--script", help="JSON script: latency, replies, rules, default (see script.Script)")

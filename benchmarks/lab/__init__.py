@@ -1,5 +1,6 @@
-"""`mcp-compiler bench`: ReAct, parallel function calling and LLMCompiler (batch and streaming)
-side by side over real MCP sessions and a simulated LLM endpoint, plus the bridge's own cost.
+"""The benchmark lab (`python -m benchmarks.bench`): ReAct, parallel function calling and
+LLMCompiler (batch and streaming) side by side over real MCP sessions and a simulated LLM
+endpoint, plus the bridge's own cost.
 
 Modules: `workloads` and `bfcl` (questions with ground-truth call graphs), `model` (latency model,
 calibration, the simulated model's replies), `strategies`, `bridge` (overhead, load, prompt

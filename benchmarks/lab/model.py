@@ -26,11 +26,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..catalog import Catalog
-from ..checks import BoundTask, check_plan
-from ..parser import parse_plan
-from ..plan import format_value, resolve
-from ..testing import LatencyModel, Reply, SimRequest
+from mcp_compiler.catalog import Catalog
+from mcp_compiler.checks import BoundTask, check_plan
+from mcp_compiler.parser import parse_plan
+from mcp_compiler.plan import format_value, resolve
+
+from ..simllm import LatencyModel, Reply, SimRequest
 from .workloads import Instance
 
 __all__ = ["Profile", "LatencySetup", "GroundTruthModel", "Case", "calibrate",

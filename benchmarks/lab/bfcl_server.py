@@ -1,4 +1,4 @@
-"""A generated MCP server of BFCL stub tools: `python -m mcp_compiler.bench.bfcl_server --data FILE`.
+"""A generated MCP server of BFCL stub tools: `python -m benchmarks.lab.bfcl_server --data FILE`.
 
 FILE is a JSON list of MCP tools (`name`, `description`, `inputSchema`). Every tool is read-only
 and returns `stub_result(name, arguments)` after the simulated latency of the bundled servers
@@ -18,7 +18,8 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel.server import Server
 
-from ..servers._common import SimulatedLatency, call_key
+from mcp_compiler.servers._common import SimulatedLatency, call_key
+
 from .bfcl import stub_result
 
 READ_ONLY = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True)
@@ -55,7 +56,7 @@ async def _serve(server: Server[Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m mcp_compiler.bench.bfcl_server")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.lab.bfcl_server")
     p.add_argument("--data", required=True, help="JSON list of MCP tools to serve as stubs")
     args = p.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

@@ -163,7 +163,7 @@ def parallelqa(rng: random.Random, groups: dict[str, list[dict[str, Any]]], k: i
 
 
 def chain(rng: random.Random, groups: dict[str, list[dict[str, Any]]], depth: int) -> Instance:
-    from ..servers.wiki import wiki  # plain Python index: pick entries a search finds first
+    from mcp_compiler.servers.wiki import wiki  # plain Python index: pick entries a search finds first
 
     while True:
         kind = rng.choice(sorted(groups))

@@ -24,14 +24,15 @@ from typing import Any
 
 import anyio
 
-from ..catalog import Catalog, tool_line
-from ..checks import bind_task, coerce_arguments
-from ..compiler import Compiler
-from ..llm import LLM, Message, Usage, complete
-from ..parser import parse_plan
-from ..plan import resolve, value_text
-from ..scheduler import Limits
-from ..tools import Toolbox, ToolSpec
+from mcp_compiler.catalog import Catalog, tool_line
+from mcp_compiler.checks import bind_task, coerce_arguments
+from mcp_compiler.compiler import Compiler
+from mcp_compiler.llm import LLM, Message, Usage, complete
+from mcp_compiler.parser import parse_plan
+from mcp_compiler.plan import resolve, value_text
+from mcp_compiler.scheduler import Limits
+from mcp_compiler.tools import Toolbox, ToolSpec
+
 from .model import PFC_MARK, REACT_MARK
 
 __all__ = ["Outcome", "Span", "STRATEGIES", "STRATEGY_LABELS", "SubsetToolbox", "BufferedLLM", "run_strategy"]

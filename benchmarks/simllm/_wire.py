@@ -15,7 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-from ..llm.base import Message
+from mcp_compiler.llm.base import Message
+
 from .script import Exchange, SimRequest, Wire
 
 StopKind = Literal["end", "stop_sequence", "max_tokens"]

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..llm.base import Message
-from ..tokens import count_tokens
+from mcp_compiler.llm.base import Message
+from mcp_compiler.tokens import count_tokens
 
 Wire = Literal["openai", "anthropic"]
 
@@ -149,7 +149,7 @@ def as_reply(value: ReplyLike) -> Reply | Fail:
     return Reply(value) if isinstance(value, str) else value
 
 
-# ---- script files (for `python -m mcp_compiler.testing.simllm --script FILE`) ----
+# ---- script files (for `python -m benchmarks.simllm --script FILE`) ----
 
 
 @dataclass

@@ -5,7 +5,7 @@
   process over an `UpstreamPool`; and `compile_and_run` (plan given) through `mcp-compiler serve`
   on stdio. The compiler's concurrency caps are raised to 256 for this, so the comparison is of
   the machinery, not of a limit; the ratio and the added ms per call are against direct. Callers
-  run on one CPU and the no-op servers on another (`_pin`), and the ways take turns in rotating
+  run on one CPU and the no-op servers on another (`benchmarks.pin`), and the ways take turns in rotating
   order. compile_and_run's time is split into the bridge's engine (the Run's `total_s`) and the
   MCP hop (the rest: both ends' SDK work on request and reply, and the pipe).
 - load: C = 1, 8, 32 concurrent clients, each with its own Streamable HTTP session, share a
@@ -31,30 +31,33 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from ..catalog import Catalog
-from ..compiler import Compiler, limits_for
-from ..config import parse_config
-from ..planner import planner_prompt
-from ..testing import count_tokens
-from ..tools import ToolSpec
-from ..upstreams import UpstreamPool
-from .._pin import pin
+from mcp_compiler.catalog import Catalog
+from mcp_compiler.compiler import Compiler, limits_for
+from mcp_compiler.config import parse_config
+from mcp_compiler.planner import planner_prompt
+from mcp_compiler.tokens import count_tokens
+from mcp_compiler.tools import ToolSpec
+from mcp_compiler.upstreams import UpstreamPool
+
+from .. import ROOT
+from ..pin import pin
 from .stats import percentile
 
 log = logging.getLogger(__name__)
 
-NOOP_MODULE = "mcp_compiler.bench.noop_server"
+NOOP_MODULE = "benchmarks.lab.noop_server"
 RAISED = {"max_concurrency": 256, "max_per_server": 256}
 
 
 def _module_args(module: str, cpus: set[int] | None) -> list[str]:
     if cpus is None:
         return ["-m", module]
-    return ["-m", "mcp_compiler._pin", ",".join(map(str, sorted(cpus))), module]
+    return ["-m", "benchmarks.pin", ",".join(map(str, sorted(cpus))), module]
 
 
 def noop_config(cpus: set[int] | None = None) -> dict[str, Any]:
-    server = {"command": sys.executable, "args": _module_args(NOOP_MODULE, cpus)}
+    # cwd: the children run `-m benchmarks...`, importable from the repository root.
+    server = {"command": sys.executable, "args": _module_args(NOOP_MODULE, cpus), "cwd": str(ROOT)}
     return {"mcpServers": {"noop": server}, "compiler": RAISED}
 
 
@@ -129,11 +132,12 @@ async def overhead(work: Path, ns: Sequence[int], repeats: int, timeout_s: float
 async def _overhead_times(
     work: Path, ns: Sequence[int], repeats: int, timeout_s: float, caller: set[int] | None, server: set[int] | None
 ) -> dict[str, dict[int, list[float]]]:
-    cfg_file = work / "noop-config.json"
+    cfg_file = (work / "noop-config.json").resolve()
     cfg_file.write_text(json.dumps(noop_config(server)))
-    params = StdioServerParameters(command=sys.executable, args=_module_args(NOOP_MODULE, server))
+    params = StdioServerParameters(command=sys.executable, args=_module_args(NOOP_MODULE, server), cwd=ROOT)
     serve = StdioServerParameters(
-        command=sys.executable, args=[*_module_args("mcp_compiler", caller), "serve", "--config", str(cfg_file)]
+        command=sys.executable, args=[*_module_args("mcp_compiler", caller), "serve", "--config", str(cfg_file)],
+        cwd=ROOT,
     )
     config = parse_config(noop_config(server))
     times: dict[str, dict[int, list[float]]] = {"direct": {}, "run_plan": {}, "server": {}, "engine": {}}
@@ -260,7 +264,7 @@ def synthetic_specs(n: int, bfcl_tools: Sequence[dict[str, Any]] = ()) -> list[T
 
 
 def prompt_sizes(sizes: Sequence[int], bfcl_tools: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-    from ..server import tool_description
+    from mcp_compiler.server import tool_description
 
     rows = []
     for n in sizes:

@@ -1,4 +1,4 @@
-"""`mcp-compiler bench`: every workload through the four strategies, then the bridge's own cost.
+"""`python -m benchmarks.bench`: every workload through the four strategies, then the bridge's own cost.
 
 Order of a run: build the instances; start the servers (wiki, math and the BFCL stubs, with the
 simulated tool latency in their env) and the simulated LLM endpoint; calibrate the model's
@@ -24,11 +24,13 @@ from typing import Any
 import anyio
 from pydantic import SecretStr
 
-from ..compiler import limits_for
-from ..config import Config, StdioServerConfig, default_config
-from ..llm import Timeouts
-from ..testing import LatencyModel, SimulatedLLM
-from ..upstreams import UpstreamPool
+from mcp_compiler.compiler import limits_for
+from mcp_compiler.config import Config, StdioServerConfig, default_config
+from mcp_compiler.llm import Timeouts
+from mcp_compiler.upstreams import UpstreamPool
+
+from .. import ROOT
+from ..simllm import LatencyModel, SimulatedLLM
 from . import bridge
 from .bfcl import BFCL_VERSION, bfcl_instances, find_bfcl_data
 from .model import DEFAULT_PROFILES, GroundTruthModel, LatencySetup, calibrate
@@ -36,7 +38,7 @@ from .report import write_report
 from .strategies import STRATEGIES, Outcome, SubsetToolbox, run_strategy
 from .workloads import PAPER, Instance, wiki_instances
 
-log = logging.getLogger("mcp_compiler.bench")
+log = logging.getLogger("benchmarks.lab")
 
 LATENCY_ENV = "MCP_COMPILER_SIM_LATENCY_MS"
 SEED_ENV = "MCP_COMPILER_SIM_SEED"
@@ -75,7 +77,8 @@ def _with_env(config: Config, env: dict[str, str]) -> Config:
 
 
 def _bfcl_server(tools_file: Path) -> StdioServerConfig:
-    return StdioServerConfig(command=sys.executable, args=["-m", "mcp_compiler.bench.bfcl_server", "--data", str(tools_file)])
+    args = ["-m", "benchmarks.lab.bfcl_server", "--data", str(tools_file.resolve())]
+    return StdioServerConfig(command=sys.executable, args=args, cwd=str(ROOT))  # cwd: where `benchmarks` imports
 
 
 def machine() -> dict[str, Any]:
@@ -174,7 +177,7 @@ async def bench(
     results: dict[str, list[dict[str, Any]]] = {}
     calibration: dict[str, Any] = {}
     example_spans: dict[str, Any] = {}
-    from ..llm.openai import OpenAILLM
+    from mcp_compiler.llm.openai import OpenAILLM
 
     async with SimulatedLLM(responder=model, latency=LatencyModel(seed=setup.seed)) as sim, UpstreamPool(cfg) as pool:
         bad = [s for s in pool.status() if not s.connected]
@@ -244,7 +247,7 @@ async def bench(
             bridge_results["prompt_size_error"] = f"{type(exc).__name__}: {exc}"
 
     data = {
-        "mode": mode.name, "command": "mcp-compiler bench" + (" --quick" if quick else ""),
+        "mode": mode.name, "command": "python -m benchmarks.bench" + (" --quick" if quick else ""),
         "machine": machine(), "latency_model": setup.describe(), "calibration": calibration,
         "bfcl": {"version": BFCL_VERSION, **info}, "results": results, "example_spans": example_spans,
         "bridge": bridge_results, "elapsed_s": round(time.perf_counter() - started, 1),
@@ -280,7 +283,7 @@ def _ttft(text: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m mcp_compiler.bench", description="mcp-compiler bench")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench", description="mcp-compiler benchmarks")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="bench-out")
     p.add_argument("--workloads", help="comma-separated subset of " + ",".join(ALL_WORKLOADS))

@@ -1,4 +1,4 @@
-"""A no-op MCP server for measuring the bridge's own cost: `python -m mcp_compiler.bench.noop_server`.
+"""A no-op MCP server for measuring the bridge's own cost: `python -m benchmarks.lab.noop_server`.
 
 One read-only tool, `noop(n)`, that returns `n` at once. Calls differ by `n`, so the compiler's
 deduplication of identical read-only calls does not fold them into one.

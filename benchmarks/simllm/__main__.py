@@ -1,0 +1,3 @@
+from .endpoint import main
+
+main()
