@@ -1,8 +1,17 @@
-"""Static checks: bind each task to a catalog tool and its arguments to the tool's input schema.
+"""Static checks, all of them: a plan's shape, and each task bound to a catalog tool and its schema.
 
-Runs before anything executes. Positional arguments map onto the schema's properties in order
-(required first); literal values are validated against their property's schema; values that
-hold references are checked once they are resolved, by the tool itself.
+Runs before anything executes, on a plan from any source (parsed text, the JSON form, or `Plan`
+and `Task` built in code), so all of them are held to the same rules:
+
+- task IDs increase (no repeats), and every reference names an earlier task, of this plan or
+  of an earlier round (`known_ids`); so a plan has no cycles and no dangling references;
+- the tool exists in the catalog; positional arguments map onto the schema's properties in order
+  (required first); required ones are there; literal values are validated against their
+  property's schema. Values that hold references are checked once they are resolved, by the
+  tool itself.
+
+`PlanChecker` applies them one task at a time, each after the ones before it: `check_plan` walks
+a whole plan with one, and the planner feeds one the tasks of an LLM stream as they parse.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from .catalog import Catalog, UnknownTool
 from .plan import Plan, PlanError, Task, Value, refs_in, value_text
 from .tools import ToolSpec
 
-__all__ = ["BoundTask", "bind_task", "check_plan", "coerce_arguments"]
+__all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan", "coerce_arguments"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +42,59 @@ class BoundTask:
         return self.task.id
 
 
-def check_plan(plan: Plan | Iterable[Task], catalog: Mapping[str, ToolSpec]) -> list[BoundTask]:
-    """Bind every task of a plan, or raise the first PlanError."""
-    tasks = plan.tasks if isinstance(plan, Plan) else plan
-    cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog.values())
-    return [bind_task(task, cat) for task in tasks]
+def check_plan(
+    plan: Plan | Iterable[Task], catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = ()
+) -> list[BoundTask]:
+    """Check and bind every task of a plan, in order, or raise the first PlanError.
+
+    `known_ids` are the task IDs of earlier rounds, added to a Plan's own `known_ids`.
+    """
+    known = set(known_ids)
+    if isinstance(plan, Plan):
+        known |= plan.known_ids
+        tasks: Iterable[Task] = plan.tasks
+    else:
+        tasks = plan
+    checker = PlanChecker(catalog, known_ids=known)
+    return [checker.check(task) for task in tasks]
+
+
+class PlanChecker:
+    """Every static check, one task at a time, each task after all the ones given before it.
+
+    Holds the IDs seen so far, so it works as well on a plan that is still being written (an LLM
+    stream) as on a whole one. `known_ids` are the IDs of earlier rounds: a replan's numbering
+    goes on after them, and its references may name them.
+    """
+
+    def __init__(self, catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = ()) -> None:
+        self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog.values())
+        self._seen: set[int] = set(known_ids)
+        self._last_id = max(self._seen, default=0)
+
+    def check(self, task: Task) -> BoundTask:
+        """Check `task` as the next one of the plan and bind it; raise PlanError if it fails."""
+        self._check_order(task)
+        bound = bind_task(task, self.catalog)
+        self._seen.add(task.id)
+        self._last_id = task.id
+        return bound
+
+    def _check_order(self, task: Task) -> None:
+        if task.id <= self._last_id:
+            what = "duplicate" if task.id in self._seen else "out-of-order"
+            raise PlanError(
+                f"{what} task number {task.id}: numbers must increase (last was {self._last_id})",
+                task.line, task.column,
+            )
+        for dep in sorted(task.deps):
+            if dep not in self._seen:
+                # A reference to itself or a later task is how a cycle starts, so none can form.
+                raise PlanError(f"task {task.id} refers to ${dep}, which is not an earlier task", task.line, task.column)
 
 
 def bind_task(task: Task, catalog: Catalog) -> BoundTask:
+    """Bind one task to its tool and schema alone; `PlanChecker` adds the checks across tasks."""
     try:
         spec = catalog.resolve(task.tool)
     except UnknownTool as e:

@@ -15,6 +15,10 @@ text may follow it) and `$$` is a literal `$`. A plan may also be JSON: `{"tasks
 
 The parser re-reads the statement in progress on each chunk and only commits once every look-ahead
 it used was decided by real text, so splitting the text anywhere yields the same tasks.
+
+It checks syntax only. Whether IDs increase and references name earlier tasks is a check on the
+plan, made by `checks.check_plan` / `checks.PlanChecker` whatever the plan came from; so
+`parse_plan("1. f($2)")` parses, and checking it fails.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class _NeedMore(Exception):
 
 
 def parse_plan(text: str, *, known_ids: Iterable[int] = ()) -> Plan:
-    """Parse a whole plan. `known_ids` are task IDs of earlier rounds that references may name."""
+    """Parse a whole plan. `known_ids`, task IDs of earlier rounds, are kept on the Plan for the checks."""
     parser = PlanParser(known_ids=known_ids)
     parser.feed(text)
     parser.close()
@@ -61,9 +65,7 @@ class PlanParser:
     """Feed plan text in chunks; each call returns the tasks completed by that chunk."""
 
     def __init__(self, *, known_ids: Iterable[int] = ()) -> None:
-        self.plan = Plan()
-        self._known: set[int] = set(known_ids)
-        self._last_id = max(self._known, default=0)
+        self.plan = Plan(known_ids=frozenset(known_ids))
         self._buf = ""
         self._pos = 0
         self._final = False
@@ -191,20 +193,9 @@ class PlanParser:
         if task_id is None:
             raise self._error(start, f"expected a task number before {name!r}, as in `1. {name}(...)`")
         task = Task(task_id, name, args, kwargs, self._thought, *self._line_col(start))
-        self._accept(task, start)
+        self.plan.tasks.append(task)
         self._pos, self._thought = end, None
         return task
-
-    def _accept(self, task: Task, at: int) -> None:
-        if task.id <= self._last_id:
-            what = "duplicate" if task.id in self._known else "out-of-order"
-            raise self._error(at, f"{what} task number {task.id}: numbers must increase (last was {self._last_id})")
-        for dep in sorted(task.deps):
-            if dep not in self._known:
-                raise self._error(at, f"task {task.id} refers to ${dep}, which is not an earlier task")
-        self._known.add(task.id)
-        self._last_id = task.id
-        self.plan.tasks.append(task)
 
     def _check_after_join(self) -> None:
         rest = self._buf[self._join_end or 0 :]
@@ -448,11 +439,8 @@ class PlanParser:
         tasks = data.get("tasks") if isinstance(data, dict) else None
         if not isinstance(tasks, list):
             raise PlanError('a JSON plan must be an object with a "tasks" list')
-        out: list[Task] = []
-        for n, item in enumerate(tasks, 1):
-            task = self._json_task(item, n)
-            self._accept(task, 0)
-            out.append(task)
+        out = [self._json_task(item, n) for n, item in enumerate(tasks, 1)]
+        self.plan.tasks.extend(out)
         self.plan.joined = True
         return out
 

@@ -3,7 +3,7 @@
 A plan is a list of tasks in ID order. An argument value is JSON-like data that may contain
 `Ref`s (a whole value taken from an earlier task's result, keeping its type) and `Template`s
 (a string with references spliced in as text). Parsing lives in `parser.py`; checking a plan
-against a catalog lives in `checks.py`.
+against a catalog (tools, arguments, ID order, references) lives in `checks.py`.
 """
 
 from __future__ import annotations
@@ -104,11 +104,16 @@ class Task:
 
 @dataclass
 class Plan:
-    """Tasks in ID order, the Thought lines around them, and whether `join()` was seen."""
+    """Tasks in ID order, the Thought lines around them, and whether `join()` was seen.
+
+    `known_ids` are the IDs of earlier rounds' tasks when this plan is a replan: its numbering
+    goes on after them and its references may name them (`check_plan` holds it to both).
+    """
 
     tasks: list[Task] = field(default_factory=list)
     thoughts: list[str] = field(default_factory=list)
     joined: bool = False
+    known_ids: frozenset[int] = frozenset()
 
     def to_text(self) -> str:
         lines: list[str] = []

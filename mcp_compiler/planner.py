@@ -1,9 +1,9 @@
 """The planner: a prompt built from the catalog, and the LLM's reply streamed into the parser.
 
-Each task is checked and handed to the scheduler the moment its text parses, so tool calls run
-while the model is still writing the rest of the plan. A plan that fails the checks goes back to
-the model once with the error; tasks already accepted keep running and the model continues after
-them.
+Each task is checked (checks.PlanChecker) and handed to the scheduler the moment its text parses,
+so tool calls run while the model is still writing the rest of the plan. A plan that fails the
+checks goes back to the model once with the error; tasks already accepted keep running and the
+model continues after them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .catalog import Catalog, tool_line
-from .checks import BoundTask, bind_task
+from .checks import BoundTask, PlanChecker
 from .llm import LLM, LLMError, Message
 from .parser import PlanParser
 from .plan import PlanError, value_text
@@ -133,8 +132,9 @@ class Planner:
                 return
 
     async def _stream(self, system: str, messages: list[Message], known_ids: Sequence[int]) -> AsyncIterator[BoundTask]:
-        known = [*known_ids, *(b.id for b in self._accepted)]
-        parser = PlanParser(known_ids=known)
+        # One checker per attempt: a repair continues after the tasks already accepted.
+        checker = PlanChecker(self.catalog, known_ids=[*known_ids, *(b.id for b in self._accepted)])
+        parser = PlanParser()
         start = self.run.elapsed()
         stream = self.llm.stream(system, messages, stop=[END_OF_PLAN])
         try:
@@ -143,9 +143,9 @@ class Planner:
                     # After join() the parser ignores the rest; the stream is read to its end
                     # anyway (the stop sequence keeps that short) for the usage it reports last.
                     for task in parser.feed(chunk):
-                        yield self._accept(task)
+                        yield self._accept(checker.check(task))
                 for task in parser.close():
-                    yield self._accept(task)
+                    yield self._accept(checker.check(task))
         finally:
             self.text = stream.text
             self.run.usage.append(
@@ -159,8 +159,7 @@ class Planner:
         """The accepted tasks in canonical form."""
         return "\n".join(b.task.to_text() for b in self._accepted)
 
-    def _accept(self, task: Any) -> BoundTask:
-        bound = bind_task(task, self.catalog)
+    def _accept(self, bound: BoundTask) -> BoundTask:
         self._accepted.append(bound)
         return bound
 
