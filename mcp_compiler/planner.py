@@ -3,7 +3,8 @@
 Each task is checked (checks.PlanChecker) and handed to the scheduler the moment its text parses,
 so tool calls run while the model is still writing the rest of the plan. A plan that fails the
 checks goes back to the model once with the error; tasks already accepted keep running and the
-model continues after them.
+model continues after them. The prompt teaches the plan language from language.py, the one
+description of it, which the MCP tool description shares.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from . import language
 from .catalog import Catalog, tool_line
 from .checks import BoundTask, PlanChecker
+from .language import example_for
 from .llm import LLM, LLMError, Message
 from .parser import PlanParser
 from .plan import PlanError, value_text
@@ -24,65 +27,25 @@ __all__ = ["Planner", "planner_prompt", "tool_line", "render_results"]
 END_OF_PLAN = "<END_OF_PLAN>"
 RESULT_CHARS = 1500  # per task, in prompts: enough for a record, not a whole document
 
-_RULES = """\
+_ROLE = """\
 You are the planner of a tool-calling compiler. Given a question, write a plan: a numbered list of
 tool calls that answers it with as much parallelism as possible. Calls that do not depend on each
-other run at the same time, so never make a task wait for another unless it needs its result.
+other run at the same time, so never make a task wait for another unless it needs its result."""
 
-The plan language:
-- One task per line: `ID. server.tool(arguments)`. IDs are integers that increase by one.
-- Arguments are JSON values, positional (in the order the tool lists its parameters) or `name=value`.
-- `$N` is the result of task N with its type; `$N.field`, `$N.items[0].name`, `$N["key"]` pick parts
-  of it. Inside a string, `$N.field` is replaced by the value's text, e.g. "population of $1.name".
-- A task's result is the tool's structured result (its fields are shown after `->` below).
-- `Thought: ...` lines may explain the plan; they are not executed.
+_OUTPUT = f"""\
 - Only use the tools listed below, exactly as named. Do not compute in your head what a tool can do.
-- End every plan with `join()` on its own line and then `<END_OF_PLAN>`.
-"""
-
-
-_DEFAULT_EXAMPLES = """\
-Question: Which is longer after the changes, the Nile shortened by 10% or the Amazon extended by 5%?
-Thought: The two look-ups are independent; math compares the changed lengths.
-1. wiki.fact("Nile", "length_km")
-2. wiki.fact("Amazon", "length_km")
-3. math.eval("nile * 0.9 - amazon * 1.05", {"nile": $1.value, "amazon": $2.value})
-join()
-<END_OF_PLAN>
-
-Question: What is the combined population of Tokyo, Delhi and Shanghai?
-1. wiki.fact("Tokyo", "population")
-2. wiki.fact("Delhi", "population")
-3. wiki.fact("Shanghai", "population")
-4. math.sum([$1.value, $2.value, $3.value])
-join()
-<END_OF_PLAN>
-
-Question: How tall, in feet, is the mountain that comes first when searching for the highest peak in Africa?
-Thought: Each step needs the one before it, so this is a chain.
-1. wiki.search("highest mountain Africa", limit=1)
-2. wiki.fact($1.hits[0].name, "height_m")
-3. math.eval("$2.value * 3.28084")
-join()
-<END_OF_PLAN>
-"""
-
-_GENERIC_EXAMPLE = """\
-Question: (two independent look-ups, then a step that needs both)
-1. server_a.lookup("first thing")
-2. server_a.lookup("second thing")
-3. server_b.combine($1.value, $2.value)
-join()
-<END_OF_PLAN>
-"""
+- Write only the plan (tasks and `Thought:` lines). End it with `join()` on its own line and then `{END_OF_PLAN}`."""
 
 
 def planner_prompt(catalog: Catalog) -> str:
-    """The system prompt: rules, the catalog one tool a line, examples."""
+    """The system prompt: the role, the plan language (language.py), the catalog one tool a line, an example."""
     tools = "\n".join(tool_line(spec, with_output=True) for spec in catalog.values()) or "(no tools are available)"
-    has_defaults = all(name in catalog for name in ("wiki.fact", "wiki.search", "math.eval", "math.sum"))
-    examples = _DEFAULT_EXAMPLES if has_defaults else _GENERIC_EXAMPLE
-    return f"{_RULES}\nTools:\n{tools}\n\nExamples:\n\n{examples}"
+    example = example_for(catalog)
+    return (
+        f"{_ROLE}\n\nThe plan language:\n{language.RULES}\n{language.CHECK_FAILS_STREAMED}\n{_OUTPUT}\n\n"
+        f"Tools:\n{tools}\n\n"
+        f"Example ({example.note}):\nQuestion: {example.question}\n{example.plan}\n{END_OF_PLAN}\n"
+    )
 
 
 def render_results(records: Sequence[TaskRecord]) -> str:

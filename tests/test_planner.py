@@ -18,7 +18,12 @@ from mcp_compiler.joiner import joiner_prompt, parse_decision
 from mcp_compiler.llm import Timeouts
 from mcp_compiler.llm.anthropic import AnthropicLLM
 from mcp_compiler.llm.openai import OpenAILLM
+from mcp_compiler import check_plan, language, parse_plan
+from mcp_compiler.config import load_config
+from mcp_compiler.language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, example_for
 from mcp_compiler.planner import planner_prompt
+from mcp_compiler.tools import ToolSpec
+from mcp_compiler.upstreams import UpstreamPool
 from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
 
 pytestmark = pytest.mark.anyio
@@ -221,6 +226,59 @@ def test_planner_prompt_lists_tools_and_never_contains_the_joiner_action() -> No
     assert "Action: Finish(" not in prompt
     assert "population(city: string)" in prompt and "<END_OF_PLAN>" in prompt
     assert "Action: Finish(" in joiner_prompt(last_round=False)
+
+
+def test_planner_prompt_teaches_the_one_language_description_and_a_fitting_example() -> None:
+    prompt = planner_prompt(Catalog(TOOLS.specs().values()))
+    assert prompt.startswith("You are the planner")  # what the bench's simulated model keys on
+    assert language.RULES in prompt and language.CHECK_FAILS_STREAMED in prompt
+    assert language.CHECK_FAILS_WHOLE not in prompt  # a streamed plan keeps its good tasks running
+    assert "increase by one" not in prompt  # the parser takes any increasing IDs
+    assert EXAMPLE_GENERIC.plan in prompt and EXAMPLE_WIKI_MATH.plan not in prompt
+    specs = [ToolSpec(name=name, provider=name.split(".")[0]) for name in ("wiki.fact", "math.eval", "x.y")]
+    prompt = planner_prompt(Catalog(specs))
+    assert EXAMPLE_WIKI_MATH.plan + "\n<END_OF_PLAN>" in prompt and EXAMPLE_GENERIC.plan not in prompt
+    assert example_for(["wiki.fact"]) is EXAMPLE_GENERIC
+    assert example_for(["wiki.fact", "math.eval", "x.y"]) is EXAMPLE_WIKI_MATH
+
+
+def test_the_generic_example_parses_and_checks() -> None:
+    async def find(query: str) -> dict:
+        return {"length_km": len(query)}
+
+    async def compare(a: float, b: float) -> bool:
+        return a > b
+
+    box = FunctionToolbox({"search.find": find, "calc.compare": compare})
+    assert EXAMPLE_GENERIC.tools == {"search.find", "calc.compare"}
+    assert [b.id for b in check_plan(parse_plan(EXAMPLE_GENERIC.plan), box.specs())] == [1, 2, 3]
+
+
+async def test_the_wiki_math_example_runs_over_the_bundled_servers() -> None:
+    async with UpstreamPool(load_config(None)) as pool:
+        assert example_for(pool.specs()) is EXAMPLE_WIKI_MATH
+        run = await Compiler(pool).run_plan(EXAMPLE_WIKI_MATH.plan)
+    assert run.ok, [t.error for t in run.tasks]
+    assert run.task(4).result["value"] == pytest.approx(abs(6650 * 0.9 - 6400 * 1.05) / 1.609344)
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_streamed_forward_reference_is_caught_by_the_checks_and_repaired(wire: str) -> None:
+    replies = iter([
+        '1. population("Paris")\n2. add($1, $3)\n3. population("Rome")\njoin()',  # $3 comes later
+        '2. population("Rome")\n3. add($1, $2)\njoin()',
+    ])
+
+    def respond(req: SimRequest) -> str:
+        return f"Action: Finish({last_result_number(req)})" if is_joiner(req) else next(replies)
+
+    async with sim_llm(respond, wire) as (sim, llm):
+        run = await Compiler(TOOLS).run_query("q", llm=llm)
+        repair = sim.requests[1]
+    assert "line 2, column 1: task 2 refers to $3, which is not an earlier task" in repair.last_user_message
+    assert "1. population(" in repair.last_user_message and "already running" in repair.last_user_message
+    assert run.answer == "4900000"
+    assert [t.id for t in run.tasks] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
