@@ -8,16 +8,19 @@ The engine works on plain Python functions too:
 
 from .catalog import Catalog, UnknownTool
 from .checks import BoundTask, check_plan
-from .compiler import execute
+from .compiler import Compiler, execute
+from .errors import CallRefused, CallTimeout, CompilerError, ConfigError, ConnectionLost, RequestError
 from .parser import PlanParser, parse_plan
 from .plan import Plan, PlanError, Ref, Task, Template
 from .run import Run, TaskRecord
-from .scheduler import Limits, Scheduler
+from .policy import CallPolicy, Limits, ServerLimits
+from .scheduler import Scheduler
 from .tools import FunctionToolbox, ToolError, ToolSpec, Toolbox
 
 __all__ = [
-    "BoundTask", "Catalog", "FunctionToolbox", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
-    "Run", "Scheduler", "Task", "TaskRecord", "Template", "ToolError", "ToolSpec", "Toolbox",
-    "UnknownTool", "check_plan", "execute", "parse_plan",
+    "BoundTask", "CallPolicy", "CallRefused", "CallTimeout", "Catalog", "Compiler", "CompilerError",
+    "ConfigError", "ConnectionLost", "FunctionToolbox", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
+    "RequestError", "Run", "Scheduler", "ServerLimits", "Task", "TaskRecord", "Template", "ToolError",
+    "ToolSpec", "Toolbox", "UnknownTool", "check_plan", "execute", "parse_plan",
 ]
 from ._version import __version__ as __version__  # defined once, in _version.py

@@ -1,8 +1,9 @@
 """The Run loop: plan -> check -> schedule -> answer, reporting progress as it goes.
 
-`Compiler` is what the CLI and the MCP server drive: it knows the toolbox and the limits, and
-turns a plan (or, with an LLM, a question) into a finished `Run`. It knows nothing of MCP.
-`execute()` is the same for embedding: a plan over plain Python functions.
+`Compiler` is what the CLI and the MCP server drive: it knows the toolbox and the call policy,
+and turns a plan (or, with an LLM, a question) into a finished `Run`. It knows nothing of MCP
+nor of the config file (`gateway.py` builds one from a config). `execute()` is the same for
+embedding: a plan over plain Python functions.
 """
 
 from __future__ import annotations
@@ -13,25 +14,18 @@ from typing import Any, Literal
 
 from .catalog import Catalog
 from .checks import check_plan
-from .config import Config
+from .errors import NoPlanner
 from .joiner import Joiner
 from .llm import LLM, LLMError
 from .parser import parse_plan
 from .plan import Plan
 from .planner import Planner, render_results
 from .run import Round, Run, TaskRecord, plain_answer
-from .scheduler import Limits, Scheduler
+from .policy import CallPolicy, Confirm, Destructive, Limits
+from .scheduler import Scheduler
 from .tools import AsyncTool, FunctionToolbox, Toolbox
 
-__all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task", "limits_for"]
-
-
-def limits_for(config: Config) -> Limits:
-    c = config.compiler
-    return Limits(
-        max_concurrency=c.max_concurrency, max_per_provider=c.max_per_server,
-        call_timeout_s=c.call_timeout_s, run_timeout_s=c.run_timeout_s,
-    )
+__all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task"]
 
 
 @dataclass(frozen=True)
@@ -62,52 +56,65 @@ def describe_task(record: TaskRecord) -> str:
 NO_PLANNER = (
     "a query needs a planner model, and none is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
     "or choose one with --model / compiler.model / MCP_COMPILER_MODEL (anthropic:NAME, openai:NAME, "
-    "or sampling when the MCP host offers it). A plan works without a model: pass `plan` instead."
+    "or sampling when the MCP host offers it). A plan works without a model: send a plan instead."
 )
 
 
-class NoPlanner(LookupError):
-    """A query came in and there is no LLM to plan it."""
-
-    def __init__(self) -> None:
-        super().__init__(NO_PLANNER)
-
-
 class Compiler:
-    """Runs plans (or, with an LLM, questions) over one toolbox under one set of limits.
+    """Runs plans (or, with an LLM, questions) over one toolbox under one call policy.
 
     Each call makes one Run. `max_replans` caps how often the joiner may ask for another round.
+    `destructive` is the policy for tools marked destructive; a run's `confirm` is whom to ask.
     """
 
     def __init__(
-        self, toolbox: Toolbox, limits: Limits = Limits(), *, llm: LLM | None = None, max_replans: int = 2
+        self,
+        toolbox: Toolbox,
+        limits: Limits = Limits(),
+        *,
+        destructive: Destructive = "allow",
+        llm: LLM | None = None,
+        max_replans: int = 2,
     ) -> None:
         self.toolbox = toolbox
         self.limits = limits
+        self.policy = CallPolicy(toolbox, limits, destructive)
         self.llm = llm
         self.max_replans = max_replans
 
-    async def run_plan(self, plan: Plan | str, *, on_event: EventHandler | None = None) -> Run:
+    def _scheduler(self, run: Run, on_event: EventHandler | None, confirm: Confirm | None) -> Scheduler:
+        return Scheduler(
+            self.policy.for_run(confirm), run, run_timeout_s=self.limits.run_timeout_s,
+            on_event=_task_events(run, on_event),
+        )
+
+    async def run_plan(
+        self, plan: Plan | str, *, on_event: EventHandler | None = None, confirm: Confirm | None = None
+    ) -> Run:
         """Check and run a plan written by the caller; PlanError before anything runs if it is wrong."""
         parsed = parse_plan(plan) if isinstance(plan, str) else plan
         bound = check_plan(parsed, self.toolbox.specs())
         run = Run()
-        scheduler = Scheduler(self.toolbox, run, self.limits, _task_events(run, on_event))
-        await scheduler.run(bound)
+        await self._scheduler(run, on_event, confirm).run(bound)
         run.timings["execute_s"] = run.elapsed()
         run.answer = plain_answer(run)
         run.timings["total_s"] = run.elapsed()
         return run
 
     async def run_query(
-        self, question: str, *, llm: LLM | None = None, on_event: EventHandler | None = None
+        self,
+        question: str,
+        *,
+        llm: LLM | None = None,
+        on_event: EventHandler | None = None,
+        confirm: Confirm | None = None,
     ) -> Run:
         """Plan with the LLM (streaming tasks into the scheduler), join, and replan while asked to."""
         llm = llm or self.llm
         if llm is None:
-            raise NoPlanner()
+            raise NoPlanner(NO_PLANNER)
         run = Run()
-        scheduler = Scheduler(self.toolbox, run, self.limits, _task_events(run, on_event))
+        scheduler = self._scheduler(run, on_event, confirm)
         history = ""
         for number in range(1, self.max_replans + 2):
             rnd = Round(number)
@@ -193,14 +200,18 @@ async def execute(
     *,
     toolbox: Toolbox | None = None,
     on_event: EventHandler | None = None,
+    destructive: Destructive = "allow",
+    confirm: Confirm | None = None,
     **limits: Any,
 ) -> Run:
     """Check and run a plan over Python functions (`tools`) or any `Toolbox`; return the Run.
 
-    Limits are `Limits` fields as keywords: max_concurrency, max_per_provider, call_timeout_s,
-    run_timeout_s. Raises PlanError before anything runs when the plan does not check.
+    Limits are `Limits` fields as keywords: max_concurrency, max_per_server, call_timeout_s,
+    run_timeout_s, servers. `destructive` and `confirm` are the destructive-tool policy and whom
+    it asks. Raises PlanError before anything runs when the plan does not check.
     """
     if (tools is None) == (toolbox is None):
         raise TypeError("execute() takes exactly one of tools= and toolbox=")
     box: Toolbox = toolbox if toolbox is not None else FunctionToolbox(tools or {})
-    return await Compiler(box, Limits(**limits)).run_plan(plan, on_event=on_event)
+    compiler = Compiler(box, Limits(**limits), destructive=destructive)
+    return await compiler.run_plan(plan, on_event=on_event, confirm=confirm)

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from .errors import ConfigError
+
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -63,9 +65,6 @@ __all__ = [
     "expand_env",
 ]
 
-
-class ConfigError(ValueError):
-    """The config file cannot be used; the message says where and why, one problem per line."""
 
 
 _STDIO_TYPES = {"stdio"}

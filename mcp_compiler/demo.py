@@ -15,7 +15,8 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from .compiler import Compiler, Event, limits_for
+from .compiler import Event
+from .gateway import open_gateway
 from .config import Config, StdioServerConfig
 from .plan import PlanError
 from .run import Run
@@ -80,21 +81,19 @@ def timeline(run: Run, width: int = 40) -> str:
 
 async def demo(config: Config, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the demo plan; 0 when every task succeeded, 1 otherwise, 2 when the servers are missing."""
-    from .upstreams import UpstreamPool
-
     out = out or sys.stdout
     err = err or sys.stderr
     latency = os.environ.get(LATENCY_ENV) or DEFAULT_LATENCY_MS
     config = with_latency(config, latency)
     print(f"Starting the servers ({', '.join(config.servers)}) with a simulated latency of {latency} ms per call…", file=err)
     started = time.perf_counter()
-    async with UpstreamPool(config) as pool:
+    async with open_gateway(config) as gateway:
+        pool = gateway.pool
         print(f"  {len(pool.specs())} tools ready in {time.perf_counter() - started:.1f} s\n", file=err)
         print("The plan:\n" + "\n".join(f"  {line}" for line in DEMO_PLAN.strip().splitlines()) + "\n", file=err)
         print("Running (each task starts the moment its inputs are ready):", file=err)
-        compiler = Compiler(pool, limits_for(config))
         try:
-            run = await compiler.run_plan(DEMO_PLAN, on_event=_live(err))  # type: ignore[arg-type]
+            run = await gateway.compiler.run_plan(DEMO_PLAN, on_event=_live(err))  # type: ignore[arg-type]
         except PlanError as exc:
             missing = [s.name for s in pool.status() if not s.connected]
             print(f"\nThe demo needs the bundled wiki and math servers (run it without --config): {exc}", file=err)

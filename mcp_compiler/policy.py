@@ -1,46 +1,158 @@
-"""The destructive-tool policy, as a wrapper in front of any toolbox.
+"""The one call-policy layer: every decision about a tool call, between the scheduler and a toolbox.
 
-Tools marked `destructiveHint: true` run only where `compiler.destructive` allows: `allow` runs
-them, `deny` refuses, `confirm` asks someone first — the MCP host through elicitation, or the
-person at the terminal — and refuses when nobody can be asked.
+    Scheduler ──► RunCalls (one run) ──► CallPolicy (the process) ──► Toolbox.call (I/O only)
+
+A toolbox (an MCP upstream pool, Python functions, a test double) only does I/O: it calls a tool
+once and returns its value or raises. Everything else about a call is decided here, once, the
+way httpx's client owns timeouts, limits and retries and its transports only move bytes:
+
+1. **Destructive tools** (marked `destructiveHint: true`): `allow` runs them, `deny` refuses,
+   `confirm` asks the run's `Confirm` first. The question is asked before the call takes a slot
+   or starts its timeout, so a person reading it holds up no other call and spends no call time.
+   Only a real `True` approves; anything else, or nobody to ask, refuses (fail closed).
+2. **Concurrency**: a slot of the tool's server (that server's `max_concurrency`, else
+   `max_per_server`; shared by every run in the process, because it protects the server), then a
+   slot of the run (`max_concurrency`; it bounds one plan's fan-out).
+3. **Timeout**: the call runs under the server's `timeout_s`, else `call_timeout_s`. A server's
+   value overrides the default in both directions.
+4. **Retry**: a call whose server went away mid-call (`ConnectionLost`) is made once more, after
+   the toolbox reconnects, for tools marked read-only or idempotent; within the same timeout.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .tools import ToolError, Toolbox, ToolSpec
+import anyio
 
-__all__ = ["PolicyToolbox", "Confirm", "Policy", "NOBODY_TO_ASK"]
+from ._concurrency import holding
+from .errors import CallRefused, CallTimeout, ConnectionLost
+from .tools import Toolbox, ToolSpec
+
+__all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "NOBODY_TO_ASK"]
+
+log = logging.getLogger(__name__)
 
 NOBODY_TO_ASK = "nobody can be asked here; set compiler.destructive to 'allow' to run such tools"
 
-Policy = Literal["allow", "confirm", "deny"]
+Destructive = Literal["allow", "confirm", "deny"]
 Confirm = Callable[[ToolSpec, dict[str, Any]], Awaitable[bool]]
-"""Asks whether a destructive call may run; may raise ToolError when nobody can be asked."""
+"""Asks whether a destructive call may run. Only `True` approves; it may raise CallRefused."""
 
 
-class PolicyToolbox:
-    """A `Toolbox` that applies the policy, then delegates to `inner`."""
+@dataclass(frozen=True)
+class ServerLimits:
+    """One server's own limits; `None` takes the default from `Limits`."""
 
-    def __init__(self, inner: Toolbox, policy: Policy, confirm: Confirm | None = None) -> None:
-        self.inner = inner
-        self.policy = policy
-        self.confirm = confirm
+    max_concurrency: int | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit has a default; `None` for a timeout means no limit.
+
+    `servers` holds per-server overrides, keyed by `ToolSpec.provider` (the server's name).
+    """
+
+    max_concurrency: int = 16  # tool calls in flight in one run
+    max_per_server: int = 8  # tool calls in flight to one server, across every run of the process
+    call_timeout_s: float | None = 60.0
+    run_timeout_s: float | None = 300.0
+    servers: Mapping[str, ServerLimits] = field(default_factory=dict)
+
+    def concurrency_of(self, server: str) -> int:
+        own = self.servers.get(server)
+        return own.max_concurrency if own is not None and own.max_concurrency is not None else self.max_per_server
+
+    def timeout_of(self, server: str) -> float | None:
+        own = self.servers.get(server)
+        return own.timeout_s if own is not None and own.timeout_s is not None else self.call_timeout_s
+
+
+def _nothing() -> None:
+    return None
+
+
+class CallPolicy:
+    """The process-wide side of the policy over one toolbox: per-server slots, timeouts, retries."""
+
+    def __init__(self, toolbox: Toolbox, limits: Limits = Limits(), destructive: Destructive = "allow") -> None:
+        self.toolbox = toolbox
+        self.limits = limits
+        self.destructive: Destructive = destructive
+        self._server_slots: dict[str, anyio.CapacityLimiter] = {}
 
     def specs(self) -> Mapping[str, ToolSpec]:
-        return self.inner.specs()
+        return self.toolbox.specs()
 
-    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
-        if spec.destructive and self.policy != "allow":
-            await self._permit(spec, arguments)
-        return await self.inner.call(spec, arguments)
+    def for_run(self, confirm: Confirm | None = None) -> RunCalls:
+        """One run's calls: its own concurrency limit, and whom to ask about destructive tools."""
+        return RunCalls(self, anyio.CapacityLimiter(self.limits.max_concurrency), confirm)
 
-    async def _permit(self, spec: ToolSpec, arguments: dict[str, Any]) -> None:
-        if self.policy == "deny":
-            raise ToolError(f"{spec.name} is marked destructive and compiler.destructive is 'deny'")
-        if self.confirm is None:
-            raise ToolError(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
-        if not await self.confirm(spec, arguments):
-            raise ToolError(f"{spec.name} was not confirmed, so it did not run")
+    def _slots_of(self, server: str) -> anyio.CapacityLimiter:
+        slots = self._server_slots.get(server)
+        if slots is None:
+            slots = self._server_slots[server] = anyio.CapacityLimiter(self.limits.concurrency_of(server))
+        return slots
+
+    async def permit(self, spec: ToolSpec, arguments: dict[str, Any], confirm: Confirm | None) -> None:
+        """Raise CallRefused unless the destructive-tool policy lets this call run."""
+        if not spec.destructive or self.destructive == "allow":
+            return
+        if self.destructive == "deny":
+            raise CallRefused(f"{spec.name} is marked destructive and compiler.destructive is 'deny'")
+        if confirm is None:
+            raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
+        if await confirm(spec, arguments) is not True:
+            raise CallRefused(f"{spec.name} was not confirmed, so it did not run")
+
+    async def call(
+        self, spec: ToolSpec, arguments: dict[str, Any], run_slots: anyio.CapacityLimiter,
+        on_start: Callable[[], None] = _nothing,
+    ) -> Any:
+        """Take the server's slot, then the run's; call under the timeout; retry a lost connection."""
+        timeout = self.limits.timeout_of(spec.provider)
+        # The server's slot first: a call waiting for its busy server must not sit on a run slot
+        # that a call to another server could use.
+        async with holding(self._slots_of(spec.provider)), holding(run_slots):
+            on_start()
+            # The scope, not the exception type, says whether our timeout fired: a tool may raise
+            # its own TimeoutError, or turn our cancellation into some other error.
+            with anyio.move_on_after(timeout) as scope:
+                try:
+                    return await self._call_with_retry(spec, arguments)
+                except Exception:
+                    if scope.cancel_called:
+                        raise CallTimeout(f"timed out after {timeout:g} s") from None
+                    raise
+            raise CallTimeout(f"timed out after {timeout:g} s")
+
+    async def _call_with_retry(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        try:
+            return await self.toolbox.call(spec, arguments)
+        except ConnectionLost as lost:
+            if not spec.dedupable:
+                raise ConnectionLost(f"{lost}; not retried because {spec.name} is not marked read-only or idempotent")
+            log.info("retrying %s after its server reconnects: %s", spec.name, lost)
+            return await self.toolbox.call(spec, arguments)
+
+
+class RunCalls:
+    """What the scheduler calls tools through for one run."""
+
+    def __init__(self, policy: CallPolicy, slots: anyio.CapacityLimiter, confirm: Confirm | None) -> None:
+        self.policy = policy
+        self._slots = slots
+        self._confirm = confirm
+
+    def specs(self) -> Mapping[str, ToolSpec]:
+        return self.policy.specs()
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing) -> Any:
+        """Permit, then call; `on_start` runs once the call holds its slots and is about to start."""
+        await self.policy.permit(spec, arguments, self._confirm)
+        return await self.policy.call(spec, arguments, self._slots, on_start)

@@ -2,9 +2,10 @@
 
 Every task gets a coroutine in the run's task group as soon as it arrives (from a list or from a
 streaming parser). The coroutine waits on its dependencies' completion events — no polling, no
-waves — resolves its references, takes a slot from the global and per-provider limiters, and
-calls the tool under a timeout. Whatever happens, it ends with a final status and sets its own
-event, so dependents never hang: a failed dependency makes them `skipped`.
+waves — resolves its references, and hands the call to the run's `RunCalls` (policy.py), which
+owns every per-call decision: confirmation, concurrency slots, timeout, retry. Whatever happens,
+the task ends with a final status and sets its own event, so dependents never hang: a failed
+dependency makes them `skipped`.
 """
 
 from __future__ import annotations
@@ -18,25 +19,15 @@ from typing import Any
 
 import anyio
 
-from ._concurrency import holding
 from .checks import BoundTask, coerce_arguments
 from .plan import ResolveError, resolve
+from .policy import RunCalls
 from .run import Run, TaskRecord
-from .tools import ToolError, Toolbox
+from .tools import ToolError
 
-__all__ = ["Limits", "Scheduler", "TaskEvent"]
+__all__ = ["Scheduler", "TaskEvent"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every limit has a default; `None` for a timeout means no limit."""
-
-    max_concurrency: int = 16  # tool calls in flight across the run
-    max_per_provider: int = 8  # tool calls in flight to one server (or one Python function)
-    call_timeout_s: float | None = 60.0
-    run_timeout_s: float | None = 300.0
 
 
 TaskEvent = Callable[[TaskRecord], None]
@@ -52,21 +43,21 @@ class _Slot:
 class Scheduler:
     """Runs bound tasks over a toolbox for one Run; call `run()` once per plan round."""
 
-    def __init__(self, toolbox: Toolbox, run: Run, limits: Limits = Limits(), on_event: TaskEvent | None = None):
-        self._toolbox = toolbox
+    def __init__(
+        self, calls: RunCalls, run: Run, *, run_timeout_s: float | None = 300.0, on_event: TaskEvent | None = None
+    ) -> None:
+        self._calls = calls
         self._run = run
-        self._limits = limits
+        self._run_timeout_s = run_timeout_s
         self._on_event = on_event
         self._slots: dict[int, _Slot] = {}
-        self._global = anyio.CapacityLimiter(limits.max_concurrency)
-        self._providers: dict[str, anyio.CapacityLimiter] = {}
         self._shared_calls: dict[str, _Slot] = {}
         self._deadline: float | None = None  # set by the first round: the run's deadline spans all rounds
 
     async def run(self, tasks: Iterable[BoundTask] | AsyncIterable[BoundTask], round_number: int = 1) -> None:
         """Run `tasks` (arriving all at once or one by one) until each has a final status."""
         if self._deadline is None:
-            timeout = self._limits.run_timeout_s
+            timeout = self._run_timeout_s
             self._deadline = anyio.current_time() + timeout if timeout is not None else float("inf")
         with anyio.CancelScope(deadline=self._deadline):
             async with anyio.create_task_group() as tg:
@@ -130,33 +121,19 @@ class Scheduler:
         await self._call(bound, slot.record, arguments)
 
     async def _call(self, bound: BoundTask, record: TaskRecord, arguments: dict[str, Any]) -> None:
-        provider = self._providers.setdefault(
-            bound.spec.provider, anyio.CapacityLimiter(self._limits.max_per_provider)
-        )
-        timeout = self._limits.call_timeout_s
-        # Provider first: a call waiting for its busy server must not sit on a global slot that a
-        # call to another server could use.
-        async with holding(provider), holding(self._global):
+        def started() -> None:
             record.status, record.start_s = "running", self._now()
             self._emit(record)
-            # The scope, not the exception type, says whether our timeout fired: a tool may raise
-            # its own TimeoutError, or turn our cancellation into some other error.
-            try:
-                with anyio.move_on_after(timeout) as call_scope:
-                    result = await self._toolbox.call(bound.spec, arguments)
-            except Exception as e:
-                if call_scope.cancel_called:
-                    self._finish(record, "error", error=f"timed out after {timeout:g} s")
-                elif isinstance(e, ToolError):
-                    self._finish(record, "error", error=str(e) or type(e).__name__)
-                else:  # a tool's own bug is that task's error, not the run's
-                    log.debug("task %s raised", record.id, exc_info=True)
-                    self._finish(record, "error", error=f"{type(e).__name__}: {e}")
-            else:
-                if call_scope.cancelled_caught:
-                    self._finish(record, "error", error=f"timed out after {timeout:g} s")
-                else:
-                    self._finish(record, "ok", result=result)
+
+        try:
+            result = await self._calls.call(bound.spec, arguments, started)
+        except ToolError as e:
+            self._finish(record, "error", error=str(e) or type(e).__name__)
+        except Exception as e:  # a tool's own bug is that task's error, not the run's
+            log.debug("task %s raised", record.id, exc_info=True)
+            self._finish(record, "error", error=f"{type(e).__name__}: {e}")
+        else:
+            self._finish(record, "ok", result=result)
 
     def _finish(self, record: TaskRecord, status: Any, *, result: Any = None, error: str | None = None) -> None:
         record.status, record.result, record.error = status, result, error
@@ -171,7 +148,7 @@ class Scheduler:
 
     def _cancel_reason(self) -> str:
         if self._deadline is not None and anyio.current_time() >= self._deadline:
-            return f"cancelled: the run's deadline of {self._limits.run_timeout_s:g} s passed"
+            return f"cancelled: the run's deadline of {self._run_timeout_s:g} s passed"
         return "cancelled: the run was cancelled"
 
     def _now(self) -> float:

@@ -18,11 +18,9 @@ import anyio
 import anyio.to_thread
 import pydantic
 
+from .errors import ToolError
+
 __all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "spec_from_function"]
-
-
-class ToolError(Exception):
-    """A tool call failed in a way the tool reported; the message is shown as the task's error."""
 
 
 def _empty_object_schema() -> dict[str, Any]:
@@ -33,9 +31,9 @@ def _empty_object_schema() -> dict[str, Any]:
 class ToolSpec:
     """What the planner, the static checks and the scheduler need to know about one tool.
 
-    `name` is the full catalog name (`server.tool` for MCP upstreams). `provider` groups tools
-    for the per-provider concurrency cap: the MCP server's name, or the tool's own name for a
-    Python function.
+    `name` is the full catalog name (`server.tool` for MCP upstreams). `provider` is the server
+    the tool belongs to, which the call policy's per-server limits and timeouts are keyed by:
+    the MCP server's name, or the tool's own name for a Python function.
     """
 
     name: str

@@ -1,6 +1,8 @@
-"""Client sessions to the downstream MCP servers: connect, discover, call, reconnect.
+"""Client sessions to the downstream MCP servers: connect, discover, call once, reconnect.
 
-`UpstreamPool` is the `Toolbox` the scheduler runs MCP tools through:
+`UpstreamPool` is the `Toolbox` MCP tools are called through. It does I/O only, like an httpx
+transport: every decision about a call (concurrency, timeouts, retries, confirmation) is the call
+policy's (`policy.py`), above this seam.
 
     async with UpstreamPool(config) as pool:
         catalog = pool.specs()                       # Catalog of `server.tool` ToolSpecs
@@ -13,11 +15,11 @@
 - A server that fails to start is logged (with the tail of its stderr) and retried in the
   background with exponential backoff; calls to it fail fast with the reason meanwhile. A stdio
   server that dies is restarted; an HTTP session that drops is re-established.
-- One `mcp.Client` per server serves every concurrent call, behind a per-server
-  `anyio.CapacityLimiter` (`max_concurrency`, else `compiler.max_per_server`), each call bounded by
-  `timeout_s`, else `compiler.call_timeout_s`. Cancelling the caller cancels the downstream request.
-- A call in flight when its server goes away fails at once with `UpstreamLost` (a `ToolError`).
-  Tools marked read-only or idempotent are retried once after the reconnect.
+- One `mcp.Client` per server serves every concurrent call. Cancelling the caller (the policy's
+  timeout, a cancelled run) cancels the downstream request.
+- A call in flight when its server goes away fails at once with `UpstreamLost` (a
+  `ConnectionLost`); a call made while a server reconnects waits for it, up to
+  `compiler.connect_timeout_s`.
 - Values follow DESIGN.md: `structured_content` when present, else the text content parsed as
   JSON when it parses, else the text. `is_error` results raise `ToolError(text)`.
 
@@ -58,16 +60,16 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ._concurrency import holding
+from ._version import __version__
 from .catalog import Catalog
 from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig
-from .tools import ToolError, ToolSpec
+from .errors import ConnectionLost, ToolError
+from .tools import ToolSpec
 
-__all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals"]
+__all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,14 @@ _STDERR_TAIL_LINES = 12
 _HEALTHY_AFTER_S = 10.0  # a session that lived this long resets the backoff
 
 
-class UpstreamLost(ToolError):
+class UpstreamLost(ConnectionLost):
     """The server went away (exited, dropped the connection) while the call was in flight."""
+
+
+def server_prefix(name: str) -> str:
+    """The catalog prefix of the server configured as `name` (`prefix.tool`; `ToolSpec.provider`)."""
+    # A dot inside the server name would make `prefix.tool` ambiguous.
+    return name.replace(".", "_")
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,6 @@ class UpstreamPool:
         self.catalog_version = 0
         self.on_catalog_change: list[CatalogCallback] = []
         self._tg: anyio.abc.TaskGroup | None = None
-        _quiet_sdk_parse_errors()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -180,18 +187,12 @@ class UpstreamPool:
         return self._catalog
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
-        """Call one tool and return its value; ToolError (or UpstreamLost) on failure."""
+        """Call one tool once and return its value; ToolError (UpstreamLost when the server went away)."""
         route = self._routes.get(spec.name)
         if route is None:
             raise ToolError(f"unknown tool {spec.name!r}")
         upstream, tool = route
-        try:
-            return tool_value(await upstream.call(tool, arguments))
-        except UpstreamLost as lost:
-            if not spec.dedupable:
-                raise UpstreamLost(f"{lost}; not retried because {spec.name} is not marked read-only or idempotent")
-            logger.info("retrying %s after its server reconnects: %s", spec.name, lost)
-            return tool_value(await upstream.call(tool, arguments))
+        return tool_value(await upstream.call(tool, arguments))
 
     # ---- observation ------------------------------------------------------------------------
 
@@ -247,15 +248,14 @@ class _Upstream:
         backoff_max_s: float,
     ) -> None:
         self.name = name
-        # Catalog names are `prefix.tool`; a dot inside the server name would make them ambiguous.
-        self.prefix = name.replace(".", "_")
+        self.prefix = server_prefix(name)
         self.config = config
         self.compiler = compiler
         self.pool = pool
         self.protocol_mode = protocol_mode
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
-        self.limiter = anyio.CapacityLimiter(config.max_concurrency or compiler.max_per_server)
+        # Only to keep the HTTP read timeout above the call policy's: that one must fire first.
         self.call_timeout_s = config.timeout_s or compiler.call_timeout_s
         self.specs: dict[str, ToolSpec] = {}  # by the server's own tool name
         self.state: State = "connecting"
@@ -267,6 +267,7 @@ class _Upstream:
         self._lost = anyio.Event()
         self._refresh_wanted = anyio.Event()
         self._errlog: IO[bytes] | None = None
+        self._http_session_gone = False  # the server answered 404 to our session id
 
     # ---- the session task -------------------------------------------------------------------
 
@@ -358,7 +359,7 @@ class _Upstream:
             mode=self.protocol_mode,
             cache=None,  # a refresh after list_changed must reach the server
             message_handler=self._on_message,
-            client_info=types.Implementation(name="mcp-compiler", version="0.1.0"),
+            client_info=types.Implementation(name="mcp-compiler", version=__version__),
         )
         async with client:
             yield client
@@ -376,9 +377,19 @@ class _Upstream:
             assert isinstance(config, HttpServerConfig)
             # Read timeout above the call timeout: our own deadline should be the one that fires.
             timeout = httpx2.Timeout(self.compiler.connect_timeout_s, read=max(300.0, self.call_timeout_s + 30))
-            async with create_mcp_http_client(headers=config.header_values(), timeout=timeout) as http:
-                async with streamable_http_client(config.url, http_client=http) as streams:
-                    yield streams
+            self._http_session_gone = False
+            http = httpx2.AsyncClient(
+                headers=config.header_values(), timeout=timeout,
+                event_hooks={"response": [self._on_http_response]},
+            )
+            async with http, streamable_http_client(config.url, http_client=http) as streams:
+                yield streams
+
+    async def _on_http_response(self, response: httpx2.Response) -> None:
+        # A 404 to a request carrying our session id means the server dropped the session (the
+        # spec's signal to start a new one); the SDK reports it only as an error message.
+        if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            self._http_session_gone = True
 
     # ---- events from the session ------------------------------------------------------------
 
@@ -461,20 +472,16 @@ class _Upstream:
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
         client = self._client if self.state == "connected" and self._client is not None else await self._wait_live()
-        async with holding(self.limiter):
-            try:
-                with anyio.fail_after(self.call_timeout_s):
-                    return await client.call_tool(tool, arguments)
-            except TimeoutError:
-                raise ToolError(f"{self.prefix}.{tool} timed out after {self.call_timeout_s:g}s") from None
-            except MCPError as exc:
-                if _is_connection_loss(exc):
-                    raise self._lost_during(tool, client, exc.message) from None
-                raise ToolError(f"{self.prefix}.{tool}: {exc.message}") from None
-            except (httpx2.TransportError, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                raise self._lost_during(tool, client, _describe_exception(exc)) from None
-            except Exception as exc:  # noqa: BLE001 - e.g. a result failing its output schema
-                raise ToolError(f"{self.prefix}.{tool}: {_describe_exception(exc)}") from None
+        try:
+            return await client.call_tool(tool, arguments)
+        except MCPError as exc:
+            if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
+                raise self._lost_during(tool, client, exc.message) from None
+            raise ToolError(f"{self.prefix}.{tool}: {exc.message}") from None
+        except (httpx2.TransportError, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise self._lost_during(tool, client, _describe_exception(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. a result failing its output schema
+            raise ToolError(f"{self.prefix}.{tool}: {_describe_exception(exc)}") from None
 
     def _lost_during(self, tool: str, client: Client, reason: str) -> UpstreamLost:
         if client is self._client:
@@ -522,7 +529,7 @@ class _Upstream:
             return f"command not found: {config.command!r}"
         if isinstance(leaf, PermissionError) and isinstance(config, StdioServerConfig):
             return f"command is not executable: {config.command!r}"
-        if isinstance(leaf, MCPError) and _is_connection_loss(leaf):
+        if isinstance(leaf, MCPError) and (leaf.code == types.CONNECTION_CLOSED or self._http_session_gone):
             return "the server exited or closed the connection during the handshake" + self._stderr_tail()
         if isinstance(leaf, httpx2.ConnectError) and isinstance(config, HttpServerConfig):
             return f"cannot connect to {_redact_url(config.url)}: {leaf}"
@@ -558,10 +565,6 @@ async def _list_all_tools(client: Client) -> list[types.Tool]:
         if cursor is None:
             break
     return tools
-
-
-def _is_connection_loss(exc: MCPError) -> bool:
-    return exc.code == types.CONNECTION_CLOSED or exc.message == "Session terminated"
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -639,25 +642,6 @@ class _EofWatchingStream:
 async def _watch_eof(transport: Any, on_eof: Callable[[], None]) -> AsyncIterator[Any]:
     async with transport as (read_stream, write_stream):
         yield _EofWatchingStream(read_stream, on_eof), write_stream
-
-
-class _DropTraceback(logging.Filter):
-    """The SDK logs every non-JSON stdout line with a traceback; one line says enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.getMessage().startswith("Failed to parse JSONRPC"):
-            exc = record.exc_info[1]
-            record.msg = f"Failed to parse JSONRPC message from server: {str(exc).splitlines()[0] if exc else ''}"
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def _quiet_sdk_parse_errors() -> None:
-    stdio_logger = logging.getLogger("mcp.client.stdio")
-    if not any(isinstance(f, _DropTraceback) for f in stdio_logger.filters):
-        stdio_logger.addFilter(_DropTraceback())
 
 
 async def cancel_on_signals(

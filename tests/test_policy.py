@@ -1,11 +1,10 @@
-"""The destructive-tool policy in front of a toolbox."""
+"""The destructive-tool policy of the call-policy layer."""
 
 from __future__ import annotations
 
 import pytest
 
-from mcp_compiler import FunctionToolbox, execute
-from mcp_compiler.policy import PolicyToolbox
+from mcp_compiler import execute
 
 pytestmark = pytest.mark.anyio
 
@@ -27,19 +26,19 @@ delete.destructive = True  # type: ignore[attr-defined]
 PLAN = '1. read("a")\n2. delete("a")\njoin()'
 
 
-def toolbox(policy: str, confirm=None) -> PolicyToolbox:
-    return PolicyToolbox(FunctionToolbox({"delete": delete, "read": read}), policy, confirm)  # type: ignore[arg-type]
+async def run_with(policy: str, confirm=None):
+    return await execute(PLAN, tools={"delete": delete, "read": read}, destructive=policy, confirm=confirm)
 
 
 async def test_allow_runs_destructive_tools() -> None:
     DELETED.clear()
-    run = await execute(PLAN, toolbox=toolbox("allow"))
+    run = await run_with("allow")
     assert run.ok and DELETED == ["a"]
 
 
 async def test_deny_refuses_destructive_tools_and_runs_the_rest() -> None:
     DELETED.clear()
-    run = await execute(PLAN, toolbox=toolbox("deny"))
+    run = await run_with("deny")
     assert run.task(1).status == "ok"
     assert run.task(2).status == "error" and "'deny'" in (run.task(2).error or "")
     assert DELETED == []
@@ -55,15 +54,15 @@ async def test_confirm_asks_with_the_call_and_obeys_the_answer() -> None:
         return confirm
 
     DELETED.clear()
-    run = await execute(PLAN, toolbox=toolbox("confirm", await say(False)))
+    run = await run_with("confirm", await say(False))
     assert run.task(2).status == "error" and "not confirmed" in (run.task(2).error or "")
     assert DELETED == [] and asked == [("delete", {"path": "a"})]
-    run = await execute(PLAN, toolbox=toolbox("confirm", await say(True)))
+    run = await run_with("confirm", await say(True))
     assert run.ok and DELETED == ["a"]
 
 
 async def test_confirm_without_anyone_to_ask_refuses_and_says_how_to_allow() -> None:
     DELETED.clear()
-    run = await execute(PLAN, toolbox=toolbox("confirm"))
+    run = await run_with("confirm")
     assert run.task(2).status == "error" and "compiler.destructive" in (run.task(2).error or "")
     assert DELETED == []

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_compiler import (
-    FunctionToolbox, Limits, PlanParser, Run, Scheduler, ToolError, check_plan, execute, parse_plan,
+    CallPolicy, FunctionToolbox, Limits, PlanParser, Run, Scheduler, ToolError, check_plan, execute, parse_plan,
 )
 from mcp_compiler.catalog import Catalog
 from mcp_compiler.checks import bind_task
@@ -27,6 +27,11 @@ pytestmark = pytest.mark.anyio
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def scheduler_for(box: Any, run: Run, limits: Limits, on_event: Any = None) -> Scheduler:
+    """A scheduler for one run over `box`, through the call policy as the compiler builds it."""
+    return Scheduler(CallPolicy(box, limits).for_run(), run, run_timeout_s=limits.run_timeout_s, on_event=on_event)
 
 
 class Gauge:
@@ -110,7 +115,7 @@ def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tup
     plan = parse_plan(dag_plan(sleeps, deps))
 
     async def main() -> Run:
-        return await execute(plan, tools={"work": work}, max_concurrency=100, max_per_provider=100)
+        return await execute(plan, tools={"work": work}, max_concurrency=100, max_per_server=100)
 
     run = anyio.run(main)
     assert run.ok, [(r.id, r.status, r.error) for r in run.tasks]
@@ -125,7 +130,7 @@ def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tup
 
 async def test_independent_tasks_all_start_at_once() -> None:
     plan = "\n".join(f"{i}. work(150, [])" for i in range(1, 21))
-    run = await execute(plan, tools={"work": work}, max_concurrency=100, max_per_provider=100)
+    run = await execute(plan, tools={"work": work}, max_concurrency=100, max_per_server=100)
     starts = [r.start_s for r in run.tasks]
     ends = [r.end_s for r in run.tasks]
     assert max(starts) < min(ends)  # every call was in flight together
@@ -156,7 +161,7 @@ async def test_a_ready_task_starts_before_later_tasks_have_arrived() -> None:
             arrived[task.id] = run.elapsed()
             yield bind_task(task, catalog)
 
-    await Scheduler(box, run, Limits()).run(stream())
+    await scheduler_for(box, run, Limits()).run(stream())
     assert run.ok and [r.id for r in run.tasks] == [1, 2, 3, 4]
     t = {r.id: r for r in run.tasks}
     # Task 1 ran and finished while the planner was still producing task 2.
@@ -279,7 +284,7 @@ async def test_cancelling_the_callers_scope_cancels_every_call_in_flight() -> No
     run = Run()
     started = time.perf_counter()
     with anyio.move_on_after(0.2) as scope:
-        await Scheduler(box, run, Limits()).run(bound)
+        await scheduler_for(box, run, Limits()).run(bound)
     assert scope.cancelled_caught
     assert time.perf_counter() - started < 1.0
     assert sorted(observed_cancel) == [1, 2, 3]  # the calls in flight saw CancelledError
@@ -323,7 +328,7 @@ async def test_the_global_concurrency_cap_holds() -> None:
             return x
         tools[name] = tool
     plan = "\n".join(f"{i + 1}. {'abcde'[i % 5]}({i})" for i in range(20))
-    run = await execute(plan, tools=tools, max_concurrency=4, max_per_provider=8)
+    run = await execute(plan, tools=tools, max_concurrency=4, max_per_server=8)
     assert run.ok
     assert gauge.total_peak == 4  # reached, never passed
 
@@ -340,7 +345,7 @@ async def test_the_per_provider_cap_holds() -> None:
         return x
 
     plan = "\n".join(f"{i + 1}. {'ab'[i % 2]}({i})" for i in range(16))
-    run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=16, max_per_provider=2)
+    run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=16, max_per_server=2)
     assert run.ok
     assert gauge.peak == {"a": 2, "b": 2}
     assert gauge.total_peak == 4
@@ -360,7 +365,7 @@ async def test_a_busy_provider_does_not_hold_global_slots_others_could_use() -> 
         return x
 
     plan = "\n".join(f"{i}. a({i})" for i in range(1, 7)) + "\n7. b(7)\n"
-    run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=4, max_per_provider=2)
+    run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=4, max_per_server=2)
     assert run.ok and gauge.peak["a"] == 2
     t = {r.id: r for r in run.tasks}
     first_a = min((t[i] for i in range(1, 7)), key=lambda r: r.start_s)
@@ -534,7 +539,7 @@ async def test_references_reach_into_earlier_rounds() -> None:
 
     box = FunctionToolbox({"add": add})
     run = Run()
-    scheduler = Scheduler(box, run, Limits())
+    scheduler = scheduler_for(box, run, Limits())
     await scheduler.run(check_plan(parse_plan("1. add(1, 2)\n2. add($1, 10)\n"), box.specs()))
     await scheduler.run(check_plan(parse_plan("3. add($2, $1)\n", known_ids=[1, 2]), box.specs()), round_number=2)
     assert run.task(3).result == 16 and run.task(3).round == 2
@@ -585,7 +590,7 @@ async def test_every_record_is_final_and_timed_after_a_mixed_run() -> None:
     plan = "1. ok(1)\n2. bad($1)\n3. ok($2)\n4. hang(4)\n5. ok($4)\n6. ok($1.nothing)\n7. ok([$1, $1])\n"
     box = FunctionToolbox({"ok": ok, "bad": bad, "hang": hang})
     run = Run()
-    scheduler = Scheduler(box, run, Limits(call_timeout_s=0.1), on_event=lambda r: events.append((r.id, r.status)))
+    scheduler = scheduler_for(box, run, Limits(call_timeout_s=0.1), on_event=lambda r: events.append((r.id, r.status)))
     await scheduler.run(check_plan(parse_plan(plan), box.specs()))
     assert [r.status for r in run.tasks] == ["ok", "error", "skipped", "error", "skipped", "error", "ok"]
     assert_final_and_timed(run)
@@ -608,7 +613,7 @@ async def test_a_run_cancelled_before_it_starts_still_finalises_every_record() -
     run = Run()
     with anyio.CancelScope() as scope:
         scope.cancel()
-        await Scheduler(box, run, Limits()).run(check_plan(parse_plan("1. ok(1)\n2. ok(2)\n3. ok($1)\n"), box.specs()))
+        await scheduler_for(box, run, Limits()).run(check_plan(parse_plan("1. ok(1)\n2. ok(2)\n3. ok($1)\n"), box.specs()))
     assert calls == []
     assert [r.status for r in run.tasks] == ["cancelled"] * 3
     assert_final_and_timed(run)
@@ -625,7 +630,7 @@ async def test_a_reference_to_a_task_that_is_not_in_the_run_is_an_error_result()
 
     bound = check_plan([Task(1, "ok", [1]), Task(2, "ok", [Ref(9)])], box.specs())
     run = Run()
-    await Scheduler(box, run, Limits()).run(bound)
+    await scheduler_for(box, run, Limits()).run(bound)
     assert run.task(1).status == "ok"
     assert run.task(2).status == "error" and "9" in run.task(2).error
     assert_final_and_timed(run)

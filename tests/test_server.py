@@ -29,7 +29,7 @@ from mcp_compiler.server import (
     TOOL_NAME,
     BearerTokenMiddleware,
     CompilerServer,
-    ServerLimits,
+    RequestLimits,
     require_token,
     run_result,
     tool_description,
@@ -129,7 +129,7 @@ async def test_a_large_catalog_lists_a_subset_and_offers_the_full_catalog_as_a_r
         async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
             return arguments
 
-    limits = ServerLimits()
+    limits = RequestLimits()
     app = CompilerServer(BigToolbox(), limits=limits)  # type: ignore[arg-type]
     async with Client(app.server) as client:
         description = (await client.list_tools()).tools[0].description or ""
@@ -356,10 +356,10 @@ async def test_a_query_goes_to_the_planner_with_the_configured_llm_and_reports_i
         def __init__(self) -> None:
             self.asked: list[tuple[str, Any]] = []
 
-        async def run_plan(self, plan: Any, *, on_event: Any = None) -> Run:
+        async def run_plan(self, plan: Any, *, on_event: Any = None, confirm: Any = None) -> Run:
             raise AssertionError("a query must not take the plan path")
 
-        async def run_query(self, question: str, *, llm: Any = None, on_event: Any = None) -> Run:
+        async def run_query(self, question: str, *, llm: Any = None, on_event: Any = None, confirm: Any = None) -> Run:
             self.asked.append((question, llm))
             if on_event:
                 on_event(Event("phase", "planning (round 1)"))

@@ -177,24 +177,6 @@ async def test_allow_and_deny_lists_filter_the_catalog() -> None:
     assert "b.echo" in b_tools and not b_tools & {"b.delete_all", "b.crash", "b.add", "b.add_tool"}
 
 
-async def test_per_call_timeout_fails_the_call_and_not_the_server() -> None:
-    async with UpstreamPool(config({"a": toy("a", timeout_s=0.5)})) as pool:
-        started = anyio.current_time()
-        with pytest.raises(ToolError, match="timed out after 0.5s"):
-            await call(pool, "a.sleep", seconds=5)
-        assert anyio.current_time() - started < 3
-        assert (await call(pool, "a.echo", text="still here")) == {"result": "a:still here"}
-
-
-async def test_per_server_concurrency_cap_queues_calls() -> None:
-    async with UpstreamPool(config({"a": toy("a", max_concurrency=1)})) as pool:
-        started = anyio.current_time()
-        async with anyio.create_task_group() as tg:
-            for _ in range(3):
-                tg.start_soon(pool.call, pool.specs()["a.sleep"], {"seconds": 0.5})
-        assert anyio.current_time() - started >= 1.4
-
-
 async def test_cancelling_the_caller_cancels_the_downstream_request(tmp_path: Path) -> None:
     note = tmp_path / "note"
     async with UpstreamPool(config({"a": toy("a")})) as pool:
@@ -228,20 +210,13 @@ async def test_a_server_exiting_mid_call_fails_that_call_fast_and_restarts() -> 
             tg.start_soon(crash)
         elapsed, message = outcome["crash"]
         assert elapsed < 2.0, f"the crashed call took {elapsed:.2f}s to fail"
-        assert "not retried" in message  # crash() has no read-only/idempotent hint
+        assert "not retried" not in message  # retrying is the call policy's (test_call_policy.py)
         assert outcome["slow"]["server"] == "b"
         # The next call waits for the restart and works.
         assert await call(pool, "a.echo", text="again") == {"result": "a:again"}
         status = {s.name: s for s in pool.status()}
         assert status["a"].connected and status["a"].restarts == 1
         assert status["b"].restarts == 0
-
-
-async def test_a_read_only_call_is_retried_once_after_the_server_restarts(tmp_path: Path) -> None:
-    servers = {"a": toy("a", "--marker", str(tmp_path / "crashed-once"))}
-    async with UpstreamPool(config(servers)) as pool:
-        assert await call(pool, "a.flaky_read") == {"result": "a:survived"}
-        assert pool.status()[0].restarts == 1
 
 
 async def test_a_server_that_never_answers_initialize_is_reported_and_others_work() -> None:
@@ -452,17 +427,25 @@ async def test_sigterm_to_the_host_stops_every_child(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def third_party() -> Path:
-    """The reference servers, installed by tests/fixtures/install_third_party.sh (CI runs it)."""
+    """The reference servers, installed by tests/fixtures/install_third_party.sh (CI runs it; a run
+    without them runs it here). When that cannot work (offline), the test fails and says so: a
+    skip would turn the suite green without the test. `-m "not network"` leaves it out."""
     time_server = THIRD_PARTY / "venv/bin/mcp-server-time"
     everything = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
     if not (time_server.exists() and everything.exists()):
         script = FIXTURES / "install_third_party.sh"
         done = subprocess.run(["bash", str(script), str(THIRD_PARTY)], capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.skip(f"cannot install the third-party MCP servers: {done.stderr[-500:]}")
+        if done.returncode != 0 or not (time_server.exists() and everything.exists()):
+            pytest.fail(
+                f"the third-party MCP servers are not in {THIRD_PARTY} and installing them failed: run "
+                "`bash tests/fixtures/install_third_party.sh` (it downloads mcp-server-time from PyPI and "
+                "@modelcontextprotocol/server-everything from npm), or leave the network tests out with "
+                f"-m \"not network\".\n{done.stderr[-500:]}"
+            )
     return THIRD_PARTY
 
 
+@pytest.mark.network
 async def test_third_party_reference_servers_work_alongside_ours(third_party: Path) -> None:
     servers = {
         "time": {"command": str(third_party / "venv/bin/mcp-server-time"), "args": ["--local-timezone", "UTC"]},

@@ -24,6 +24,7 @@ __all__ = [
     "Timeouts",
     "Usage",
     "complete",
+    "choose_model",
     "select_llm",
     "parse_model",
     "AnthropicLLM",
@@ -56,12 +57,13 @@ def parse_model(spec: str) -> tuple[Provider, str | None]:
     raise ValueError(f"malformed model {spec!r}: expected {ACCEPTED_FORMS}")
 
 
-def select_llm(model: str | None = None, env: Mapping[str, str] = os.environ) -> LLM | None:
-    """The LLM to plan and join with; None when there is none here (or "sampling" was asked for,
-    which the server provides through the MCP client that called it).
+def choose_model(model: str | None = None, env: Mapping[str, str] = os.environ) -> LLM | Literal["sampling"] | None:
+    """The one place the planner's model is chosen: an LLM, "sampling" (the MCP host's own model,
+    which only the server can reach), or None when nothing is configured.
 
     First that applies: `model`; `MCP_COMPILER_MODEL`; `ANTHROPIC_API_KEY` → Anthropic's
-    default model; `OPENAI_API_KEY` → OpenAI's default model.
+    default model; `OPENAI_API_KEY` → OpenAI's default model. Raises ValueError for a malformed
+    model name, saying which forms are accepted.
     """
     spec = model if model is not None else env.get("MCP_COMPILER_MODEL")
     if spec is not None and spec.strip():
@@ -91,7 +93,13 @@ def select_llm(model: str | None = None, env: Mapping[str, str] = os.environ) ->
             api_key=env.get("OPENAI_API_KEY") or None,
             base_url=env.get("OPENAI_BASE_URL") or None,
         )
-    return None  # "sampling"
+    return "sampling"
+
+
+def select_llm(model: str | None = None, env: Mapping[str, str] = os.environ) -> LLM | None:
+    """`choose_model` for callers that cannot sample: the LLM, or None (also for "sampling")."""
+    chosen = choose_model(model, env)
+    return None if chosen == "sampling" else chosen
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import anyio
 
+from ..errors import CompilerError
+
 log = logging.getLogger(__name__)
 
 ErrorKind = Literal["http", "auth", "rate_limit", "timeout", "connection", "config", "protocol"]
@@ -45,7 +47,7 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-class LLMError(Exception):
+class LLMError(CompilerError):
     """An LLM call failed. The message names the backend and what failed; never an SDK traceback.
 
     `kind` lets callers decide without parsing text (e.g. a planner may retry `rate_limit` but

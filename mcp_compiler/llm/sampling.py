@@ -13,11 +13,12 @@ the error says so and what to do instead.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.exceptions import NoBackChannelError
+from mcp.shared.message import ServerMessageMetadata
 
 from ..tokens import count_tokens
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage
@@ -32,12 +33,20 @@ ERA_HINT = (
 
 
 class SamplingLLM:
-    """An `LLM` over `ServerSession.create_message`."""
+    """An `LLM` over the calling session's `sampling/createMessage`.
+
+    `related_request_id` is the id of the `tools/call` being served: over HTTP it routes the
+    request onto that call's response stream.
+    """
 
     name = "sampling"
 
-    def __init__(self, session: Any, *, timeouts: Timeouts = Timeouts(), max_tokens_cap: int = 4096) -> None:
+    def __init__(
+        self, session: Any, *, timeouts: Timeouts = Timeouts(), max_tokens_cap: int = 4096,
+        related_request_id: types.RequestId | None = None,
+    ) -> None:
         self._session = session
+        self._related = related_request_id
         self._timeouts = timeouts
         self._cap = max_tokens_cap
 
@@ -60,12 +69,16 @@ class SamplingLLM:
             types.SamplingMessage(role=m.role, content=types.TextContent(type="text", text=m.content))
             for m in messages
         ]
-        with warnings.catch_warnings():
-            # Deprecated in the 2026-07-28 era, and still the only way to sample mid-call before it.
-            warnings.simplefilter("ignore")
-            result = await self._session.create_message(
-                sampled, max_tokens=max_tokens, system_prompt=system, stop_sequences=list(stop) or None
+        # The request itself rather than `session.create_message`, whose deprecation warning (the
+        # 2026-07-28 era has no mid-call sampling) would need a warnings filter around an await.
+        request = types.CreateMessageRequest(
+            params=types.CreateMessageRequestParams(
+                messages=sampled, max_tokens=max_tokens, system_prompt=system, stop_sequences=list(stop) or None
             )
+        )
+        result = await self._session.send_request(
+            request, types.CreateMessageResult, metadata=ServerMessageMetadata(related_request_id=self._related)
+        )
         content = result.content
         if isinstance(content, list):
             return "".join(c.text for c in content if isinstance(c, types.TextContent))
@@ -74,9 +87,9 @@ class SamplingLLM:
         raise LLMError(self.name, f"the host answered with {content.type} content, not text", kind="protocol")
 
     def _map_error(self, err: Exception) -> LLMError:
-        message = str(err) or type(err).__name__
-        if "back-channel" in message or "NoBackChannel" in type(err).__name__:
+        if isinstance(err, NoBackChannelError):
             return LLMError(self.name, ERA_HINT, kind="protocol")
+        message = str(err) or type(err).__name__
         return LLMError(self.name, f"the host's sampling failed: {message}", kind="protocol")
 
     async def aclose(self) -> None:

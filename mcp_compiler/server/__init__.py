@@ -1,0 +1,22 @@
+"""The MCP server: one tool, `compile_and_run`, over stdio or Streamable HTTP.
+
+    serve(config, transport="stdio"|"http")       serve.py: open the gateway, serve until cancelled
+      └─ CompilerServer(toolbox, config)          app.py: tools/list, tools/call, resources
+           └─ make_run(compiler, request, ...)    app.py: the one place a call becomes a Run
+    schemas.py    the tool's name, schemas and description (pure functions of the catalog)
+    http.py       the ASGI app, DNS-rebinding protection, the bearer token, uvicorn
+"""
+
+from .app import CompilerServer, RunRequest, make_run, run_result
+from .http import ALLOWED_HOSTS_ENV, TOKEN_ENV, BearerTokenMiddleware, http_app, require_token, transport_security
+from .schemas import (
+    CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, RUN_SCHEMA, TOOL_NAME, RequestLimits, catalog_text,
+    tool_description,
+)
+from .serve import serve
+
+__all__ = [
+    "ALLOWED_HOSTS_ENV", "BearerTokenMiddleware", "CATALOG_JSON_URI", "CATALOG_URI", "CompilerServer", "INPUT_SCHEMA",
+    "OUTPUT_SCHEMA", "RUN_SCHEMA", "RequestLimits", "RunRequest", "TOKEN_ENV", "TOOL_NAME", "catalog_text",
+    "http_app", "make_run", "require_token", "run_result", "serve", "tool_description", "transport_security",
+]

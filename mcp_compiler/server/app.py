@@ -1,0 +1,488 @@
+"""The MCP server: `compile_and_run` over the compiler, on the SDK's lowlevel `Server`.
+
+Everything here is adapting MCP to the compiler, which knows nothing of MCP:
+
+- Built on the lowlevel `Server` rather than `MCPServer`, because the tool's description is
+  regenerated from the live catalog on every `tools/list`, the input/output schemas are written
+  by hand (exactly one of two strings in, the Run out), and the result needs `isError` and
+  `structuredContent` under our control.
+- Progress: the compiler reports events through a sync callback; the callback pushes them into
+  a bounded memory stream, and a task in the call's own task group forwards them as
+  `notifications/progress`. Progress values count events (each task's start and end, each
+  planner phase), so they strictly increase; the total is twice the number of tasks known.
+- Asking the host: the destructive-tool confirmation (elicitation) and planning with the host's
+  model (sampling) go to the session of the call being served, handed to the run explicitly.
+- Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
+  `notifications/cancelled`, a dropped connection) cancels the run's scope and with it every
+  downstream call in flight.
+- Catalog changes: `CompilerServer.catalog_changed()` (hooked to `UpstreamPool.on_catalog_change`)
+  tells hosts the tool list changed, in both protocol eras: a `notifications/tools/list_changed`
+  to every handshake-era connection, and a `ToolsListChanged` event for 2026-07-28
+  `subscriptions/listen` streams.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.shared.exceptions import MCPError, NoBackChannelError
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from .._version import __version__
+from ..compiler import Compiler, Event, EventHandler
+from ..config import Config
+from ..errors import CallRefused, NoPlanner, RequestError
+from ..gateway import build_compiler
+from ..llm import LLM, choose_model
+from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
+from ..llm.sampling import SamplingLLM
+from ..parser import parse_plan
+from ..plan import Plan, PlanError
+from ..policy import NOBODY_TO_ASK, Confirm
+from ..run import Run
+from ..tools import Toolbox, ToolSpec
+from .schemas import (
+    CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
+    catalog_text, tool_description,
+)
+
+__all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
+
+logger = logging.getLogger(__name__)
+
+_PROGRESS_BUFFER = 4096  # events waiting to be forwarded; beyond that, progress is dropped (advisory)
+_MAX_LISTENERS = 1024  # handshake-era connections remembered for tools/list_changed
+
+# ---- a call becomes a Run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One `compile_and_run` call, validated: exactly one of a parsed plan and a query."""
+
+    plan: Plan | None = None
+    query: str | None = None
+
+
+_NO_LLM = (
+    "`query` needs an LLM to plan with, and none is configured on this server. Configure one of: "
+    "ANTHROPIC_API_KEY or OPENAI_API_KEY in the server's environment, `--model anthropic:NAME` / "
+    "`--model openai:NAME` on `mcp-compiler serve`, `compiler.model` in the config file, or "
+    "MCP_COMPILER_MODEL. `plan` works without any of these: write the plan yourself (the tool "
+    "description shows how)."
+)
+_NO_SAMPLING = (
+    "`query` with the model \"sampling\" plans with the host's own model through MCP sampling, and "
+    "this client did not offer sampling. Use a client with a sampling handler, or configure "
+    "ANTHROPIC_API_KEY or OPENAI_API_KEY, or `--model anthropic:NAME` / `openai:NAME`, or send a "
+    "`plan` instead (it needs no model)."
+)
+
+
+def _declares(session: Any, capability: str) -> bool:
+    """The calling client declared `capability` ("sampling", "elicitation")."""
+    capabilities = getattr(session, "client_capabilities", None)
+    return capabilities is not None and getattr(capabilities, capability, None) is not None
+
+
+def _can_ask(session: Any, capability: str) -> bool:
+    """Declared, and this connection can carry a request to the client now (not in the 2026 era)."""
+    return _declares(session, capability) and bool(getattr(session, "can_send_request", False))
+
+
+_CONFIRM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"run": {"type": "boolean", "title": "Run it", "description": "Allow this call"}},
+    "required": ["run"],
+}
+
+
+def confirm_with(session: Any, related_request_id: types.RequestId | None = None) -> Confirm:
+    """`compiler.destructive: confirm` for one call: ask the person at that call's host (elicitation).
+
+    Only an accepted form whose `run` is the boolean `true` approves; a declined or cancelled
+    form, a string such as "true", or no answer at all refuses.
+    """
+
+    async def confirm(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
+        if not _can_ask(session, "elicitation"):
+            raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
+        message = f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}"
+        request = types.ElicitRequest(
+            params=types.ElicitRequestFormParams(message=message, requested_schema=_CONFIRM_SCHEMA)
+        )
+        try:
+            result = await session.send_request(
+                request, types.ElicitResult, metadata=ServerMessageMetadata(related_request_id=related_request_id)
+            )
+        except NoBackChannelError:
+            raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}") from None
+        except MCPError as exc:
+            raise CallRefused(f"{spec.name} was not confirmed: the host's elicitation failed ({exc.message})") from None
+        return result.action == "accept" and (result.content or {}).get("run") is True
+
+    return confirm
+
+
+async def make_run(
+    compiler: Compiler, request: RunRequest, *, llm: Any = None, on_event: EventHandler | None = None,
+    confirm: Confirm | None = None,
+) -> Run:
+    """The Run for one call: a plan runs as written; a query is planned with `llm` (`run_query`).
+
+    Raises PlanError for a plan that does not check, RequestError when a query cannot be planned.
+    """
+    if request.plan is not None:
+        return await compiler.run_plan(request.plan, on_event=on_event, confirm=confirm)
+    assert request.query is not None
+    if llm is None:
+        raise NoPlanner(_NO_LLM)
+    return await compiler.run_query(request.query, llm=llm, on_event=on_event, confirm=confirm)
+
+
+# ---- the MCP server ---------------------------------------------------------------------------------
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class _Server(Server[Any]):
+    """The lowlevel server, advertising `tools.listChanged` to handshake-era clients on every transport."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions
+        )
+
+
+class CompilerServer:
+    """`compile_and_run` over a toolbox, as an MCP server (`.server`, the SDK's lowlevel `Server`).
+
+    In process: `async with mcp.Client(CompilerServer(toolbox, config).server) as client: ...`.
+    """
+
+    def __init__(
+        self,
+        toolbox: Toolbox,
+        config: Config | None = None,
+        *,
+        model: str | None = None,
+        limits: RequestLimits | None = None,
+        compiler: Compiler | None = None,
+    ) -> None:
+        config = config or Config()
+        self.toolbox = toolbox
+        self.compiler = compiler or build_compiler(toolbox, config)
+        self.model = model or config.compiler.model
+        self._llm: LLM | None = self.compiler.llm  # chosen at the first query, then kept
+        self.limits = limits or RequestLimits.from_config(config.compiler)
+        self._bus = InMemorySubscriptionBus()
+        self._listeners = _Listeners()
+        self.server = _Server(
+            "mcp-compiler",
+            version=__version__,
+            title="mcp-compiler",
+            instructions=(
+                f"One tool, {TOOL_NAME}: write a plan of tool calls over the servers behind this one; "
+                "independent calls run in parallel and you get one answer with the full trace."
+            ),
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_read_resource=self._read_resource,
+            on_subscriptions_listen=ListenHandler(self._bus),
+        )
+        self.server.middleware.append(self._remember_listener)
+
+    # ---- tools/list ---------------------------------------------------------------------------
+
+    def description(self) -> str:
+        unavailable: list[str] = []
+        status = getattr(self.toolbox, "status", None)
+        if callable(status):
+            unavailable = [s.name for s in status() if not s.connected]
+        return tool_description(self.toolbox.specs(), limits=self.limits, unavailable=unavailable)
+
+    def tool(self) -> types.Tool:
+        return types.Tool(
+            name=TOOL_NAME,
+            title="Compile and run a plan of tool calls",
+            description=self.description(),
+            input_schema=INPUT_SCHEMA,
+            output_schema=OUTPUT_SCHEMA,
+            # The plan may call any downstream tool, so no read-only or idempotent promise.
+            annotations=types.ToolAnnotations(read_only_hint=False, open_world_hint=True),
+        )
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[self.tool()])
+
+    # ---- tools/call ---------------------------------------------------------------------------
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        if params.name != TOOL_NAME:
+            return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
+        return await self.call(
+            params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
+            request_id=ctx.request_id,
+        )
+
+    async def call(
+        self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None, session: Any = None,
+        request_id: types.RequestId | None = None,
+    ) -> types.CallToolResult:
+        """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
+
+        `session` is the caller's: the destructive-tool confirmation asks it, and with no model of
+        our own a query is planned with the host's model through MCP sampling when it offers it.
+        """
+        try:
+            request = await self.request_from(arguments)
+            llm = await self._planner_llm(session, request_id) if request.query is not None else None
+            run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id))
+        except (RequestError, PlanError) as exc:
+            return _error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
+            logger.exception("%s failed unexpectedly", TOOL_NAME)
+            return _error(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
+        return run_result(run)
+
+    async def request_from(self, arguments: Mapping[str, Any]) -> RunRequest:
+        """Check the arguments and parse the plan (in a worker thread: a big plan must not stall others)."""
+        unknown = sorted(set(arguments) - {"plan", "query"})
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise RequestError(f"unknown argument(s) {names}: give exactly one of `plan` or `query`")
+        plan, query = arguments.get("plan"), arguments.get("query")
+        for name, value in (("plan", plan), ("query", query)):
+            if value is not None and not isinstance(value, str):
+                raise RequestError(f"`{name}` must be a string, not {type(value).__name__}")
+        given = [name for name, value in (("plan", plan), ("query", query)) if value is not None]
+        if len(given) != 1:
+            raise RequestError(
+                "give exactly one of `plan` (a plan in the plan language) or `query` (a request in words); "
+                + ("got both" if given else "got neither")
+            )
+        if query is not None:
+            if not query.strip():
+                raise RequestError("`query` is empty: say what you want done, or send a `plan`")
+            if len(query) > self.limits.max_query_chars:
+                raise RequestError(
+                    f"`query` is too long ({len(query):,} characters; the limit is {self.limits.max_query_chars:,})"
+                )
+            return RunRequest(query=query)
+        assert plan is not None
+        if not plan.strip():
+            raise RequestError("`plan` is empty: write one task per line, e.g. `1. server.tool(arg)`, then `join()`")
+        size = len(plan.encode("utf-8", errors="replace"))
+        if size > self.limits.max_plan_bytes:
+            raise RequestError(
+                f"`plan` is too large ({size:,} bytes; the limit is {self.limits.max_plan_bytes:,}, "
+                "compiler.max_plan_bytes in the server's config). Split the work into several calls."
+            )
+        # A big plan parses in a worker thread so it cannot stall other calls; a small one is
+        # quicker parsed here than handed to a thread.
+        parsed = await anyio.to_thread.run_sync(parse_plan, plan) if size > 32_768 else parse_plan(plan)
+        if len(parsed.tasks) > self.limits.max_plan_tasks:
+            raise RequestError(
+                f"the plan has {len(parsed.tasks):,} tasks; the limit is {self.limits.max_plan_tasks:,} per call "
+                "(compiler.max_plan_tasks in the server's config). Split the work into several calls."
+            )
+        if not parsed.tasks:
+            raise RequestError("the plan has no tasks: write one task per line, e.g. `1. server.tool(arg)`")
+        return RunRequest(plan=parsed)
+
+    async def _planner_llm(self, session: Any, request_id: types.RequestId | None) -> LLM:
+        """Our configured model if there is one; else the host's, through sampling on this session."""
+        wants_sampling = False
+        if self._llm is None:
+            try:
+                # Building a backend imports its SDK (seconds): off the event loop.
+                chosen = await anyio.to_thread.run_sync(choose_model, self.model)
+            except ValueError as exc:
+                raise RequestError(f"cannot plan a `query`: {exc}. `plan` works without a model.") from None
+            wants_sampling = chosen == "sampling"
+            self._llm = None if chosen == "sampling" else chosen
+        if self._llm is not None:
+            return self._llm
+        if not _declares(session, "sampling"):
+            raise NoPlanner(_NO_SAMPLING if wants_sampling else _NO_LLM)
+        if not _can_ask(session, "sampling"):
+            raise RequestError(f"cannot plan the `query` with the host's model: {SAMPLING_ERA_HINT}")
+        return SamplingLLM(session, related_request_id=request_id)  # per call: the session is the caller's
+
+    async def _run_with_progress(
+        self, request: RunRequest, llm: LLM | None, progress: ProgressFn | None, confirm: Confirm
+    ) -> Run:
+        if progress is None:
+            return await make_run(self.compiler, request, llm=llm, confirm=confirm)
+        send, receive = anyio.create_memory_object_stream[Event](_PROGRESS_BUFFER)
+
+        def on_event(event: Event) -> None:
+            try:
+                send.send_nowait(event)
+            except anyio.WouldBlock:
+                logger.debug("progress backlog full; dropped: %s", event.message)
+            except anyio.ClosedResourceError:
+                pass
+
+        runs: list[Run] = []
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_forward_progress, receive, progress)
+            try:
+                runs.append(await make_run(self.compiler, request, llm=llm, on_event=on_event, confirm=confirm))
+            except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped from the task group's group
+                failure = exc
+            finally:
+                send.close()  # the forwarder drains what is left, then ends
+        if failure is not None:
+            raise failure
+        return runs[0]
+
+    # ---- resources: the full catalog ------------------------------------------------------------
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        count = len(self.toolbox.specs())
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    uri=CATALOG_URI, name="catalog", title="Every tool a plan can call",
+                    description=f"The {count} tools behind {TOOL_NAME}: signature and description",
+                    mime_type="text/plain",
+                ),
+                types.Resource(
+                    uri=CATALOG_JSON_URI, name="catalog.json", title="Every tool, with full JSON schemas",
+                    description=f"The {count} tools behind {TOOL_NAME}, as JSON", mime_type="application/json",
+                ),
+            ]
+        )
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        catalog = self.toolbox.specs()
+        if uri == CATALOG_URI:
+            text, mime = catalog_text(catalog), "text/plain"
+        elif uri == CATALOG_JSON_URI:
+            text, mime = catalog_json(catalog), "application/json"
+        else:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri!r}", data={"uri": uri})
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=text, mime_type=mime)])
+
+    # ---- catalog changes ------------------------------------------------------------------------
+
+    async def catalog_changed(self, catalog: Any = None) -> None:
+        """Tell every host the tool list changed (the description is rebuilt on the next tools/list).
+
+        Fits `UpstreamPool.on_catalog_change`. Notifications are advisory: one that cannot be sent
+        is skipped.
+        """
+        logger.info("catalog changed (%d tools); telling connected hosts", len(self.toolbox.specs()))
+        await self._bus.publish(ToolsListChanged())
+        await self._listeners.tell_tools_changed()
+
+    async def _remember_listener(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        # 2026-07-28 connections are per request and hear of changes through subscriptions/listen.
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self._listeners.remember(ctx)
+        return await call_next(ctx)
+
+
+class _Listeners:
+    """Handshake-era connections that hear `notifications/tools/list_changed`.
+
+    The SDK hands a handler a per-request `ServerSession`, whose notifications without a related
+    request go out on the connection's standalone channel (stdio, or the HTTP GET stream). So the
+    latest session of each connection stands for it: one per HTTP session id (`Mcp-Session-Id`),
+    one for stdio. Connections are forgotten when a notification to them fails, and beyond the
+    `_MAX_LISTENERS` most recent, so abandoned HTTP sessions cannot pile up here.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[str, Any] = OrderedDict()
+
+    def remember(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        request = ctx.request
+        headers = getattr(request, "headers", None)
+        key = "stdio" if request is None else (headers.get("mcp-session-id") if headers is not None else None)
+        if key is None:
+            return  # stateless HTTP: no standalone stream to notify on
+        self._sessions[key] = ctx.session
+        self._sessions.move_to_end(key)
+        while len(self._sessions) > _MAX_LISTENERS:
+            self._sessions.popitem(last=False)
+
+    async def tell_tools_changed(self) -> None:
+        """Notifications are advisory: one that cannot be sent drops that connection, not the rest."""
+        for key, session in list(self._sessions.items()):
+            try:
+                with anyio.fail_after(5):
+                    await session.send_tool_list_changed()
+            except Exception as exc:  # noqa: BLE001 - a gone client must not stop the others
+                logger.debug("could not send tools/list_changed to %s: %s", key, exc)
+                self._sessions.pop(key, None)
+
+
+async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
+    """Forward compiler events as progress: one step per event, total = 2 × the tasks known.
+
+    Phases ("planning", "joining") count as steps too: during a long LLM call they are what keeps
+    a host's request timeout from firing.
+    """
+    steps = 0
+    async with receive:
+        async for event in receive:
+            steps += 1
+            total = max(2 * event.total, steps)
+            try:
+                await progress(steps, total, event.message)
+            except Exception as exc:  # noqa: BLE001 - progress is advisory
+                logger.debug("progress notification failed: %s", exc)
+
+
+def run_result(run: Run) -> types.CallToolResult:
+    """The answer as text and the Run as structuredContent; isError only when there is no answer."""
+    data = run.to_dict()
+    answered = bool(run.answer and run.answer.strip()) and (not run.tasks or any(t.status == "ok" for t in run.tasks))
+    if answered:
+        text = run.answer or ""
+    elif run.error:
+        text = f"The run produced no answer: {run.error}"
+    else:
+        failed = [t for t in run.tasks if t.status != "ok"]
+        text = "The run produced no answer; every task failed.\n" + "\n".join(
+            f"task {t.id} {t.tool}: {t.status}" + (f": {t.error}" if t.error else "") for t in failed[:20]
+        )
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=data, is_error=not answered
+    )
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+

@@ -1,0 +1,61 @@
+"""`serve`: connect the configured servers and serve `compile_and_run` on stdio or HTTP."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Literal
+
+from ..config import Config
+from ..gateway import open_gateway
+from .app import CompilerServer
+from .http import TOKEN_ENV, http_app, require_token, serve_http
+from .schemas import TOOL_NAME, RequestLimits
+
+__all__ = ["serve"]
+
+logger = logging.getLogger(__name__)
+
+
+async def serve(
+    config: Config,
+    *,
+    transport: Literal["stdio", "http"] = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    model: str | None = None,
+    token: str | None = None,
+    stateless: bool = False,
+    limits: RequestLimits | None = None,
+) -> None:
+    """Connect the upstream pool and serve `compile_and_run` until stdin closes or the scope is cancelled.
+
+    HTTP serves at `http://HOST:PORT/mcp`. The token defaults to `$MCP_COMPILER_TOKEN`; bound to
+    anything but loopback, serving refuses to start (ConfigError) without one.
+    """
+    if transport not in ("stdio", "http"):
+        raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    if transport == "http":
+        require_token(host, token)  # before any server is spawned
+
+    async with open_gateway(config) as gateway:
+        pool = gateway.pool
+        app = CompilerServer(pool, config, model=model, limits=limits, compiler=gateway.compiler)
+        pool.on_catalog_change.append(app.catalog_changed)
+        for status in pool.status():
+            if not status.connected:
+                logger.warning("server %r is not connected yet; retrying in the background", status.name)
+        logger.info("%d tools from %d servers", len(pool.specs()), len(pool.status()))
+        if transport == "stdio":
+            await _serve_stdio(app)
+        else:
+            await serve_http(http_app(app, host=host, token=token, stateless=stateless), host, port)
+
+
+async def _serve_stdio(app: CompilerServer) -> None:
+    from mcp.server.stdio import stdio_server
+
+    logger.info("serving %s on stdio", TOOL_NAME)
+    async with stdio_server() as (read_stream, write_stream):
+        await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
