@@ -659,3 +659,77 @@ async def test_without_elicitation_a_destructive_call_is_refused_and_allow_runs_
     async with Client(make_app({"erase": erase}, config=allowing).server) as client:
         ran = await call(client, {"plan": '1. erase("old")'})
     assert not ran.is_error and ERASED == ["old"]
+
+
+@pytest.mark.parametrize("answer", [{"run": "true"}, {"run": "false"}, {"run": "no"}, {"run": 1}, {}])
+async def test_only_a_real_boolean_true_confirms_a_destructive_call(answer: dict) -> None:
+    ERASED.clear()
+
+    async def callback(ctx: Any, params: Any) -> types.ElicitResult:
+        # The SDK client validates the form against the schema only when asked to; a host may send anything.
+        return types.ElicitResult(action="accept", content=answer)
+
+    async with Client(make_app({"erase": erase}).server, mode="legacy", elicitation_callback=callback) as client:
+        result = await call(client, {"plan": '1. erase("old")'})
+    run = result.structured_content
+    assert ERASED == []
+    assert run is not None and run["tasks"][0]["status"] == "error"
+    assert "was not confirmed" in run["tasks"][0]["error"]
+
+
+async def test_overlapping_sampling_and_elicitation_leave_the_warning_filters_as_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import warnings
+
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    before = list(warnings.filters)
+    seen: list[str] = []
+    sample = _sampling_host(seen)
+    gate = anyio.Event()
+    waiting = 0
+
+    async def slow_sampling(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 2:
+            gate.set()
+        with anyio.fail_after(10):
+            await gate.wait()  # both runs are inside a sampling request at once
+        return await sample(ctx, params)
+
+    ERASED.clear()
+    async with Client(
+        make_app({"erase": erase, "add": add}).server, mode="legacy", sampling_callback=slow_sampling,
+        elicitation_callback=_answering(True, []),
+    ) as client:
+        results: list[Any] = []
+
+        async def ask() -> None:
+            results.append(await call(client, {"query": "what is (1 + 2) + 10?"}))
+
+        async def confirm() -> None:
+            results.append(await call(client, {"plan": '1. erase("x")'}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            tg.start_soon(ask)
+            tg.start_soon(confirm)
+    assert [text(r) for r in results if "13" == text(r)] == ["13", "13"]
+    assert ERASED == ["x"]
+    assert warnings.filters == before
+
+
+def test_the_package_uses_no_private_sdk_module_or_attribute() -> None:
+    import pathlib
+
+    private = re.compile(r"\b(mcp|mcp_types)(\.\w+)*\._\w+|\b(session|connection|client|ctx)\._[a-z]\w*")
+    package = pathlib.Path(__file__).parents[1] / "mcp_compiler"
+    found = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in package.rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if private.search(line)
+    ]
+    assert found == []

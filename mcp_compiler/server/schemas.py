@@ -7,12 +7,14 @@ model reads can be tested (and read) on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import tool_line
 from ..config import CompilerConfig
+from ..language import CHECK_FAILS_WHOLE, RULES, example_for
 from ..tools import ToolSpec
 
 __all__ = [
@@ -134,36 +136,20 @@ OUTPUT_SCHEMA: dict[str, Any] = _lightly_typed(RUN_SCHEMA)
 
 # ---- the tool description -----------------------------------------------------------------------
 
-_LANGUAGE = """\
+_INTRO = """\
 Run many tool calls as one plan: independent calls run in parallel, each call starts the moment \
 its inputs are ready, and you get one answer plus the whole Run (every task's arguments, status, \
-result and timing) as structured output. Give exactly one of `plan` or `query`.
-
-Plan language, one task per line:
-  ID. server.tool(positional, key=value)   IDs 1, 2, 3, ... in order; values are JSON
-  $N is task N's value (its structured result); $N.key, $N.items[0].name, $N["k"] go inside it
-  "text ${N.key} text" puts a value into a string; $$ is a literal $
-  join() ends the plan; "Thought: ..." lines are notes
-Positional arguments follow each tool's parameters below (required first); `-> {fields}` names \
-the fields of a tool's result, for $N.field. A plan that does not \
-check (unknown tool, bad argument, a reference to a later task) fails before anything runs. \
+result and timing) as structured output. Give exactly one of `plan` or `query`. \
 The answer is the value of every task that nothing else uses."""
 
-_EXAMPLE_WIKI_MATH = """\
-Example:
-  1. wiki.fact("Nile", "length_km")
-  2. wiki.fact("Amazon", "length_km")
-  3. math.eval("a * 0.9 > b * 1.05", {"a": $1.value, "b": $2.value})
-  join()
-(1 and 2 run at once; 3 starts when both are done.)"""
 
-_EXAMPLE_GENERIC = """\
-Example (tool names are placeholders):
-  1. search.find(query="Nile")
-  2. search.find(query="Amazon")
-  3. calc.compare(a=$1.length_km, b=$2.length_km)
-  join()
-(1 and 2 run at once; 3 starts when both are done.)"""
+def _language(tool_names: Iterable[str]) -> list[str]:
+    example = example_for(tool_names)
+    return [
+        _INTRO,
+        f"Plan language:\n{RULES}\n{CHECK_FAILS_WHOLE}",
+        f"Example:\n{textwrap.indent(example.plan.strip(), '  ')}\n({example.note})",
+    ]
 
 
 def _useful_first(catalog: Mapping[str, ToolSpec]) -> list[ToolSpec]:
@@ -187,8 +173,7 @@ def tool_description(
     unavailable: Sequence[str] = (),
 ) -> str:
     """The description of `compile_and_run` for this catalog: the language, an example, the tools."""
-    example = _EXAMPLE_WIKI_MATH if {"wiki.fact", "math.eval"} <= set(catalog) else _EXAMPLE_GENERIC
-    parts = [_LANGUAGE, example]
+    parts = _language(catalog)
     if not catalog:
         parts.append("Tools: none available yet (servers are still connecting or failed to start).")
     else:
