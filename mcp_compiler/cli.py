@@ -18,11 +18,11 @@ import anyio
 import anyio.to_thread
 
 from .catalog import tool_line
-from .compiler import Compiler, Event, limits_for
+from .compiler import Compiler, Event
 from .config import Config, ConfigError, load_config
+from .logs import configure_logging
 from .parser import parse_plan
 from .plan import PlanError
-from .policy import PolicyToolbox
 from .run import Run
 from .tools import ToolSpec
 from ._version import __version__
@@ -119,14 +119,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    quiet = logging.INFO if args.command == "serve" else logging.WARNING
-    logging.basicConfig(
-        level=[quiet, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx2", "httpx", "mcp", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose > 1 else logging.WARNING)
+    configure_logging(args.verbose, quiet_level=logging.INFO if args.command == "serve" else logging.WARNING)
     command: Callable[[argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
     try:
         code = anyio.run(_with_signals, command, args)
@@ -223,35 +216,36 @@ def live_view(event: Event) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from .upstreams import UpstreamPool
+    from .gateway import open_gateway
 
     plan = _read_plan(args)
     if (plan is None) == (args.question is None):
         raise UsageError("give exactly one of a QUESTION, --plan or --plan-file")
     parsed = parse_plan(plan) if plan is not None else None  # a syntax error needs no server
     config = load(args)
-    async with UpstreamPool(config) as pool:
-        guarded = PolicyToolbox(pool, config.compiler.destructive, _ask_on_terminal if sys.stdin.isatty() else None)
-        compiler = Compiler(guarded, limits_for(config), max_replans=config.compiler.max_replans)
+    confirm = _ask_on_terminal if sys.stdin.isatty() else None
+    async with open_gateway(config) as gateway:
         on_event = None if args.json else live_view
         if parsed is not None:
-            run = await compiler.run_plan(parsed, on_event=on_event)
+            run = await gateway.compiler.run_plan(parsed, on_event=on_event, confirm=confirm)
         else:
-            run = await _run_question(compiler, config, args, on_event)
+            run = await _run_question(gateway.compiler, config, args, on_event, confirm)
     _print_run(run, as_json=args.json)
     return EXIT_OK if run.ok and run.answer is not None else EXIT_FAILED_TASKS
 
 
-async def _run_question(compiler: Compiler, config: Config, args: argparse.Namespace, on_event: Any) -> Run:
-    from .llm import select_llm
+async def _run_question(
+    compiler: Compiler, config: Config, args: argparse.Namespace, on_event: Any, confirm: Any
+) -> Run:
+    from .llm import choose_model
 
     try:
-        llm = select_llm(args.model or config.compiler.model)
+        llm = choose_model(args.model or config.compiler.model)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if llm is None:
+    if llm is None or llm == "sampling":
         raise UsageError(NO_PLANNER_CLI)
-    return await compiler.run_query(args.question, llm=llm, on_event=on_event)
+    return await compiler.run_query(args.question, llm=llm, on_event=on_event, confirm=confirm)
 
 
 def _print_run(run: Run, *, as_json: bool) -> None:
