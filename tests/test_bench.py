@@ -24,6 +24,7 @@ from benchmarks.lab.strategies import STRATEGIES
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_quick_bench_on_a_tiny_workload_writes_tables_and_the_strategies_agree(tmp_path) -> None:
     code = await bench(quick=True, out=tmp_path, workloads=["hotpot", "chain"], instances=1,
@@ -44,6 +45,7 @@ async def test_quick_bench_on_a_tiny_workload_writes_tables_and_the_strategies_a
     assert (tmp_path / "latency.png").exists() or "Charts skipped" in md
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_a_sensitivity_run_holds_the_given_ttft_and_tool_speed_instead_of_calibrating(tmp_path) -> None:
     code = await bench(quick=True, out=tmp_path, workloads=["hotpot"], instances=1, bridge_cost=False,
@@ -106,6 +108,7 @@ def test_pin_runs_a_module_on_the_cpus_given(tmp_path: Path) -> None:
     assert "RuntimeWarning" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_overhead_rows_split_compile_and_run_into_engine_and_hop(tmp_path: Path) -> None:
     before = os.sched_getaffinity(0)

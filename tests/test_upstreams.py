@@ -281,6 +281,7 @@ async def test_calls_to_a_server_that_cannot_restart_fail_fast_with_the_reason(t
             await pool.call(ToolSpec(name="a.nope", provider="a"), {})
 
 
+@pytest.mark.slow  # waits out the reconnect back-off
 async def test_a_dropped_http_server_is_reconnected_when_it_comes_back() -> None:
     port = free_port()
     proc = start_http_server(port)
