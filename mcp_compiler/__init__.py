@@ -10,6 +10,7 @@ from .catalog import Catalog, UnknownTool
 from .checks import BoundTask, check_plan
 from .compiler import Compiler, execute
 from .errors import CallRefused, CallTimeout, CompilerError, ConfigError, ConnectionLost, RequestError
+from .llm import LLMError
 from .parser import PlanParser, parse_plan
 from .plan import Plan, PlanError, Ref, Task, Template
 from .run import Run, TaskRecord
@@ -19,7 +20,7 @@ from .tools import FunctionToolbox, ToolError, ToolSpec, Toolbox
 
 __all__ = [
     "BoundTask", "CallPolicy", "CallRefused", "CallTimeout", "Catalog", "Compiler", "CompilerError",
-    "ConfigError", "ConnectionLost", "FunctionToolbox", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
+    "ConfigError", "ConnectionLost", "FunctionToolbox", "LLMError", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
     "RequestError", "Run", "Scheduler", "ServerLimits", "Task", "TaskRecord", "Template", "ToolError",
     "ToolSpec", "Toolbox", "UnknownTool", "check_plan", "execute", "parse_plan",
 ]

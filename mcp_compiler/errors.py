@@ -18,7 +18,8 @@ never by their message text, and never leak out of the package as they are.
     └── LLMError         an LLM call failed (kind: auth, rate_limit, timeout, ...)
 
 `PlanError` and `LLMError` are defined beside the code that raises them (`plan.py`,
-`llm/base.py`) and re-exported here; they derive from `CompilerError` all the same.
+`llm/base.py`, which carry extra fields: line and column, kind and status); they derive from
+`CompilerError` all the same, and `mcp_compiler` re-exports every one of them.
 """
 
 from __future__ import annotations

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Union
 
+from .errors import CompilerError
+
 __all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value"]
 
 PathItem = Union[str, int]
 
 
-class PlanError(ValueError):
+class PlanError(CompilerError, ValueError):
     """Plan text or a plan's content is wrong; says where (line, column) and what was expected."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
