@@ -1,6 +1,11 @@
 """Builds wiki.json, the offline encyclopedia behind the bundled ``wiki`` server.
 
-Run ``python -m mcp_compiler.servers.data.build_wiki`` after editing the tables below.
+To regenerate it, from the repository root, after editing the tables below::
+
+    python servers/data/build_wiki.py      # rewrites servers/data/wiki.json, next to this file
+
+then commit both files. The script is repository-only: the wheel ships wiki.json (as
+``mcp_compiler/servers/data/wiki.json``) but not this generator.
 The figures are rounded, approximate real-world values written for this project (good
 enough for demos and benchmarks, not a reference). Summaries are assembled from a
 per-kind sentence plus a hand-written note, so every entry reads as one paragraph.
