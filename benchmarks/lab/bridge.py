@@ -32,8 +32,9 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from mcp_compiler.catalog import Catalog
-from mcp_compiler.compiler import Compiler, limits_for
+from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import parse_config
+from mcp_compiler.gateway import limits_from
 from mcp_compiler.planner import planner_prompt
 from mcp_compiler.tokens import count_tokens
 from mcp_compiler.tools import ToolSpec
@@ -143,7 +144,7 @@ async def _overhead_times(
     times: dict[str, dict[int, list[float]]] = {"direct": {}, "run_plan": {}, "server": {}, "engine": {}}
     with anyio.fail_after(timeout_s):
         async with Client(params) as direct, UpstreamPool(config) as pool, Client(serve) as bridge:
-            compiler = Compiler(pool, limits_for(config))
+            compiler = Compiler(pool, limits_from(config))
             ways = {
                 "direct": lambda n: _direct(direct, n),
                 "run_plan": lambda n: _run_plan(compiler, n),

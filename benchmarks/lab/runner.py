@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 from pydantic import SecretStr
 
-from mcp_compiler.compiler import limits_for
 from mcp_compiler.config import Config, StdioServerConfig, default_config
+from mcp_compiler.gateway import limits_from
 from mcp_compiler.llm import Timeouts
 from mcp_compiler.upstreams import UpstreamPool
 
@@ -186,7 +186,7 @@ async def bench(
             return 1
         llm = OpenAILLM("sim-gpt", base_url=sim.base_url_openai, api_key="sim",
                         timeouts=Timeouts(total=600, first_token=300, idle=300), max_retries=0)
-        limits = limits_for(cfg)
+        limits = limits_from(cfg)
         boxes: dict[str, SubsetToolbox] = {}
         for insts in by_workload.values():
             for inst in insts:

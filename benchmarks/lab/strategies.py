@@ -30,7 +30,7 @@ from mcp_compiler.compiler import Compiler
 from mcp_compiler.llm import LLM, Message, Usage, complete
 from mcp_compiler.parser import parse_plan
 from mcp_compiler.plan import resolve, value_text
-from mcp_compiler.scheduler import Limits
+from mcp_compiler.policy import Limits
 from mcp_compiler.tools import Toolbox, ToolSpec
 
 from .model import PFC_MARK, REACT_MARK
