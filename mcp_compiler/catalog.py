@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .tools import ToolSpec
+from .tools import ToolSpec, positional_order
 
 __all__ = ["Catalog", "UnknownTool", "tool_line", "param_list", "first_line"]
 
@@ -61,10 +61,9 @@ class Catalog(Mapping[str, ToolSpec]):
 
 def param_list(schema: Mapping[str, Any]) -> list[str]:
     """`name: type` for each parameter in positional order (required first), `?` marking optional."""
-    required = set(schema.get("required", []))
-    props: Mapping[str, Any] = schema.get("properties", {}) or {}
-    ordered = [p for p in props if p in required] + [p for p in props if p not in required]
-    return [f"{p}{'' if p in required else '?'}: {_type_name(props[p])}" for p in ordered]
+    required = set(schema.get("required", None) or [])
+    props: Mapping[str, Any] = schema.get("properties", None) or {}
+    return [f"{p}{'' if p in required else '?'}: {_type_name(props[p])}" for p in positional_order(schema)]
 
 
 def _type_name(prop: Any) -> str:

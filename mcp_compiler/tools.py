@@ -20,7 +20,7 @@ import pydantic
 
 from .errors import ToolError
 
-__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "spec_from_function"]
+__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "spec_from_function"]
 
 
 def _empty_object_schema() -> dict[str, Any]:
@@ -52,14 +52,20 @@ class ToolSpec:
     @property
     def parameters(self) -> list[str]:
         """Property names in positional order: required first, then the rest, each in schema order."""
-        props = list(self.input_schema.get("properties", {}))
-        required = [p for p in self.input_schema.get("required", []) if p in props]
-        return required + [p for p in props if p not in required]
+        return positional_order(self.input_schema)
 
     @property
     def dedupable(self) -> bool:
         """Identical calls within one run may share one result."""
         return self.read_only or self.idempotent
+
+
+def positional_order(schema: Mapping[str, Any]) -> list[str]:
+    """The order positional arguments bind in: required properties first, then the rest, each in
+    the order the schema lists its properties. The catalog shows tools in the same order."""
+    props = list(schema.get("properties", None) or {})
+    required = set(schema.get("required", None) or [])
+    return [p for p in props if p in required] + [p for p in props if p not in required]
 
 
 class Toolbox(Protocol):

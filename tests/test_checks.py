@@ -156,3 +156,15 @@ def test_a_streamed_plan_is_checked_task_by_task_with_the_same_checker() -> None
     with pytest.raises(PlanError, match=r"task 4 refers to \$5, which is not an earlier task") as caught:
         checker.check(late)
     assert (caught.value.line, caught.value.column) == (3, 1)
+
+
+def test_positional_arguments_bind_in_the_order_the_catalog_shows() -> None:
+    from mcp_compiler.catalog import param_list
+    from mcp_compiler.tools import ToolSpec
+
+    # `required` lists b before a; the schema's properties list a first: both follow the properties.
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {}},
+              "required": ["b", "a"]}
+    spec = ToolSpec("t.f", input_schema=schema)
+    assert spec.parameters == ["a", "b", "c"]
+    assert [entry.split(":")[0] for entry in param_list(schema)] == ["a", "b", "c?"]
