@@ -220,6 +220,9 @@ class CompilerConfig(_Strict):
     max_plan_tasks: PositiveInt = 1_000
     max_plan_bytes: PositiveInt = 1_000_000
     description_max_tools: PositiveInt = 40
+    # How much data references and results may hold: one value, and one run's results together.
+    max_value_bytes: PositiveInt = 16 * 2**20
+    max_run_bytes: PositiveInt = 128 * 2**20
 
 
 class Config(BaseModel):

@@ -13,6 +13,7 @@ never by their message text, and never leak out of the package as they are.
     ├── ToolError        one tool call failed; becomes that task's error, never the run's
     │   ├── CallTimeout      the call ran past its timeout
     │   ├── CallRefused      the destructive-tool policy did not let it run
+    │   ├── OverBudget       its resolved arguments or its result are larger than a size limit
     │   └── ConnectionLost   the server went away while the call was in flight (safe to
     │                        retry only for tools marked read-only or idempotent)
     └── LLMError         an LLM call failed (kind: auth, rate_limit, timeout, ...)
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 __all__ = [
     "CompilerError", "ConfigError", "RequestError", "NoPlanner", "ToolError", "CallTimeout",
-    "CallRefused", "ConnectionLost",
+    "CallRefused", "ConnectionLost", "OverBudget",
 ]
 
 
@@ -56,6 +57,10 @@ class CallTimeout(ToolError):
 
 class CallRefused(ToolError):
     """The destructive-tool policy refused the call (denied, not confirmed, nobody to ask)."""
+
+
+class OverBudget(ToolError):
+    """A value is larger than a size limit (`max_value_bytes`, `max_run_bytes`); the message names it."""
 
 
 class ConnectionLost(ToolError):

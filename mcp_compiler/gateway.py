@@ -9,6 +9,8 @@ config's names turn into the engine's:
     compiler.max_per_server       -> Limits.max_per_server       (per server, across runs)
     compiler.call_timeout_s       -> Limits.call_timeout_s
     compiler.run_timeout_s        -> Limits.run_timeout_s
+    compiler.max_value_bytes      -> Limits.max_value_bytes      (one task's resolved arguments, one result)
+    compiler.max_run_bytes        -> Limits.max_run_bytes        (a run's results together)
     mcpServers.X.max_concurrency  -> Limits.servers[X].max_concurrency   (overrides max_per_server)
     mcpServers.X.timeout_s        -> Limits.servers[X].timeout_s         (overrides call_timeout_s)
     compiler.destructive          -> Compiler(destructive=...)
@@ -41,7 +43,8 @@ def limits_from(config: Config) -> Limits:
     }
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,
-        call_timeout_s=c.call_timeout_s, run_timeout_s=c.run_timeout_s, servers=servers,
+        call_timeout_s=c.call_timeout_s, run_timeout_s=c.run_timeout_s, max_value_bytes=c.max_value_bytes,
+        max_run_bytes=c.max_run_bytes, servers=servers,
     )
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import chain
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Union
 
 from .errors import CompilerError
 
-__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value"]
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value", "measure", "resolved_size"]
 
 PathItem = Union[str, int]
 
@@ -210,6 +211,57 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return f"(a list of {len(value)})"
     return f"(a {type(value).__name__})"
+
+
+def measure(value: Any, limit: int) -> int:
+    """About how many bytes `value` takes as compact JSON (strings by their length), counting no
+    further than just past `limit`: a huge value costs no more to measure than the limit allows."""
+    total = 0
+    pending: list[Any] = [iter((value,))]  # iterators, so a long list is never copied
+    while pending and total <= limit:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+            continue
+        if isinstance(item, str):
+            total += len(item) + 3  # quotes and a separator
+        elif isinstance(item, dict):
+            total += 2
+            pending.append(chain.from_iterable(item.items()))  # key, value, key, value, ...
+        elif isinstance(item, (list, tuple)):
+            total += 2
+            pending.append(iter(item))
+        else:
+            total += 8  # numbers, booleans, null
+    return total
+
+
+_END = object()
+
+
+def resolved_size(value: Value, results: Mapping[int, Any], limit: int) -> int:
+    """About how many bytes `resolve(value, results)` would take as JSON, counted without building
+    it: a string that splices a large result many times is refused before it exists."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, Ref):
+            total += measure(_follow(item, results), limit - total)
+        elif isinstance(item, Template):
+            total += 2
+            stack.extend(item.parts)
+        elif isinstance(item, list):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 2 + len(item)
+            for key, sub in item.items():
+                total += len(key) + 3
+                stack.append(sub)
+        else:
+            total += measure(item, limit - total)
+    return total
 
 
 def resolve(value: Value, results: Mapping[int, Any]) -> Any:

@@ -17,6 +17,9 @@ way httpx's client owns timeouts, limits and retries and its transports only mov
    value overrides the default in both directions.
 4. **Retry**: a call whose server went away mid-call (`ConnectionLost`) is made once more, after
    the toolbox reconnects, for tools marked read-only or idempotent; within the same timeout.
+5. **Size budget**: a task's arguments, as its references would resolve, may take at most
+   `max_value_bytes` (counted before they are built, so references cannot multiply data without
+   bound), and so may each result; a run's results together at most `max_run_bytes`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any, Literal
 import anyio
 
 from ._concurrency import holding
-from .errors import CallRefused, CallTimeout, ConnectionLost
+from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
+from .plan import Value, measure, resolved_size
 from .tools import Toolbox, ToolSpec
 
 __all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "NOBODY_TO_ASK"]
@@ -62,6 +66,8 @@ class Limits:
     max_per_server: int = 8  # tool calls in flight to one server, across every run of the process
     call_timeout_s: float | None = 60.0
     run_timeout_s: float | None = 300.0
+    max_value_bytes: int = 16 * 2**20  # one task's resolved arguments, or one result
+    max_run_bytes: int = 128 * 2**20  # every result of one run together
     servers: Mapping[str, ServerLimits] = field(default_factory=dict)
 
     def concurrency_of(self, server: str) -> int:
@@ -148,11 +154,43 @@ class RunCalls:
         self.policy = policy
         self._slots = slots
         self._confirm = confirm
+        self._run_bytes = 0
 
     def specs(self) -> Mapping[str, ToolSpec]:
         return self.policy.specs()
 
+    def check_arguments(self, arguments: Mapping[str, Value], results: Mapping[int, Any]) -> None:
+        """Raise OverBudget when `arguments` would resolve to more than `max_value_bytes`."""
+        limit = self.policy.limits.max_value_bytes
+        size = resolved_size(dict(arguments), results, limit)
+        if size > limit:
+            raise OverBudget(
+                f"arguments too large: over {_mib(limit)} once their references are resolved (the limit per "
+                "value, compiler.max_value_bytes); nothing was called"
+            )
+
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing) -> Any:
         """Permit, then call; `on_start` runs once the call holds its slots and is about to start."""
         await self.policy.permit(spec, arguments, self._confirm)
-        return await self.policy.call(spec, arguments, self._slots, on_start)
+        result = await self.policy.call(spec, arguments, self._slots, on_start)
+        self._account(result)
+        return result
+
+    def _account(self, result: Any) -> None:
+        limits = self.policy.limits
+        size = measure(result, limits.max_value_bytes)
+        if size > limits.max_value_bytes:
+            raise OverBudget(
+                f"result too large: over {_mib(limits.max_value_bytes)} (the limit per value, "
+                "compiler.max_value_bytes); the result was dropped"
+            )
+        if self._run_bytes + size > limits.max_run_bytes:
+            raise OverBudget(
+                f"the run's results passed {_mib(limits.max_run_bytes)} together (the limit per run, "
+                "compiler.max_run_bytes); this result was dropped"
+            )
+        self._run_bytes += size
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size:,} bytes"

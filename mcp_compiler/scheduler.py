@@ -95,8 +95,9 @@ class Scheduler:
                 return
             try:
                 results = {d: self._slots[d].record.result for d in record.deps}
+                self._calls.check_arguments(bound.arguments, results)
                 arguments = coerce_arguments(resolve(bound.arguments, results), bound.spec)
-            except ResolveError as e:
+            except (ResolveError, ToolError) as e:
                 self._finish(record, "error", error=str(e))
                 return
             record.args = arguments
