@@ -81,6 +81,8 @@ class PlanChecker:
         return bound
 
     def _check_order(self, task: Task) -> None:
+        if task.id < 1:
+            raise PlanError(f"task number {task.id}: task numbers start at 1", task.line, task.column)
         if task.id <= self._last_id:
             what = "duplicate" if task.id in self._seen else "out-of-order"
             raise PlanError(

@@ -24,6 +24,7 @@ plan, made by `checks.check_plan` / `checks.PlanChecker` whatever the plan came 
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -43,6 +44,8 @@ _PLAIN_RUN = {'"': re.compile(r'[^"\\]+'), "'": re.compile(r"[^'\\]+")}
 _KEYWORDS: dict[str, Any] = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 _END = "<END_OF_PLAN>"
+MAX_DEPTH = 100  # lists and objects inside one argument; deeper is a PlanError, not a RecursionError
+MAX_INT_DIGITS = 4300  # Python's own limit for converting digits to an int
 
 
 def _isdigit(c: str) -> bool:
@@ -74,6 +77,9 @@ class PlanParser:
         self._json: bool | None = None
         self._thought: str | None = None
         self._stalled_at: int | None = None  # buffer length when the last attempt needed more text
+        self._depth = 0  # lists and objects open at the current position
+        self._newlines: list[int] = []  # offsets of every "\n" in the buffer up to _scanned
+        self._scanned = 0
 
     @property
     def done(self) -> bool:
@@ -296,6 +302,8 @@ class PlanParser:
             self._need(self._number_end_decided_at(m.end()))
             text = m.group()
             is_int = "." not in text and "e" not in text.lower()
+            if is_int and len(text.lstrip("-")) > MAX_INT_DIGITS:
+                raise self._error(i, f"an integer of {len(text.lstrip('-')):,} digits; at most {MAX_INT_DIGITS:,} are allowed")
             return (int(text) if is_int else float(text)), m.end()
         m = self._match(_IDENT, i)
         if m and m.group() in _KEYWORDS:
@@ -315,7 +323,19 @@ class PlanParser:
             return end + (3 if rest[1:2] in ("+", "-", "") else 2)
         return end
 
+    def _nest(self, i: int) -> None:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise self._error(i, f"lists and objects nest deeper than {MAX_DEPTH} levels")
+
     def _list(self, i: int) -> tuple[list[Value], int]:
+        self._nest(i)
+        try:
+            return self._list_items(i)
+        finally:
+            self._depth -= 1
+
+    def _list_items(self, i: int) -> tuple[list[Value], int]:
         items: list[Value] = []
         i += 1
         while True:
@@ -332,6 +352,13 @@ class PlanParser:
                 raise self._error(i, "expected ',' or ']' in a list")
 
     def _object(self, i: int) -> tuple[dict[str, Value], int]:
+        self._nest(i)
+        try:
+            return self._object_items(i)
+        finally:
+            self._depth -= 1
+
+    def _object_items(self, i: int) -> tuple[dict[str, Value], int]:
         obj: dict[str, Value] = {}
         i += 1
         while True:
@@ -436,6 +463,10 @@ class PlanParser:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise PlanError(f"invalid JSON plan: {e.msg}", e.lineno, e.colno) from None
+        except RecursionError:
+            raise PlanError(f"invalid JSON plan: lists and objects nest deeper than {MAX_DEPTH} levels") from None
+        except ValueError as e:  # e.g. an integer beyond Python's digit limit for conversion
+            raise PlanError(f"invalid JSON plan: {e}".split("; use sys.")[0]) from None
         tasks = data.get("tasks") if isinstance(data, dict) else None
         if not isinstance(tasks, list):
             raise PlanError('a JSON plan must be an object with a "tasks" list')
@@ -457,22 +488,26 @@ class PlanParser:
         if not isinstance(tool, str) or not _TOOL_NAME.fullmatch(tool):
             raise PlanError(f"{where}.tool: expected a tool name, got {tool!r}")
         raw_args, raw_kwargs = item.get("args", []), item.get("kwargs", {})
+        if not isinstance(raw_kwargs, dict):
+            raise PlanError(f"{where}.kwargs: expected an object of arguments by name, got {_json_kind(raw_kwargs)}")
         if isinstance(raw_args, dict):
             raw_args, raw_kwargs = [], {**raw_args, **raw_kwargs}
-        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
-            raise PlanError(f"{where}.args: expected an object (by name) or a list (by position)")
-        args = [self._json_value(v) for v in raw_args]
-        kwargs = {str(k): self._json_value(v) for k, v in raw_kwargs.items()}
+        if not isinstance(raw_args, list):
+            raise PlanError(f"{where}.args: expected an object (by name) or a list (by position), got {_json_kind(raw_args)}")
+        args = [self._json_value(v, where, 0) for v in raw_args]
+        kwargs = {str(k): self._json_value(v, where, 0) for k, v in raw_kwargs.items()}
         thought = item.get("thought") if isinstance(item.get("thought"), str) else None
         return Task(task_id, tool, args, kwargs, thought)
 
-    def _json_value(self, value: Any) -> Value:
+    def _json_value(self, value: Any, where: str, depth: int) -> Value:
         if isinstance(value, str):
             return self._string_value(value, 0)
+        if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
+            raise PlanError(f"{where}: lists and objects nest deeper than {MAX_DEPTH} levels")
         if isinstance(value, list):
-            return [self._json_value(v) for v in value]
+            return [self._json_value(v, where, depth + 1) for v in value]
         if isinstance(value, dict):
-            return {k: self._json_value(v) for k, v in value.items()}
+            return {k: self._json_value(v, where, depth + 1) for k, v in value.items()}
         return value
 
     # -- low-level look-ahead -----------------------------------------------------------------
@@ -511,8 +546,17 @@ class PlanParser:
         return False
 
     def _line_col(self, i: int) -> tuple[int, int]:
-        line = self._buf.count("\n", 0, i) + 1
-        return line, i - (self._buf.rfind("\n", 0, i) + 1) + 1
+        # Newlines are indexed once as the buffer grows, so finding a task's line is a bisection,
+        # not a count from the start (which made parsing quadratic in the number of tasks).
+        if i > self._scanned:
+            j = self._buf.find("\n", self._scanned, i)
+            while j >= 0:
+                self._newlines.append(j)
+                j = self._buf.find("\n", j + 1, i)
+            self._scanned = i
+        before = bisect.bisect_left(self._newlines, i)
+        line_start = self._newlines[before - 1] + 1 if before else 0
+        return before + 1, i - line_start + 1
 
     def _error(self, i: int, message: str) -> PlanError:
         line, col = self._line_col(min(i, len(self._buf)))
@@ -567,3 +611,8 @@ def _string_ref(text: str, i: int, char: Any, fail: Any) -> tuple[Ref, int]:
             raise fail(j, "expected '}' to close ${...}")
         j += 1
     return Ref(int(m.group()), tuple(path)), j
+
+
+def _json_kind(value: Any) -> str:
+    return "null" if value is None else {bool: "a boolean", str: "a string", int: "a number", float: "a number",
+                                          list: "a list", dict: "an object"}.get(type(value), type(value).__name__)

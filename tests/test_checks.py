@@ -168,3 +168,14 @@ def test_positional_arguments_bind_in_the_order_the_catalog_shows() -> None:
     spec = ToolSpec("t.f", input_schema=schema)
     assert spec.parameters == ["a", "b", "c"]
     assert [entry.split(":")[0] for entry in param_list(schema)] == ["a", "b", "c?"]
+
+
+def test_task_numbers_start_at_one() -> None:
+    from mcp_compiler import FunctionToolbox, check_plan, parse_plan
+
+    async def f(x: int) -> int:
+        return x
+
+    with pytest.raises(PlanError) as info:
+        check_plan(parse_plan("0. f(1)"), FunctionToolbox({"f": f}).specs())
+    assert str(info.value) == "line 1, column 1: task number 0: task numbers start at 1"
