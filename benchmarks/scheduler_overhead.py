@@ -4,7 +4,8 @@
 
 Each tool is an async function that returns at once, so everything measured is the engine:
 parsing the plan text, the static checks (binding to the catalog and schemas), and execution
-(one coroutine per task, dependency events, ref substitution, limiters, the call, the records).
+(one coroutine per task, dependency events, ref substitution, the call policy's budget, slots and
+timeout, the call, the records).
 Shapes: `wide` (independent tasks), `wide + join` (the same, feeding one final task that refers
 to all of them), `chain` (each task refers to the one before). Prints a Markdown table of
 microseconds per task, the median of several runs.
@@ -22,7 +23,7 @@ from typing import Any
 
 import anyio
 
-from mcp_compiler import FunctionToolbox, Limits, Run, Scheduler, check_plan, parse_plan
+from mcp_compiler import CallPolicy, FunctionToolbox, Limits, Run, Scheduler, check_plan, parse_plan
 
 
 async def noop(x: Any) -> Any:
@@ -54,7 +55,8 @@ async def measure(text: str, limits: Limits) -> tuple[float, float, float]:
     bound = check_plan(plan, box.specs())
     t2 = time.perf_counter()
     run = Run()
-    await Scheduler(box, run, limits).run(bound)
+    calls = CallPolicy(box, limits).for_run()
+    await Scheduler(calls, run, run_timeout_s=limits.run_timeout_s).run(bound)
     t3 = time.perf_counter()
     if not run.ok or len(run.tasks) != len(plan.tasks):
         raise SystemExit(f"the run failed: {[(r.id, r.error) for r in run.tasks if r.status != 'ok'][:3]}")
@@ -62,7 +64,7 @@ async def measure(text: str, limits: Limits) -> tuple[float, float, float]:
 
 
 async def main(n: int, repeats: int) -> None:
-    configs = {"default limits (16 in flight)": Limits(), "no binding cap": Limits(max_concurrency=n, max_per_provider=n)}
+    configs = {"default limits (16 in flight)": Limits(), "no binding cap": Limits(max_concurrency=n, max_per_server=n)}
     print(f"Scheduler overhead, {n} zero-latency tasks, median of {repeats} runs, µs per task "
           f"(Python {sys.version.split()[0]}, anyio {importlib.metadata.version('anyio')})\n")
     print("| shape | limits | parse | check | execute | parse + check + execute |")
