@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .plan import Plan, PlanError, Ref, Task, Value, template
+from .plan import MAX_VALUE_DEPTH, Plan, PlanError, Ref, Task, Value, template
 
 __all__ = ["PlanParser", "parse_plan"]
 
@@ -44,7 +44,7 @@ _PLAIN_RUN = {'"': re.compile(r'[^"\\]+'), "'": re.compile(r"[^'\\]+")}
 _KEYWORDS: dict[str, Any] = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 _END = "<END_OF_PLAN>"
-MAX_DEPTH = 100  # lists and objects inside one argument; deeper is a PlanError, not a RecursionError
+MAX_DEPTH = MAX_VALUE_DEPTH  # lists and objects inside one argument; deeper is a PlanError, not a RecursionError
 MAX_INT_DIGITS = 4300  # Python's own limit for converting digits to an int
 
 

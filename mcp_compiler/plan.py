@@ -18,9 +18,11 @@ from typing import Any, Union
 
 from .errors import CompilerError
 
-__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value", "measure", "resolved_size"]
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH"]
 
 PathItem = Union[str, int]
+
+MAX_VALUE_DEPTH = 100  # lists and objects inside one value, from a plan or from a tool
 
 
 class PlanError(CompilerError, ValueError):
@@ -237,6 +239,23 @@ def measure(value: Any, limit: int) -> int:
 
 
 _END = object()
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether lists and objects in `value` nest deeper than `limit` (checked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, tuple)))
+    return False
 
 
 def resolved_size(value: Value, results: Mapping[int, Any], limit: int) -> int:

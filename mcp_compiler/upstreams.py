@@ -67,6 +67,7 @@ from ._version import __version__
 from .catalog import Catalog
 from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig
 from .errors import ConnectionLost, ToolError
+from .plan import MAX_VALUE_DEPTH, nests_deeper
 from .tools import ToolSpec
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
@@ -110,15 +111,19 @@ def tool_value(result: types.CallToolResult) -> Any:
     if result.is_error:
         raise ToolError(_result_text(result) or "the tool reported an error without a message")
     if result.structured_content is not None:
+        if nests_deeper(result.structured_content, MAX_VALUE_DEPTH):
+            raise ToolError(f"the tool's structured result nests deeper than {MAX_VALUE_DEPTH} levels")
         return result.structured_content
     if any(not isinstance(block, types.TextContent) for block in result.content):
         # Images, audio, resources: keep them as data rather than dropping them.
         return [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
     text = _result_text(result)
     try:
-        return json.loads(text)
-    except ValueError:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser handles
         return text
+    # Text that parses into something nested past what a reply can carry stays text.
+    return text if nests_deeper(value, MAX_VALUE_DEPTH) else value
 
 
 def _result_text(result: types.CallToolResult) -> str:
