@@ -1,0 +1,135 @@
+"""Fuzzing the MCP surface with a fixed seed: plans, arguments, upstream results, upstream schemas.
+
+A real `mcp-compiler serve` on stdio, behind it a raw-JSON-RPC upstream that returns hostile values
+on demand (tests/fixtures/fuzz_upstream.py), in front of it a real `mcp` SDK client. Every case must
+come back within its bound as a result (a tool error is fine) that is not an internal error, and the
+session must serve the next case. CI runs a few hundred cases; `MCP_COMPILER_FUZZ_CASES=5000` runs
+long (the README's figures come from that run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+
+pytestmark = pytest.mark.anyio
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = int(os.environ.get("MCP_COMPILER_FUZZ_CASES", "240"))
+SEED = int(os.environ.get("MCP_COMPILER_FUZZ_SEED", "20261201"))
+
+VALID = [
+    '1. fuzz.emit(1)\n2. fuzz.echo($1)\njoin()',
+    '1. fuzz.echo({"a": [1, 2, {"b": "c"}]})\n2. fuzz.echo("x ${1.a} y")\njoin()',
+    '1. fuzz.strict("abc", 3)\njoin()',
+    '{"tasks": [{"id": 1, "tool": "fuzz.echo", "args": {"value": [1, 2]}}]}',
+]
+PIECES = [
+    '"\\ud800"', '"\\udfff"', '"a\\ud83d"', "$9", "$1.x.y[3]", "${1", "[" * 700, "9" * 5000, "{" * 50, "\x00",
+    "join()", "<END_OF_PLAN>", "Thought: hm", ")", "(", ",", "=", '"', "'", "\n", "0.", "-1.", "fuzz.nope()",
+    "compile_and_run()", "é", "\u202e", "\ufeff", "1e309", "NaN", "True", "None", "[1,]", "{'a': 1}",
+]
+
+
+def mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randrange(1, 4)):
+        at = rng.randrange(len(text) + 1)
+        op = rng.randrange(3)
+        if op == 0:
+            text = text[:at] + rng.choice(PIECES) + text[at:]
+        elif op == 1:
+            text = text[:at] + text[at + rng.randrange(1, 8):]
+        else:
+            text = text[:at] + "".join(_char(rng) for _ in range(rng.randrange(1, 6))) + text[at:]
+    return text
+
+
+def case(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    kind = rng.randrange(5)
+    if kind == 0:
+        return "plan", {"plan": mutate(rng, rng.choice(VALID))}
+    if kind == 1:  # arguments of the wrong shape
+        return "arguments", rng.choice([
+            {}, {"plan": 3}, {"plan": None}, {"plan": "1. fuzz.emit(1)", "query": "x"}, {"other": "x"},
+            {"plan": ["1. fuzz.emit(1)"]}, {"query": ""}, {"plan": '1. fuzz.echo("\\ud800")'},
+            {"plan": "x" * 2_000_000},
+        ])
+    if kind == 2:  # upstream results, used by a later task
+        seed = rng.randrange(10_000)
+        path = rng.choice(["", ".s", "[0]", ".nested[2].k", ".text"])
+        return "results", {"plan": f"1. fuzz.emit({seed})\n2. fuzz.echo(${1}{path})\n3. fuzz.echo(\"v=${{1}}\")\njoin()"}
+    if kind == 3:  # the upstream's schema: a pattern and a minimum
+        s = "".join(rng.choice("ab(+)*$^\\z") for _ in range(rng.randrange(0, 40)))
+        return "schemas", {"plan": f"1. fuzz.strict({json.dumps(s)}, {rng.randrange(-5, 5)})\njoin()"}
+    # Any code point but a surrogate, which the client's own JSON encoder refuses; lone surrogates
+    # reach the server as escapes inside plan text (the PIECES above) and from the upstream.
+    text = "".join(_char(rng) for _ in range(rng.randrange(0, 60)))
+    return "plan", {"plan": text}
+
+
+def _char(rng: random.Random) -> str:
+    code = rng.randrange(0, 0x10FFFF - 0x800)
+    return chr(code + 0x800 if code >= 0xD800 else code)
+
+
+def server_rss_kib(config: Path) -> int:
+    """Peak RSS (VmHWM) of the `serve` process for this config, from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if str(config) in (entry / "cmdline").read_text().replace("\0", " "):
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
+async def test_the_surface_survives_fuzzed_plans_arguments_results_and_schemas(tmp_path: Path) -> None:
+    config = tmp_path / "fuzz-config.json"
+    config.write_text(json.dumps({
+        "mcpServers": {"fuzz": {"command": sys.executable, "args": [str(FIXTURES / "fuzz_upstream.py")]}},
+        "compiler": {"call_timeout_s": 10, "connect_timeout_s": 30, "max_value_bytes": 4 * 2**20},
+    }))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(config)])
+    rng = random.Random(SEED)
+    tally: dict[str, int] = {}
+    problems: list[str] = []
+    slow: list[tuple[float, str, str]] = []
+    async with Client(params) as client:
+        for n in range(CASES):
+            family, arguments = case(rng)
+            tally[family] = tally.get(family, 0) + 1
+            started = anyio.current_time()
+            try:
+                with anyio.fail_after(30):
+                    result = await client.call_tool("compile_and_run", arguments)
+                slow.append((anyio.current_time() - started, family, str(arguments)[:120]))
+            except TimeoutError:
+                problems.append(f"case {n} ({family}) hung: {str(arguments)[:200]}")
+                break
+            except Exception as exc:  # noqa: BLE001 - a broken session is what we are looking for
+                problems.append(f"case {n} ({family}) broke the session: {type(exc).__name__}: {exc}"[:400])
+                break
+            text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
+            if "internal error" in text:
+                problems.append(f"case {n} ({family}) internal error: {str(arguments)[:200]}")
+        peak = server_rss_kib(config)
+        with anyio.fail_after(30):  # still serving
+            final = await client.call_tool("compile_and_run", {"plan": '1. fuzz.echo("still here")\njoin()'})
+    for took, family, text in sorted(slow, reverse=True)[:5]:
+        print(f"  slowest: {took:.2f} s {family} {text}")
+    print(f"\nfuzzed {sum(tally.values())} cases {tally}: {len(problems)} problems; server peak RSS {peak / 1024:.0f} MiB")
+    assert problems == []
+    assert not final.is_error
