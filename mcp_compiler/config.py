@@ -14,7 +14,8 @@
 - A server entry is stdio (`command`, `args`, `env`, `cwd`) or Streamable HTTP (`url`, `headers`).
   The kind comes from an optional `type`/`transport` key ("stdio", "http", "streamable-http", ...)
   or, without one, from which of `command`/`url` is present. `disabled: true` skips an entry.
-- Our per-server extras: `allow`/`deny` (tool names, glob patterns), `timeout_s`, `max_concurrency`.
+- Our per-server extras: `allow`/`deny` (tool names, glob patterns), `timeout_s`, `max_concurrency`,
+  `ordering` ("plan", the default: calls not marked read-only keep plan order; "free": none do).
 - `${VAR}` and `${VAR:-default}` expand from the environment in every string value; `$${` is a
   literal `${`. A missing variable without a default is an error naming the server and field.
 - Unknown keys inside a server entry or the `compiler` section are errors (they are typos). Unknown
@@ -50,6 +51,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 __all__ = [
@@ -63,6 +65,8 @@ __all__ = [
     "parse_config",
     "default_config",
     "expand_env",
+    "server_prefix",
+    "RESERVED_PREFIXES",
 ]
 
 
@@ -85,6 +89,7 @@ class _ServerCommon(_Strict):
     deny: list[str] = Field(default_factory=list)
     timeout_s: PositiveFloat | None = None
     max_concurrency: PositiveInt | None = None
+    ordering: Literal["plan", "free"] | None = None  # None: the engine's default, "plan"
 
     def allows(self, tool: str) -> bool:
         """Whether the allow/deny lists (glob patterns) let `tool` into the catalog."""
@@ -236,6 +241,35 @@ class Config(BaseModel):
     @property
     def servers(self) -> dict[str, ServerConfig]:
         return {name: s for name, s in self.mcp_servers.items() if not s.disabled}  # type: ignore[misc]
+
+    @model_validator(mode="after")
+    def _prefixes_are_unique(self) -> Config:
+        seen: dict[str, str] = {}
+        for key in self.mcp_servers:
+            prefix = server_prefix(key)
+            if prefix in RESERVED_PREFIXES:
+                raise ValueError(
+                    f"mcpServers.{key}: the name {prefix!r} is reserved for mcp-compiler's own tools; rename the server"
+                )
+            if prefix in seen:
+                raise ValueError(
+                    f"mcpServers: {seen[prefix]!r} and {key!r} would both be called {prefix!r} in a plan; rename one"
+                )
+            seen[prefix] = key
+        return self
+
+
+RESERVED_PREFIXES = ("compiler",)  # the server name of mcp-compiler's built-in tools
+
+
+def server_prefix(key: str) -> str:
+    """The name a plan calls the server configured as `key` by (`prefix.tool`).
+
+    Every character that cannot stand in a plan's tool name — anything but letters (any script),
+    digits, `_` and `-` — becomes `_`: "Time Server" → "Time_Server", "my.server" → "my_server",
+    "météo" stays "météo". Two keys with one prefix are a config error naming both.
+    """
+    return re.sub(r"[^\w-]", "_", key.strip()) or "_"
 
 
 # ---- environment expansion -------------------------------------------------------------------

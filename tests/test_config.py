@@ -185,3 +185,21 @@ def test_the_default_config_runs_the_projects_own_servers() -> None:
     wiki = config.servers["wiki"]
     assert isinstance(wiki, StdioServerConfig)
     assert wiki.command == sys.executable and wiki.args == ["-m", "mcp_compiler.servers.wiki"]
+
+
+def test_any_config_key_maps_to_a_callable_prefix() -> None:
+    from mcp_compiler.config import server_prefix
+
+    assert server_prefix("Time Server") == "Time_Server"
+    assert server_prefix("my.server") == "my_server"
+    assert server_prefix("météo") == "météo"
+    assert server_prefix("a/b:c") == "a_b_c"
+
+
+def test_two_keys_with_one_prefix_and_the_reserved_name_are_config_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"mcpServers": {"a.b": {"command": "x"}, "a b": {"command": "y"}}})
+    assert "'a.b' and 'a b' would both be called 'a_b' in a plan" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse_config({"mcpServers": {"compiler": {"command": "x"}}})
+    assert "'compiler' is reserved" in str(info.value)
