@@ -1,14 +1,43 @@
-"""The tool catalog: full names (`server.tool`), bare-name lookup, and "did you mean"."""
+"""The tool catalog: full names (`server.tool`), bare-name lookup, and "did you mean".
+
+A catalog may also know servers that are configured but not connected (`unavailable`, prefix ->
+why). `resolve("ghost.search")` for such a server returns an `UnavailableTool` instead of raising
+UnknownTool: the plan passes its static checks, and the task fails when it runs, with the
+server's own reason, while the rest of the plan runs. Those servers list no tools: iterating a
+catalog, its length and `catalog[name]` see only the tools servers have listed.
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .tools import ToolSpec, positional_order
 
-__all__ = ["Catalog", "UnknownTool", "tool_line", "param_list", "first_line"]
+__all__ = ["Catalog", "UnknownTool", "UnavailableTool", "tool_line", "param_list", "first_line"]
+
+_UNAVAILABLE_POSITIONAL = 32  # positional arguments a task may give a tool of a server that is down
+
+
+def _any_arguments() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": True}
+
+
+@dataclass(frozen=True)
+class UnavailableTool(ToolSpec):
+    """`server.tool` of a configured server that is not connected: takes any arguments (its
+    schema is unknown), and calling it fails with the server's reason (`cause` is the reason when
+    the catalog was made; the toolbox reports the one at call time)."""
+
+    input_schema: dict[str, Any] = field(default_factory=_any_arguments)
+    cause: str = ""
+
+    @property
+    def parameters(self) -> list[str]:
+        # Positional arguments bind to placeholders: the call never reaches a server with them.
+        return [f"arg{i}" for i in range(1, _UNAVAILABLE_POSITIONAL + 1)]
 
 
 class UnknownTool(LookupError):
@@ -22,11 +51,13 @@ class UnknownTool(LookupError):
 class Catalog(Mapping[str, ToolSpec]):
     """An immutable set of tools by full name; bare names resolve when exactly one tool has them."""
 
-    def __init__(self, specs: Iterable[ToolSpec] = ()) -> None:
+    def __init__(self, specs: Iterable[ToolSpec] = (), *, unavailable: Mapping[str, str] | None = None) -> None:
         self._by_name: dict[str, ToolSpec] = {s.name: s for s in specs}
         self._by_short: dict[str, list[ToolSpec]] = {}
         for spec in self._by_name.values():
             self._by_short.setdefault(spec.short_name, []).append(spec)
+        self.unavailable: Mapping[str, str] = dict(unavailable or {})
+        """Configured servers that are not connected: catalog prefix -> why."""
 
     def __getitem__(self, name: str) -> ToolSpec:
         return self._by_name[name]
@@ -41,13 +72,20 @@ class Catalog(Mapping[str, ToolSpec]):
         """The tool a plan means by `name`, or UnknownTool with a suggestion."""
         if name in self._by_name:
             return self._by_name[name]
+        prefix, dot, tool = name.partition(".")
+        if dot and tool and prefix in self.unavailable:
+            cause = self.unavailable[prefix]
+            return UnavailableTool(
+                name=name, provider=prefix, cause=cause, description=f"server {prefix!r} is not available: {cause}"
+            )
         candidates = self._by_short.get(name, [])
         if len(candidates) == 1:
             return candidates[0]
         if candidates:
             names = ", ".join(sorted(c.name for c in candidates))
             raise UnknownTool(name, f"tool name {name!r} is ambiguous: use one of {names}")
-        raise UnknownTool(name, f"unknown tool {name!r}{self._suggestion(name)}")
+        down = f" (not connected now: {', '.join(sorted(self.unavailable))})" if self.unavailable else ""
+        raise UnknownTool(name, f"unknown tool {name!r}{self._suggestion(name)}{down}")
 
     def _suggestion(self, name: str) -> str:
         pool = list(self._by_name) + list(self._by_short)
