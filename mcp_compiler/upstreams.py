@@ -23,6 +23,32 @@ policy's (`policy.py`), above this seam.
 - Values follow DESIGN.md: `structured_content` when present, else the text content parsed as
   JSON when it parses, else the text. `is_error` results raise `ToolError(text)`.
 
+What a server sends is not trusted (issue 11, "hardening the boundary"):
+- Bytes on a stdio server's stdout that are not UTF-8 are read as U+FFFD, with one warning per
+  session naming the server; the session goes on. (With the SDK's default, strict decoding, one
+  such byte left the transport draining stdout for good: every later call timed out.)
+- Arguments sent and results received pass `text.scrub` (a lone surrogate would make the SDK's
+  serialiser raise inside the transport's writer task, which ends the session).
+- A response the SDK would drop in silence fails the call at once with what was wrong, instead of
+  leaving it to its timeout: a response whose id matches no request in flight (every call in
+  flight on that session fails: the answer may have been any of theirs), one with neither
+  `result` nor `error`, a JSON array (a batch; MCP has none). `_Wire` sees every message on the
+  transport's streams (the SDK's public transport contract) and keeps the books on ids.
+- A `tools/list` page is checked tool by tool before the SDK sees it: one tool the SDK's
+  validation would reject (and with it the whole page) is dropped with a warning naming it.
+- A tool is dropped, with a warning naming the server, the tool and why, when its name is not a
+  valid MCP tool name (letters, digits, `_`, `-`, `.`; 1 to 128), a parameter name holds control
+  characters, or its input or output schema cannot be used (`schemas.schema_problem`: invalid,
+  a `$ref` that does not resolve, `$ref`s that loop). Descriptions and titles lose control
+  characters (ANSI escapes, bidi overrides, NUL ...) before they can reach a prompt.
+- Every configured secret (env values, header values, URL userinfo and query values) is taken
+  out of every error text and status the pool produces (`logs.Redactor`); the program takes
+  them out of log records too (`logs.redact_secrets`).
+- A configured server that is not connected is known by its prefix: `pool.unavailable()` says
+  why, and the catalog resolves `server.anything` to an `UnavailableTool`, so a plan naming it
+  passes its checks and that task fails at run time with the server's reason, while the rest of
+  the plan runs.
+
 Catalog changes (a downstream `tools/list_changed` in either protocol era, a reconnect that lists
 different tools, a server joining late) are signalled two ways; use whichever fits:
 - `pool.on_catalog_change`: a list of `async def callback(catalog: Catalog) -> None`. Each change
@@ -42,13 +68,17 @@ scope holding the pool — `cancel_on_signals(scope)` does that:
 
 from __future__ import annotations
 
+import codecs
+import contextvars
 import json
 import logging
 import math
 import os
+import re
 import signal
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Literal
@@ -60,14 +90,22 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import as_request_id, coerce_request_id
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from mcp_types.methods import validate_server_result
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from jsonschema.exceptions import best_match
+from pydantic import ValidationError
 
 from ._version import __version__
-from .catalog import Catalog
-from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig
+from .catalog import Catalog, UnavailableTool
+from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig, server_prefix
 from .errors import ConnectionLost, ToolError
+from .logs import Redactor
 from .plan import MAX_VALUE_DEPTH, nests_deeper
+from .schemas import schema_problem, validator_for
+from .text import scrub
 from .tools import ToolSpec
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
@@ -81,15 +119,69 @@ _STDERR_TAIL_BYTES = 2000
 _STDERR_TAIL_LINES = 12
 _HEALTHY_AFTER_S = 10.0  # a session that lived this long resets the backoff
 
+# MCP tool names (SEP-986): what a plan, a prompt and a catalog line can carry as they are.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+# Characters that would let text a server wrote draw lines or hide text in a prompt: C0 and C1
+# controls (tab and newline are kept in descriptions), bidi overrides and isolates, zero-width
+# characters, the BOM. ANSI escape sequences go whole.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
+_NOT_IN_A_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _clean_text(text: str | None, *, one_line: bool = False) -> str:
+    """Text from a server as a prompt may show it: no controls, `\n` the only line break."""
+    if not text:
+        return ""
+    text = _CONTROL.sub("", _LINE_BREAKS.sub("\n", _ANSI.sub("", text)))
+    return " ".join(text.split()) if one_line else text
+
+
+# ---- stdout that is not UTF-8 ---------------------------------------------------------------------
+# The SDK decodes a stdio server's stdout with `StdioServerParameters.encoding`. Ours is UTF-8
+# whose errors are replaced by U+FFFD and reported to the session that read them (a context
+# variable set in each upstream's task, which the transport's reader task inherits), so the
+# session can warn once. The codec and the error handler are registered under our own names.
+
+_UTF8_REPORTING = "mcp_compiler_utf_8"
+_REPORT_ERRORS = "mcp_compiler.replace_and_report"
+_undecodable: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "mcp_compiler_undecodable", default=None
+)
+
+
+def _replace_and_report(exc: UnicodeError) -> tuple[str, int]:
+    report = _undecodable.get()
+    if report is not None:
+        report()
+    return codecs.replace_errors(exc)
+
+
+class _ReportingUtf8Decoder(codecs.BufferedIncrementalDecoder):
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__(_REPORT_ERRORS)  # whatever the transport asks for: replace, and report
+
+    _buffer_decode = codecs.utf_8_decode
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != _UTF8_REPORTING:
+        return None
+    utf8 = codecs.lookup("utf-8")
+    return codecs.CodecInfo(
+        name=_UTF8_REPORTING, encode=utf8.encode, decode=utf8.decode,
+        incrementalencoder=utf8.incrementalencoder, incrementaldecoder=_ReportingUtf8Decoder,
+        streamreader=utf8.streamreader, streamwriter=utf8.streamwriter,
+    )
+
+
+codecs.register_error(_REPORT_ERRORS, _replace_and_report)
+codecs.register(_find_codec)
+
 
 class UpstreamLost(ConnectionLost):
     """The server went away (exited, dropped the connection) while the call was in flight."""
-
-
-def server_prefix(name: str) -> str:
-    """The catalog prefix of the server configured as `name` (`prefix.tool`; `ToolSpec.provider`)."""
-    # A dot inside the server name would make `prefix.tool` ambiguous.
-    return name.replace(".", "_")
 
 
 @dataclass(frozen=True)
@@ -144,11 +236,13 @@ class UpstreamPool:
         """`protocol_mode` is the SDK's `Client(mode=...)`: "auto" probes for 2026-07-28 and falls
         back to the handshake; "legacy" forces the handshake era for every server."""
         self._compiler = config.compiler
+        self.redact = Redactor.from_config(config)
         self._upstreams = {
             name: _Upstream(name, server, config.compiler, self, protocol_mode, backoff_initial_s, backoff_max_s)
             for name, server in config.servers.items()
         }
-        self._catalog = Catalog()
+        self._by_prefix = {upstream.prefix: upstream for upstream in self._upstreams.values()}
+        self._catalog = Catalog(unavailable=self.unavailable())
         self._routes: dict[str, tuple[_Upstream, str]] = {}
         self._changed = anyio.Event()
         self.catalog_version = 0
@@ -188,21 +282,45 @@ class UpstreamPool:
     # ---- Toolbox ----------------------------------------------------------------------------
 
     def specs(self) -> Catalog:
-        """The tools of every server that has listed them (kept while a server restarts)."""
+        """The tools of every server that has listed them (kept while a server restarts), and
+        the servers not connected now (`Catalog.unavailable`; see the module docstring)."""
         return self._catalog
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         """Call one tool once and return its value; ToolError (UpstreamLost when the server went away)."""
         route = self._routes.get(spec.name)
-        if route is None:
+        if isinstance(spec, UnavailableTool):  # checked while its server was not connected
+            down = self._by_prefix.get(spec.provider)
+            if down is None:
+                raise ToolError(f"unknown tool {spec.name!r}")
+            await down.live_client()  # raises "server 'x' is not available: <why>" while it is not
+            # It is up now (a slow start, a restart): the tool as it has listed it since, if it has.
+            route = self._routes.get(spec.name)
+            if route is None:
+                raise ToolError(f"unknown tool {spec.name!r}: server {down.name!r} connected after the "
+                                "plan was checked, without it")
+            arguments = _placeholders_bound(arguments, self._catalog[spec.name])
+        elif route is None:
             raise ToolError(f"unknown tool {spec.name!r}")
         upstream, tool = route
-        return tool_value(await upstream.call(tool, arguments))
+        result = await upstream.call(tool, scrub(arguments))
+        try:
+            return scrub(tool_value(result))
+        except ToolError as exc:
+            raise ToolError(self.redact(scrub(str(exc)))) from None
 
     # ---- observation ------------------------------------------------------------------------
 
     def status(self) -> list[ServerStatus]:
         return [upstream.status() for upstream in self._upstreams.values()]
+
+    def unavailable(self) -> dict[str, str]:
+        """Configured servers that are not connected now, by catalog prefix: why (redacted)."""
+        return {
+            upstream.prefix: upstream.last_error or ("connecting" if upstream.state == "connecting" else "not connected")
+            for upstream in self._upstreams.values()
+            if upstream.state != "connected"
+        }
 
     async def catalog_changed(self, timeout: float | None = None) -> Catalog:
         """Wait for the next catalog change (at most `timeout` seconds) and return the new catalog."""
@@ -220,16 +338,32 @@ class UpstreamPool:
             for tool, spec in upstream.specs.items():
                 routes[spec.name] = (upstream, tool)
                 specs.append(spec)
+        unavailable = self.unavailable()
         if specs == list(self._catalog.values()):
+            if unavailable != self._catalog.unavailable:
+                # Who is down is not a change of the tools: a new catalog, no version, no callbacks.
+                self._catalog = Catalog(specs, unavailable=unavailable)
             return
         self._routes = routes
-        self._catalog = Catalog(specs)
+        self._catalog = Catalog(specs, unavailable=unavailable)
         self.catalog_version += 1
         self._changed.set()
         self._changed = anyio.Event()
         if self._tg is not None:
             for callback in self.on_catalog_change:
                 self._tg.start_soon(_run_callback, callback, self._catalog)
+
+
+def _placeholders_bound(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, Any]:
+    """Arguments bound to an UnavailableTool's placeholders (`arg1`, `arg2`, ... for positional
+    ones), bound to the parameters of the tool the server has listed since, in positional order."""
+    positional: list[Any] = []
+    rest = dict(arguments)
+    while f"arg{len(positional) + 1}" in rest and f"arg{len(positional) + 1}" not in spec.parameters:
+        positional.append(rest.pop(f"arg{len(positional) + 1}"))
+    if len(positional) > len(spec.parameters):
+        raise ToolError(f"{spec.name} takes at most {len(spec.parameters)} positional argument(s), got {len(positional)}")
+    return {**dict(zip(spec.parameters, positional)), **rest}
 
 
 async def _run_callback(callback: CatalogCallback, catalog: Catalog) -> None:
@@ -273,11 +407,17 @@ class _Upstream:
         self._refresh_wanted = anyio.Event()
         self._errlog: IO[bytes] | None = None
         self._http_session_gone = False  # the server answered 404 to our session id
+        self._warned_undecodable = False  # once per session
+        self.redact = pool.redact
+        self._wire: _Wire | None = None
+        self._output_validators: dict[str, tuple[Any, Any]] = {}  # tool -> (schema, its validator)
 
     # ---- the session task -------------------------------------------------------------------
 
     async def run(self) -> None:
         """Connect, serve until the connection ends, back off, repeat — until cancelled."""
+        # This task's own context (each task has a copy); the transport's reader task inherits it.
+        _undecodable.set(self._on_undecodable)
         failures = 0
         while True:
             started = anyio.current_time()
@@ -306,6 +446,7 @@ class _Upstream:
     async def _session(self) -> None:
         """One connection, from spawn/connect to its end. Raises _ConnectFailed if it never got live."""
         self._lost = anyio.Event()
+        self._warned_undecodable = False
         # The child's stderr goes to a file, so a failure can quote its last lines.
         with tempfile.TemporaryFile() as errlog:
             self._errlog = errlog
@@ -328,7 +469,7 @@ class _Upstream:
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reported state
                 if not live:
                     raise _ConnectFailed(self._describe(exc)) from None
-                self.last_error = self.last_error or _describe_exception(exc)
+                self.last_error = self.last_error or self.redact(_describe_exception(exc))
         if scope.cancelled_caught and not live:
             raise _ConnectFailed(
                 f"no answer to the MCP handshake within {self.compiler.connect_timeout_s:g}s" + self._stderr_tail()
@@ -358,14 +499,15 @@ class _Upstream:
 
     @asynccontextmanager
     async def _client_for(self, errlog: IO[bytes]) -> AsyncIterator[Client]:
-        transport = _watch_eof(self._open_transport(errlog), self._on_eof)
+        wire = self._wire = _Wire(self)
         client = Client(
-            transport,
+            wire.around(self._open_transport(errlog)),
             mode=self.protocol_mode,
             cache=None,  # a refresh after list_changed must reach the server
             message_handler=self._on_message,
             client_info=types.Implementation(name="mcp-compiler", version=__version__),
         )
+        wire.client = client
         async with client:
             yield client
 
@@ -374,7 +516,9 @@ class _Upstream:
         config = self.config
         if isinstance(config, StdioServerConfig):
             params = StdioServerParameters(
-                command=config.command, args=config.args, env=config.env_values() or None, cwd=config.cwd
+                command=config.command, args=config.args, env=config.env_values() or None, cwd=config.cwd,
+                # UTF-8 whose undecodable bytes become U+FFFD and are reported (see the top of the module).
+                encoding=_UTF8_REPORTING, encoding_error_handler="replace",
             )
             async with stdio_client(params, errlog=errlog) as streams:  # type: ignore[arg-type]
                 yield streams
@@ -405,10 +549,18 @@ class _Upstream:
             self.last_error = "the server closed the connection"
         self._lost.set()
 
+    def _on_undecodable(self) -> None:
+        if not self._warned_undecodable:
+            self._warned_undecodable = True
+            logger.warning(
+                "upstream %r wrote bytes that are not UTF-8 on stdout: read as U+FFFD "
+                "(the session goes on; said once per session)", self.name,
+            )
+
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, Exception):
             # e.g. a stdio server printing non-JSON on stdout: noisy but not fatal.
-            first_line = _describe_exception(message).splitlines()[0]
+            first_line = self.redact(_describe_exception(message)).splitlines()[0]
             logger.warning("upstream %r sent a message that is not MCP (ignored): %s", self.name, first_line)
         elif isinstance(message, types.ToolListChangedNotification):
             self._refresh_wanted.set()
@@ -433,7 +585,9 @@ class _Upstream:
                     async for _event in subscription:
                         self._refresh_wanted.set()
             except Exception as exc:  # noqa: BLE001 - a server without subscriptions never refreshes
-                logger.debug("upstream %r: no tools/list_changed subscription (%s)", self.name, exc)
+                logger.debug(
+                    "upstream %r: no tools/list_changed subscription (%s)", self.name, self.redact(str(exc))
+                )
         if scope.cancelled_caught:
             logger.debug("upstream %r: tools/list_changed subscription was not acknowledged", self.name)
         if not started:
@@ -447,14 +601,48 @@ class _Upstream:
                 with anyio.fail_after(self.call_timeout_s):
                     tools = await _list_all_tools(client)
             except Exception as exc:  # noqa: BLE001
-                logger.warning("upstream %r: refreshing the tool list failed: %s", self.name, _describe_exception(exc))
+                logger.warning(
+                    "upstream %r: refreshing the tool list failed: %s", self.name, self.redact(_describe_exception(exc))
+                )
                 continue
             logger.info("upstream %r: tool list changed (%d tools)", self.name, len(tools))
             self._update_tools(tools)
 
     def _update_tools(self, tools: Sequence[types.Tool]) -> None:
-        self.specs = {t.name: self._spec(t) for t in tools if self.config.allows(t.name)}
+        specs: dict[str, ToolSpec] = {}
+        for tool in tools:
+            if not self.config.allows(tool.name):
+                continue
+            problem = self._tool_problem(tool)
+            if problem is not None:
+                logger.warning("upstream %r: dropping tool %r: %s", self.name, tool.name, problem)
+                continue
+            specs[tool.name] = self._spec(tool)
+        self.specs = specs
         self.pool._rebuild_catalog()
+
+    def _output_schema(self, tool: types.Tool) -> dict[str, Any] | None:
+        """The tool's output schema as listed (the wire keeps it back from the SDK)."""
+        schema = tool.output_schema
+        if schema is None and self._wire is not None:
+            schema = self._wire.output_schemas.get(tool.name)
+        return dict(schema) if isinstance(schema, Mapping) else None
+
+    def _tool_problem(self, tool: types.Tool) -> str | None:
+        """Why a listed tool cannot be offered, or None (see the module docstring)."""
+        if not _TOOL_NAME.fullmatch(tool.name):
+            return "not a valid MCP tool name (letters, digits, '_', '-', '.'; 1 to 128 of them)"
+        for which, schema in (("input", tool.input_schema), ("output", self._output_schema(tool))):
+            if schema is None:
+                continue
+            properties = schema.get("properties")
+            for name in properties if isinstance(properties, Mapping) else ():
+                if _NOT_IN_A_NAME.search(name):
+                    return f"its {which} schema has a property name with control characters: {name!r}"
+            problem = schema_problem(schema)
+            if problem is not None:
+                return f"its {which} schema cannot be used: {problem}"
+        return None
 
     def _spec(self, tool: types.Tool) -> ToolSpec:
         hints = tool.annotations or types.ToolAnnotations()
@@ -464,9 +652,9 @@ class _Upstream:
         destructive = not read_only and hints.destructive_hint is True
         return ToolSpec(
             name=f"{self.prefix}.{tool.name}",
-            description=tool.description or tool.title or "",
+            description=_clean_text(tool.description) or _clean_text(tool.title, one_line=True),
             input_schema=dict(tool.input_schema or {"type": "object", "properties": {}}),
-            output_schema=dict(tool.output_schema) if tool.output_schema else None,
+            output_schema=self._output_schema(tool) or None,
             provider=self.prefix,
             read_only=read_only,
             idempotent=bool(hints.idempotent_hint),
@@ -476,17 +664,40 @@ class _Upstream:
     # ---- calls ------------------------------------------------------------------------------
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        client = self._client if self.state == "connected" and self._client is not None else await self._wait_live()
+        client = await self.live_client()
         try:
-            return await client.call_tool(tool, arguments)
+            result = await client.call_tool(tool, arguments)
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
-                raise self._lost_during(tool, client, exc.message) from None
-            raise ToolError(f"{self.prefix}.{tool}: {exc.message}") from None
+                raise self._lost_during(tool, client, self.redact(exc.message)) from None
+            raise ToolError(self.redact(f"{self.prefix}.{tool}: {exc.message}")) from None
         except (httpx2.TransportError, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise self._lost_during(tool, client, _describe_exception(exc)) from None
-        except Exception as exc:  # noqa: BLE001 - e.g. a result failing its output schema
-            raise ToolError(f"{self.prefix}.{tool}: {_describe_exception(exc)}") from None
+            raise self._lost_during(tool, client, self.redact(_describe_exception(exc))) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. a result the SDK cannot parse
+            raise ToolError(self.redact(f"{self.prefix}.{tool}: {_describe_exception(exc)}")) from None
+        self._check_output(tool, result)
+        return result
+
+    def _check_output(self, tool: str, result: types.CallToolResult) -> None:
+        """What the SDK checks of a result against its tool's output schema, with our validator."""
+        spec = self.specs.get(tool)
+        schema = spec.output_schema if spec is not None else None
+        if schema is None or result.is_error:
+            return
+        if result.structured_content is None:
+            raise ToolError(f"{self.prefix}.{tool}: the tool has an output schema but returned no structured content")
+        cached = self._output_validators.get(tool)
+        if cached is None or cached[0] is not schema:
+            cached = self._output_validators[tool] = (schema, validator_for(schema))
+        try:
+            error = best_match(cached[1].iter_errors(result.structured_content))
+        except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on a result nested past reason
+            raise ToolError(f"{self.prefix}.{tool}: its result cannot be checked against its output schema "
+                            f"({type(exc).__name__})") from None
+        if error is not None:
+            where = "".join(f"[{p!r}]" for p in error.absolute_path)
+            raise ToolError(self.redact(f"{self.prefix}.{tool}: the result does not fit its output schema: "
+                                        f"{where + ': ' if where else ''}{error.message}"))
 
     def _lost_during(self, tool: str, client: Client, reason: str) -> UpstreamLost:
         if client is self._client:
@@ -494,6 +705,12 @@ class _Upstream:
             self._set_state("restarting", self.last_error)
             self._lost.set()
         return UpstreamLost(f"{self.prefix}.{tool}: server {self.name!r} went away during the call ({reason})")
+
+    async def live_client(self) -> Client:
+        """The live client: at once when connected, else `_wait_live`."""
+        if self.state == "connected" and self._client is not None:
+            return self._client
+        return await self._wait_live()
 
     async def _wait_live(self) -> Client:
         """The live client; waits through a (re)connect in progress, fails fast on a failed server."""
@@ -508,9 +725,10 @@ class _Upstream:
     def _set_state(self, state: State, error: str | None = None) -> None:
         self.state = state
         if error is not None:
-            self.last_error = error
+            self.last_error = self.redact(error)
         self._state_changed.set()
         self._state_changed = anyio.Event()
+        self.pool._rebuild_catalog()  # the catalog knows who is down (Catalog.unavailable)
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -537,8 +755,8 @@ class _Upstream:
         if isinstance(leaf, MCPError) and (leaf.code == types.CONNECTION_CLOSED or self._http_session_gone):
             return "the server exited or closed the connection during the handshake" + self._stderr_tail()
         if isinstance(leaf, httpx2.ConnectError) and isinstance(config, HttpServerConfig):
-            return f"cannot connect to {_redact_url(config.url)}: {leaf}"
-        return _describe_exception(leaf) + self._stderr_tail()
+            return self.redact(f"cannot connect to {_redact_url(config.url)}: {leaf}")
+        return self.redact(_describe_exception(leaf)) + self._stderr_tail()
 
     def _stderr_tail(self) -> str:
         """The last lines the child wrote on stderr, to say why it failed."""
@@ -552,7 +770,7 @@ class _Upstream:
             text = os.pread(fd, size - start, start).decode("utf-8", "replace")
         except (OSError, ValueError):
             return ""
-        lines = [line for line in text.splitlines() if line.strip()][-_STDERR_TAIL_LINES:]
+        lines = [self.redact(line) for line in text.splitlines() if line.strip()][-_STDERR_TAIL_LINES:]
         return ("\n  stderr: " + "\n  stderr: ".join(lines)) if lines else ""
 
 
@@ -600,28 +818,211 @@ def _redact_url(url: str) -> str:
 # ---- transport plumbing -------------------------------------------------------------------------
 
 
-class _EofWatchingStream:
-    """Wraps a transport's read stream to notice the end of the connection.
+class _Wire:
+    """Every message between the SDK and one transport, seen on its way: the books on JSON-RPC ids.
 
-    The SDK fails pending requests when the stream ends but keeps the session object around;
-    this is how the session task learns that it must reconnect.
+    Sits on the transport's two streams (the SDK's public transport contract: `SessionMessage`s,
+    and `Exception`s for what the transport could not parse), one `_Wire` per connection:
+
+    - the end of the read stream tells the session task to reconnect (the SDK fails pending
+      requests then, but keeps its session object);
+    - a response the SDK would drop in silence (an id that matches no request in flight; neither
+      `result` nor `error`; a JSON array) is answered, to the requests it leaves waiting, by an
+      error response made here that says what was wrong, so their calls fail at once;
+    - a `tools/list` result is passed to the SDK without the tools its validation rejects.
     """
 
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+    _SETTLED_KEPT = 4096  # ids answered or given up on, whose late answers are no protocol error
+
+    def __init__(self, upstream: _Upstream) -> None:
+        self.upstream = upstream
+        self.client: Client | None = None
+        self._pending: dict[Any, tuple[Any, str]] = {}  # coerced id -> (the id as sent, method)
+        self._settled: set[Any] = set()
+        self._settled_order: deque[Any] = deque()
+        self._injected: deque[SessionMessage] = deque()
+        self.output_schemas: dict[str, Any] = {}  # by tool name, as listed (the SDK sees none)
+
+    @asynccontextmanager
+    async def around(self, transport: Any) -> AsyncIterator[Any]:
+        async with transport as (read_stream, write_stream):
+            yield _WireReader(self, read_stream), _WireWriter(self, write_stream)
+
+    # ---- outbound ---------------------------------------------------------------------------
+
+    def outbound(self, item: Any) -> None:
+        message = item.message if isinstance(item, SessionMessage) else None
+        if isinstance(message, types.JSONRPCRequest):
+            self._pending[coerce_request_id(message.id)] = (message.id, message.method)
+        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+            request_id = as_request_id((message.params or {}).get("requestId"))
+            if request_id is not None:
+                self._settle(coerce_request_id(request_id))
+
+    # ---- inbound ----------------------------------------------------------------------------
+
+    def next_injected(self) -> SessionMessage | None:
+        return self._injected.popleft() if self._injected else None
+
+    def inbound(self, item: Any) -> Any:
+        """What the SDK is to see for `item`: itself, a replacement, or None (nothing)."""
+        if isinstance(item, SessionMessage):
+            message = item.message
+            if isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
+                return self._response(item, message)
+            return item
+        if isinstance(item, ValidationError):
+            return self._malformed(item)
+        return item
+
+    def _response(self, item: SessionMessage, message: types.JSONRPCResponse | types.JSONRPCError) -> Any:
+        if message.id is None:  # an error about a request the server could not read
+            error = message.error.message if isinstance(message, types.JSONRPCError) else ""
+            self._broken(f"it could not read a request of ours ({scrub(error)})")
+            return None
+        key = coerce_request_id(message.id)
+        entry = self._pending.pop(key, None)
+        if entry is None:
+            if key in self._settled:
+                return item  # a late or repeated answer: the SDK drops it, as it should
+            self._broken(f"it answered with id {message.id!r}, which matches no request in flight")
+            return None
+        self._settle(key)
+        if entry[1] == "tools/list" and isinstance(message, types.JSONRPCResponse):
+            return self._listing(item, message)
+        return item
+
+    def _malformed(self, exc: ValidationError) -> Any:
+        errors = exc.errors(include_url=False)
+        if not errors or errors[0]["type"] == "json_invalid":
+            return exc  # not JSON at all (a print on stdout): the session's message handler says so
+        value = errors[0].get("input")
+        if isinstance(value, list):
+            what = "it sent a JSON array (a JSON-RPC batch, which MCP does not use)"
+            ids = [element.get("id") for element in value if isinstance(element, dict)]
+        elif isinstance(value, dict) and "method" not in value and "id" in value:
+            if "result" not in value and "error" not in value:
+                what = f'its response to request {value["id"]!r} has neither "result" nor "error"'
+            else:
+                what = f"its response to request {value['id']!r} is not valid JSON-RPC"
+            ids = [value["id"]]
+        else:
+            return exc  # a malformed request or notification of its own: no call of ours waits on it
+        keys = [coerce_request_id(i) for i in ids if as_request_id(i) is not None]
+        self._broken(what, [k for k in keys if k in self._pending] or None)
+        return None
+
+    def _broken(self, what: str, keys: list[Any] | None = None) -> None:
+        """Fail the requests `keys` (None: every one in flight but the change subscription)."""
+        upstream = self.upstream
+        what = upstream.redact(what)
+        if keys is None:
+            keys = [k for k, (_, method) in self._pending.items() if method != "subscriptions/listen"]
+            many = len(keys) > 1
+        else:
+            many = False
+        logger.warning("upstream %r broke JSON-RPC: %s", upstream.name, what)
+        text = f"server {upstream.name!r} broke JSON-RPC: {what}"
+        if many:
+            text += " (every call in flight on it fails: that answer may have been meant for any of them)"
+        for key in keys:
+            sent_id, _method = self._pending.pop(key)
+            self._settle(key)
+            error = types.ErrorData(code=types.INTERNAL_ERROR, message=text)
+            self._injected.append(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=sent_id, error=error)))
+
+    def _listing(self, item: SessionMessage, message: types.JSONRPCResponse) -> SessionMessage:
+        """A tools/list page as the SDK is to see it: without the tools its validation would reject
+        (it rejects the whole page for one), and without output schemas, which are kept here.
+
+        The SDK validates each result against its tool's output schema with jsonschema as it comes,
+        whose patterns run on Python's backtracking `re`: a server could block the event loop with
+        a pattern and a result of its own. The pool validates results with `schemas.validator_for`.
+        """
+        result = message.result
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(tools, list):
+            return item
+        tools = self._valid_tools(result, tools)
+        for index, tool in enumerate(tools):
+            if isinstance(tool, dict) and "outputSchema" in tool:
+                if isinstance(tool.get("name"), str):
+                    self.output_schemas[tool["name"]] = tool["outputSchema"]
+                tools[index] = {k: v for k, v in tool.items() if k != "outputSchema"}
+        replaced = types.JSONRPCResponse(jsonrpc="2.0", id=message.id, result={**result, "tools": tools})
+        return SessionMessage(replaced, metadata=item.metadata)
+
+    def _valid_tools(self, result: dict[str, Any], tools: list[Any]) -> list[Any]:
+        version = self._version()
+        if version is None:
+            return list(tools)
+        try:
+            validate_server_result("tools/list", version, result)
+            return list(tools)
+        except ValidationError:
+            pass
+        except (KeyError, ValueError):  # a version or method the SDK's tables do not have
+            return list(tools)
+        kept = []
+        for tool in tools:
+            try:
+                validate_server_result("tools/list", version, {**result, "tools": [tool]})
+            except ValidationError as exc:
+                name = tool.get("name") if isinstance(tool, dict) else tool
+                logger.warning(
+                    "upstream %r: dropping tool %r: the MCP SDK rejects its definition (%s)",
+                    self.upstream.name, name, _first_error(exc),
+                )
+                continue
+            kept.append(tool)
+        return kept
+
+    def _version(self) -> str | None:
+        try:
+            return self.client.protocol_version if self.client is not None else None
+        except RuntimeError:
+            return None
+
+    def _settle(self, key: Any) -> None:
+        self._pending.pop(key, None)
+        if key not in self._settled:
+            self._settled.add(key)
+            self._settled_order.append(key)
+            if len(self._settled_order) > self._SETTLED_KEPT:
+                self._settled.discard(self._settled_order.popleft())
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+class _WireReader:
+    """The read stream the SDK gets: the transport's, through `_Wire.inbound`."""
+
+    def __init__(self, wire: _Wire, inner: Any) -> None:
+        self._wire = wire
         self._inner = inner
-        self._on_eof = on_eof
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)  # e.g. `last_context` on HTTP context streams
 
     async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.BrokenResourceError):
-            self._on_eof()
-            raise
+        while True:
+            injected = self._wire.next_injected()
+            if injected is not None:
+                return injected
+            try:
+                item = await self._inner.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                self._wire.upstream._on_eof()
+                raise
+            item = self._wire.inbound(item)
+            if item is not None:
+                return item
 
-    def __aiter__(self) -> _EofWatchingStream:
+    def __aiter__(self) -> _WireReader:
         return self
 
     async def __anext__(self) -> Any:
@@ -630,7 +1031,7 @@ class _EofWatchingStream:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> _EofWatchingStream:
+    async def __aenter__(self) -> _WireReader:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -643,10 +1044,31 @@ class _EofWatchingStream:
         self._inner.close()
 
 
-@asynccontextmanager
-async def _watch_eof(transport: Any, on_eof: Callable[[], None]) -> AsyncIterator[Any]:
-    async with transport as (read_stream, write_stream):
-        yield _EofWatchingStream(read_stream, on_eof), write_stream
+class _WireWriter:
+    """The write stream the SDK gets: the transport's, through `_Wire.outbound`."""
+
+    def __init__(self, wire: _Wire, inner: Any) -> None:
+        self._wire = wire
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def send(self, item: Any) -> None:
+        self._wire.outbound(item)  # before the send: the answer may come back before it returns
+        await self._inner.send(item)
+
+    async def __aenter__(self) -> _WireWriter:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.aclose()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 async def cancel_on_signals(
