@@ -20,7 +20,7 @@ import anyio.to_thread
 from .catalog import tool_line
 from .compiler import Compiler, Event
 from .config import Config, ConfigError, load_config
-from .logs import configure_logging
+from .logs import Redactor, configure_logging, redact_secrets
 from .parser import parse_plan
 from .plan import PlanError
 from .run import Run
@@ -132,20 +132,32 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 async def _with_signals(command: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
-    """SIGTERM and SIGINT cancel the command's scope, so every upstream session closes cleanly."""
+    """SIGTERM and SIGINT cancel the command's scope, so every upstream session closes cleanly.
+
+    After a signal, `serve` exits 0 (being stopped is how a server ends); the other commands
+    exit 130, their work cut short.
+    """
+    import gc
+
     from .upstreams import cancel_on_signals
 
     outcome: list[int | Exception] = []
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(cancel_on_signals, tg.cancel_scope)
-        try:
-            outcome.append(await command(args))
-        except (ConfigError, PlanError, UsageError) as e:
-            outcome.append(e)  # raised out here, it would come wrapped in an ExceptionGroup
-        finally:
-            tg.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_on_signals, tg.cancel_scope)
+            try:
+                outcome.append(await command(args))
+            except (ConfigError, PlanError, UsageError) as e:
+                outcome.append(e)  # raised out here, it would come wrapped in an ExceptionGroup
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        # The command is over and its children are gone: the interpreter's teardown need not
+        # collect cycles (with mcp, pydantic and the LLM SDKs loaded that took 0.3-1 s, most of
+        # the time `serve` took to exit after SIGTERM). Objects are still freed, atexit still runs.
+        gc.freeze()
     if not outcome:
-        return 130  # a signal cancelled the command
+        return EXIT_OK if args.command == "serve" else 130  # a signal cancelled the command
     if isinstance(outcome[0], Exception):
         raise UsageError(str(outcome[0]))
     return outcome[0]
@@ -153,11 +165,14 @@ async def _with_signals(command: Callable[[argparse.Namespace], Awaitable[int]],
 
 def load(args: argparse.Namespace) -> Config:
     try:
-        return load_config(args.config)
+        config = load_config(args.config)
     except ConfigError as e:
         raise UsageError(f"config {args.config or '(default)'}: {e}") from None
     except OSError as e:
         raise UsageError(f"cannot read config {args.config}: {e.strerror or e}") from None
+    # From here on, no log line carries a configured secret (env and header values, URL credentials).
+    redact_secrets(Redactor.from_config(config))
+    return config
 
 
 # ---- tools ------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ EventHandler = Callable[[Event], None]
 def describe_task(record: TaskRecord) -> str:
     """One line for a live view or a progress notification."""
     if record.status == "running":
+        if record.ordered_after:  # it waited for earlier calls to its server: say why it started late
+            tasks = ("tasks " if len(record.ordered_after) > 1 else "task ") + ", ".join(map(str, record.ordered_after))
+            return f"task {record.id} {record.tool} started after {tasks} (plan order on its server)"
         return f"task {record.id} {record.tool} started"
     took = ""
     if record.start_s is not None and record.end_s is not None:
@@ -120,7 +123,9 @@ class Compiler:
             rnd = Round(number)
             run.rounds.append(rnd)
             _phase(on_event, run, f"planning (round {number})")
-            catalog = Catalog(self.toolbox.specs().values())
+            specs = self.toolbox.specs()
+            # A Catalog may know more than its tools (e.g. the servers that are down), so keep it.
+            catalog = specs if isinstance(specs, Catalog) else Catalog(specs.values())
             planner = Planner(llm, catalog, run, purpose="plan" if number == 1 else "replan")
             await scheduler.run(planner.tasks(question, history, [t.id for t in run.tasks]), number)
             records = [t for t in run.tasks if t.round == number]
