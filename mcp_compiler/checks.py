@@ -3,12 +3,18 @@
 Runs before anything executes, on a plan from any source (parsed text, the JSON form, or `Plan`
 and `Task` built in code), so all of them are held to the same rules:
 
-- task IDs increase (no repeats), and every reference names an earlier task, of this plan or
-  of an earlier round (`known_ids`); so a plan has no cycles and no dangling references;
+- a whole plan has at least one task;
+- task IDs increase (no repeats), and every reference and every `after` names an earlier task,
+  of this plan or of an earlier round (`known_ids`); so a plan has no cycles and no dangling
+  references;
 - the tool exists in the catalog; positional arguments map onto the schema's properties in order
   (required first); required ones are there; literal values are validated against their
-  property's schema. Values that hold references are checked once they are resolved, by the
-  tool itself.
+  property's schema;
+- every reference's path fits the `outputSchema` of the referenced task's tool, when it declares
+  one (a field it does not have, an index into a non-list, a field of a scalar are errors), and a
+  whole-value reference fits the kind of the parameter it feeds (an object or list where a scalar
+  is wanted, a scalar where an object or list is wanted). Where a schema says nothing, nothing is
+  assumed: the values are checked once resolved, by the tool itself.
 
 `PlanChecker` applies them one task at a time, each after the ones before it: `check_plan` walks
 a whole plan with one, and the planner feeds one the tasks of an LLM stream as they parse.
@@ -22,8 +28,12 @@ from typing import Any
 
 import jsonschema
 
+import difflib
+import re
+
 from .catalog import Catalog, UnknownTool
-from .plan import Plan, PlanError, Task, Value, refs_in, value_text
+from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, value_text
+from .schemas import validator_for
 from .tools import ToolSpec
 
 __all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan", "coerce_arguments"]
@@ -42,12 +52,21 @@ class BoundTask:
         return self.task.id
 
 
-def check_plan(
-    plan: Plan | Iterable[Task], catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = ()
-) -> list[BoundTask]:
-    """Check and bind every task of a plan, in order, or raise the first PlanError.
+EMPTY_PLAN = (
+    "the plan has no tasks: write at least one, such as `1. server.tool(...)`, one task per line "
+    "(in the JSON form, a non-empty \"tasks\" list)"
+)
 
-    `known_ids` are the task IDs of earlier rounds, added to a Plan's own `known_ids`.
+
+def check_plan(
+    plan: Plan | Iterable[Task], catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = (),
+    known_tools: Mapping[int, str] | None = None,
+) -> list[BoundTask]:
+    """Check and bind every task of a whole plan, in order, or raise the first PlanError.
+
+    `known_ids` are the task IDs of earlier rounds, added to a Plan's own `known_ids`; `known_tools`
+    the tools of some of them (ID -> catalog name), so that references to them are checked too.
+    A plan without tasks is an error: it would run nothing and answer nothing.
     """
     known = set(known_ids)
     if isinstance(plan, Plan):
@@ -55,29 +74,42 @@ def check_plan(
         tasks: Iterable[Task] = plan.tasks
     else:
         tasks = plan
-    checker = PlanChecker(catalog, known_ids=known)
-    return [checker.check(task) for task in tasks]
+    checker = PlanChecker(catalog, known_ids=known, known_tools=known_tools)
+    bound = [checker.check(task) for task in tasks]
+    if not bound:
+        raise PlanError(EMPTY_PLAN)
+    return bound
 
 
 class PlanChecker:
     """Every static check, one task at a time, each task after all the ones given before it.
 
-    Holds the IDs seen so far, so it works as well on a plan that is still being written (an LLM
-    stream) as on a whole one. `known_ids` are the IDs of earlier rounds: a replan's numbering
-    goes on after them, and its references may name them.
+    Holds the IDs seen so far and their tools, so it works as well on a plan that is still being
+    written (an LLM stream) as on a whole one. `known_ids` are the IDs of earlier rounds: a
+    replan's numbering goes on after them, and its references may name them; `known_tools` maps
+    some of them to their tools' catalog names, so that references to them are checked as well.
     """
 
-    def __init__(self, catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = ()) -> None:
+    def __init__(
+        self, catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = (),
+        known_tools: Mapping[int, str] | None = None,
+    ) -> None:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog.values())
-        self._seen: set[int] = set(known_ids)
+        self._seen: set[int] = set(known_ids) | set(known_tools or {})
         self._last_id = max(self._seen, default=0)
+        self._specs: dict[int, ToolSpec] = {}  # the tool of every task seen, for reference checks
+        for task_id, name in (known_tools or {}).items():
+            if name in self.catalog:
+                self._specs[task_id] = self.catalog[name]
 
     def check(self, task: Task) -> BoundTask:
         """Check `task` as the next one of the plan and bind it; raise PlanError if it fails."""
         self._check_order(task)
         bound = bind_task(task, self.catalog)
+        self._check_references(bound)
         self._seen.add(task.id)
         self._last_id = task.id
+        self._specs[task.id] = bound.spec
         return bound
 
     def _check_order(self, task: Task) -> None:
@@ -89,10 +121,25 @@ class PlanChecker:
                 f"{what} task number {task.id}: numbers must increase (last was {self._last_id})",
                 task.line, task.column,
             )
+        data = task.data_deps
         for dep in sorted(task.deps):
             if dep not in self._seen:
                 # A reference to itself or a later task is how a cycle starts, so none can form.
-                raise PlanError(f"task {task.id} refers to ${dep}, which is not an earlier task", task.line, task.column)
+                how = "refers to" if dep in data else "is to run after"
+                raise PlanError(f"task {task.id} {how} ${dep}, which is not an earlier task", task.line, task.column)
+
+    def _check_references(self, bound: BoundTask) -> None:
+        """Every reference's path against the referenced tool's output schema; whole-value
+        references against the kind of the parameter they feed."""
+        properties = bound.spec.input_schema.get("properties", {})
+        for name, value in bound.arguments.items():
+            for ref in iter_refs(value):
+                spec = self._specs.get(ref.task)
+                if spec is None or not isinstance(spec.output_schema, dict):
+                    continue
+                kinds = _walk(bound.task, ref, spec)
+                if kinds is not None and value is ref and isinstance(properties.get(name), dict):
+                    _fit(bound, name, ref, spec, kinds, properties[name])
 
 
 def bind_task(task: Task, catalog: Catalog) -> BoundTask:
@@ -109,7 +156,7 @@ def bind_task(task: Task, catalog: Catalog) -> BoundTask:
         raise task.error(f"missing required argument(s) {', '.join(missing)}{_signature(spec)}")
     for name, value in arguments.items():
         if name in properties and not refs_in(value):
-            _validate(task, name, value, properties[name])
+            _validate(task, name, value, properties[name], schema)
     return BoundTask(task, spec, arguments)
 
 
@@ -129,9 +176,10 @@ def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
     return arguments
 
 
-def _validate(task: Task, name: str, value: Any, schema: dict[str, Any]) -> None:
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+def _validate(task: Task, name: str, value: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
+    # schemas.validator_for: patterns on RE2 (an upstream's pattern cannot block the loop) and
+    # `$ref`s resolved within the tool's own schema (`root`), never fetched.
+    error = jsonschema.exceptions.best_match(validator_for(schema, root=root).iter_errors(value))
     if error is not None:
         where = name + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise task.error(f"argument {where}: {error.message}")
@@ -183,3 +231,255 @@ def _number(text: str, *, integer: bool, default: Any) -> Any:
     if integer:
         return int(number) if number.is_integer() else default
     return int(number) if number.is_integer() and "." not in text else number
+
+
+# ---- references against output schemas -----------------------------------------------------------
+#
+# A schema node is followed through local `$ref`s and `anyOf`/`oneOf` alternatives. Whatever cannot
+# be decided from the schema (a remote `$ref`, `allOf`, a node with no type, an open object) ends
+# the walk with no verdict: only what the schema rules out is an error.
+
+_SCALARS = ("string", "number", "integer", "boolean", "null")
+_KIND_NAMES = {
+    "object": "an object", "array": "a list", "string": "a string", "number": "a number", "integer": "an integer",
+    "boolean": "a boolean", "null": "null",
+}
+_MAX_SCHEMA_DEPTH = 32  # $ref chains and nested alternatives; past it, no verdict
+
+
+class _Unknown(Exception):
+    """The schema does not say enough to decide."""
+
+
+def _deref(node: Any, root: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(_MAX_SCHEMA_DEPTH):
+        if not isinstance(node, dict):
+            raise _Unknown
+        ref = node.get("$ref")
+        if ref is None:
+            return node
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise _Unknown
+        target: Any = root
+        for part in filter(None, ref[1:].split("/")):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                raise _Unknown
+            target = target[part]
+        node = target
+    raise _Unknown
+
+
+def _alternatives(node: Any, root: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
+    """The shapes a value of `node` may take: `anyOf`/`oneOf` flattened, `$ref`s followed."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        raise _Unknown
+    schema = _deref(node, root)
+    alternatives = schema.get("anyOf", schema.get("oneOf"))
+    if isinstance(alternatives, list) and alternatives:
+        return [shape for alt in alternatives for shape in _alternatives(alt, root, depth + 1)]
+    all_of = schema.get("allOf")
+    if all_of is not None:
+        if isinstance(all_of, list) and len(all_of) == 1 and not ({"type", "properties", "items"} & set(schema)):
+            return _alternatives(all_of[0], root, depth + 1)
+        raise _Unknown
+    return [schema]
+
+
+def _kinds(shape: dict[str, Any]) -> set[str]:
+    kind = shape.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list) and kind and all(isinstance(k, str) for k in kind):
+        return set(kind)
+    if kind is None:
+        if {"properties", "additionalProperties", "patternProperties"} & set(shape):
+            return {"object"}
+        if {"items", "prefixItems"} & set(shape):
+            return {"array"}
+        values = [shape["const"]] if "const" in shape else shape.get("enum")
+        if isinstance(values, list) and values:
+            return {_json_kind(v) for v in values}
+    raise _Unknown
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+class _Miss:
+    """Why one alternative has no `item`."""
+
+    def __init__(self, kind: str, fields: tuple[str, ...] = (), size: int | None = None) -> None:
+        self.kind, self.fields, self.size = kind, fields, size
+
+
+def _step(shape: dict[str, Any], item: str | int) -> list[Any]:
+    """The schemas `item` may lead to from one alternative, or `_Miss`es; `_Unknown` if undecidable."""
+    out: list[Any] = []
+    for kind in _kinds(shape):
+        if kind == "object":
+            properties = shape.get("properties")
+            extra = shape.get("additionalProperties")
+            if isinstance(properties, dict) and str(item) in properties:
+                out.append(properties[str(item)])
+            elif "patternProperties" in shape or extra is True or not isinstance(properties, dict):
+                raise _Unknown  # an open object: any key may be there
+            elif isinstance(extra, dict):
+                out.append(extra)
+            else:
+                out.append(_Miss("object", tuple(properties)))
+        elif kind == "array":
+            if not isinstance(item, int):
+                out.append(_Miss("array"))
+                continue
+            prefix = shape.get("prefixItems")
+            prefix = prefix if isinstance(prefix, list) else []
+            items = shape.get("items")
+            limit = shape.get("maxItems")
+            if isinstance(limit, int) and not isinstance(limit, bool) and item >= limit:
+                out.append(_Miss("array", size=limit))
+            elif item < len(prefix):
+                out.append(prefix[item])
+            elif items is False:
+                out.append(_Miss("array", size=len(prefix)))
+            elif isinstance(items, dict) and items:
+                out.append(items)
+            else:
+                raise _Unknown
+        else:
+            out.append(_Miss(kind))
+    return out
+
+
+def _path_text(ref: Ref, upto: int) -> str:
+    return str(Ref(ref.task, ref.path[:upto]))
+
+
+def _walk(task: Task, ref: Ref, spec: ToolSpec) -> set[str] | None:
+    """Follow `ref`'s path through `spec`'s output schema; raise PlanError where it cannot go.
+
+    Returns the kinds the referenced value may have (`string!` for text that cannot be a number),
+    or None when the schema does not say enough to tell.
+    """
+    root = spec.output_schema or {}
+    current: list[Any] = [root]
+    try:
+        for depth, item in enumerate(ref.path):
+            found: list[Any] = []
+            misses: list[_Miss] = []
+            for node in current:
+                for shape in _alternatives(node, root):
+                    for step in _step(shape, item):
+                        (misses if isinstance(step, _Miss) else found).append(step)
+            if not found:
+                raise task.error(_miss_message(ref, depth, item, misses, spec))
+            current = found
+        kinds: set[str] = set()
+        for node in current:
+            for shape in _alternatives(node, root):
+                for kind in _kinds(shape):
+                    kinds.add("string!" if kind == "string" and _never_numeric(shape) else kind)
+        return kinds
+    except _Unknown:
+        return None
+
+
+def _never_numeric(shape: dict[str, Any]) -> bool:
+    values = [shape["const"]] if "const" in shape else shape.get("enum")
+    return isinstance(values, list) and bool(values) and not any(_numeric_text(v) for v in values)
+
+
+def _numeric_text(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?([eE][+-]?\d+)?\s*", value) is not None
+
+
+def _miss_message(ref: Ref, depth: int, item: str | int, misses: list[_Miss], spec: ToolSpec) -> str:
+    at = _path_text(ref, depth)  # the part of the path that exists: $1, $1.items, ...
+    whose = f"task {ref.task} ({spec.name})" if depth == 0 else at
+    schema = f"{spec.name}'s output schema"
+    objects = [m for m in misses if m.kind == "object"]
+    arrays = [m for m in misses if m.kind == "array"]
+    if objects and (isinstance(item, str) or all(m.kind in ("object", "null") for m in misses)):
+        names = list(dict.fromkeys(f for m in objects for f in m.fields))
+        close = difflib.get_close_matches(str(item), names, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        listed = f"its fields: {', '.join(names)}" if names else "it declares no fields"
+        return f"{ref}: {whose} has no field {str(item)!r}{hint}; {listed} ({schema})"
+    kinds = " or ".join(dict.fromkeys(_KIND_NAMES.get(m.kind, m.kind) for m in misses))
+    if isinstance(item, int):
+        if arrays and len(arrays) == len(misses):
+            size = max(m.size or 0 for m in arrays)
+            return f"{ref}: {at} has at most {size} item(s) ({schema}), so there is no [{item}]"
+        return f"{ref}: {at} is {kinds} ({schema}), not a list: it has no [{item}]"
+    if arrays:
+        return f"{ref}: {at} is {kinds} ({schema}): pick an item first, as in {at}[0].{item}"
+    return f"{ref}: {at} is {kinds} ({schema}), not an object: it has no field {str(item)!r}"
+
+
+def _param_kinds(schema: dict[str, Any], root: dict[str, Any]) -> set[str] | None:
+    try:
+        return {kind for shape in _alternatives(schema, root) for kind in _kinds(shape)}
+    except _Unknown:
+        return None
+
+
+def _fits(value: str, param: str) -> bool:
+    """Whether a value of kind `value` can feed a parameter of kind `param`, as coerce_arguments fits it."""
+    if value.rstrip("!") == param or {value, param} == {"integer", "number"}:
+        return True
+    if param == "string" and value.rstrip("!") in _SCALARS:
+        return True  # a scalar's text (coerce_arguments)
+    return value == "string" and param in ("integer", "number")  # numeric text becomes the number
+
+
+def _fit(bound: BoundTask, name: str, ref: Ref, spec: ToolSpec, kinds: set[str], param: dict[str, Any]) -> None:
+    wanted = _param_kinds(param, bound.spec.input_schema)
+    if not wanted or any(_fits(kind, p) for kind in kinds for p in wanted):
+        return
+    have = " or ".join(dict.fromkeys(_KIND_NAMES[k.rstrip("!")] + (" that is not a number" if k == "string!" and
+                                                                    wanted & {"number", "integer"} else "")
+                                     for k in sorted(kinds) if k.rstrip("!") in _KIND_NAMES))
+    want = " or ".join(_KIND_NAMES.get(k, k) for k in sorted(wanted))
+    hint = _field_hint(ref, spec, wanted)
+    raise bound.task.error(
+        f"argument {name}: {ref} is {have or 'of another kind'} ({spec.name}'s output schema), "
+        f"but {bound.spec.name} takes {want} for {name}{hint}"
+    )
+
+
+def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str]) -> str:
+    """`(did you mean $1.value?)` when the referenced object has fields of a fitting kind."""
+    root = spec.output_schema or {}
+    try:
+        node: Any = root
+        for item in ref.path:
+            steps = [s for shape in _alternatives(node, root) for s in _step(shape, item) if not isinstance(s, _Miss)]
+            node = steps[0]
+        exact: list[str] = []
+        loose: list[str] = []
+        for shape in _alternatives(node, root):
+            for key, sub in (shape.get("properties") or {}).items():
+                try:
+                    kinds = {k for alt in _alternatives(sub, root) for k in _kinds(alt)}
+                except _Unknown:
+                    continue
+                field = str(Ref(ref.task, (*ref.path, key)))
+                if kinds & wanted or (kinds | wanted) <= {"integer", "number"}:
+                    exact.append(field)  # the same kind, not one coerce_arguments would convert
+                elif any(_fits(k, p) for k in kinds for p in wanted):
+                    loose.append(field)
+    except (_Unknown, IndexError):
+        return ""
+    fitting = exact or loose
+    return f" (did you mean {' or '.join(fitting[:3])}?)" if fitting else ""

@@ -13,6 +13,7 @@ config's names turn into the engine's:
     compiler.max_run_bytes        -> Limits.max_run_bytes        (a run's results together)
     mcpServers.X.max_concurrency  -> Limits.servers[X].max_concurrency   (overrides max_per_server)
     mcpServers.X.timeout_s        -> Limits.servers[X].timeout_s         (overrides call_timeout_s)
+    mcpServers.X.ordering         -> Limits.servers[X].ordering          ("plan" or "free"; default Limits.ordering)
     compiler.destructive          -> Compiler(destructive=...)
     compiler.max_replans          -> Compiler(max_replans=...)
 """
@@ -37,9 +38,11 @@ def limits_from(config: Config) -> Limits:
     """The engine's limits for a config, with each server's own overrides."""
     c = config.compiler
     servers = {
-        server_prefix(name): ServerLimits(max_concurrency=server.max_concurrency, timeout_s=server.timeout_s)
+        server_prefix(name): ServerLimits(
+            max_concurrency=server.max_concurrency, timeout_s=server.timeout_s, ordering=server.ordering
+        )
         for name, server in config.servers.items()
-        if server.max_concurrency is not None or server.timeout_s is not None
+        if server.max_concurrency is not None or server.timeout_s is not None or server.ordering is not None
     }
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,

@@ -11,9 +11,11 @@ Text pieces, each a few `- ` bullet lines, to be joined with newlines:
 - `ARGUMENTS`: how positional arguments map onto a tool's parameters, and what `-> {fields}`
   in a tool line (`catalog.tool_line(..., with_output=True)`) means.
 - `REFERENCES`: `$N` and its paths, references inside strings, which tasks `$N` may name.
+- `ORDER`: `after $N` (wait for a task without using its value) and the plan order that calls to
+  one server keep around calls with side effects.
 - `THOUGHT_AND_JOIN`: `Thought:` lines and `join()`.
 - `CHECKS`: what is checked before a task runs, and what an error says.
-- `RULES`: the five above, joined: the whole language without framing.
+- `RULES`: the six above, joined: the whole language without framing.
 - `CHECK_FAILS_WHOLE`: what a failing check does to a plan given whole (`compile_and_run(plan=...)`,
   `mcp-compiler run --plan`): nothing runs.
 - `CHECK_FAILS_STREAMED`: what it does to a plan the planner streams: the tasks before the failing
@@ -43,7 +45,7 @@ from .parser import parse_plan
 
 __all__ = [
     "ARGUMENTS", "CHECKS", "CHECK_FAILS_STREAMED", "CHECK_FAILS_WHOLE", "EXAMPLE_GENERIC", "EXAMPLE_WIKI_MATH",
-    "Example", "REFERENCES", "RULES", "SYNTAX", "THOUGHT_AND_JOIN", "example_for",
+    "Example", "ORDER", "REFERENCES", "RULES", "SYNTAX", "THOUGHT_AND_JOIN", "example_for",
 ]
 
 SYNTAX = """\
@@ -62,15 +64,22 @@ of it. `$N` may only name an earlier task (or one of an earlier round).
 - In a string, `$N.field` or `${N.field}` becomes the value's text: "population of $1.name". \
 `${N}` ends the reference ("${1}.txt"); `$$` is a literal `$`."""
 
+ORDER = """\
+- `ID. server.tool(...) after $1, $2` (on the task's line) makes it wait for tasks 1 and 2 without \
+using their results; it runs only if they succeeded. Calls to one server already keep plan order \
+around each call not marked read-only (writes wait for the calls before them, later calls wait for \
+the writes), so `after` is for order across servers."""
+
 THOUGHT_AND_JOIN = """\
 - `Thought: ...` lines are notes and never run. `join()` on its own line ends the plan; no task may \
 follow it."""
 
 CHECKS = """\
 - Each task is checked before it runs: the tool exists, the arguments fit its schema, every `$N` \
-names an earlier task, IDs increase. An error gives the line, the column and what was expected."""
+names an earlier task, IDs increase, `$N.field` paths exist in task N's `-> {fields}`. An error \
+gives the line, the column and what was expected."""
 
-RULES = "\n".join([SYNTAX, ARGUMENTS, REFERENCES, THOUGHT_AND_JOIN, CHECKS])
+RULES = "\n".join([SYNTAX, ARGUMENTS, REFERENCES, ORDER, THOUGHT_AND_JOIN, CHECKS])
 
 CHECK_FAILS_WHOLE = "- A plan that fails a check runs nothing."
 

@@ -4,6 +4,7 @@ The grammar, one statement after another (whitespace and newlines between them):
 
     Thought: free text to the end of the line
     ID. NAME(ARG, ..., KEY=ARG, ...)     a task; arguments may span lines
+    ID. NAME(...) after $N, $M           a task that runs after tasks N and M, using no value of theirs
     join()  /  ID. join()                 ends the plan
     <END_OF_PLAN>                         ends the plan; everything after it is ignored
 
@@ -14,7 +15,9 @@ top-level `,` or `)`. Inside strings `$N.path` and `${N.path}` are references (`
 text may follow it) and `$$` is a literal `$`. A plan may also be JSON: `{"tasks": [...]}`.
 
 The parser re-reads the statement in progress on each chunk and only commits once every look-ahead
-it used was decided by real text, so splitting the text anywhere yields the same tasks.
+it used was decided by real text, so splitting the text anywhere yields the same tasks. A task is
+therefore handed out once the character after its `)` has arrived (usually the line end), which
+says whether an `after` list follows.
 
 It checks syntax only. Whether IDs increase and references name earlier tasks is a check on the
 plan, made by `checks.check_plan` / `checks.PlanChecker` whatever the plan came from; so
@@ -80,6 +83,7 @@ class PlanParser:
         self._depth = 0  # lists and objects open at the current position
         self._newlines: list[int] = []  # offsets of every "\n" in the buffer up to _scanned
         self._scanned = 0
+        self._in_tail = False  # reading what follows a task's ')': retry on every chunk
 
     @property
     def done(self) -> bool:
@@ -123,7 +127,9 @@ class PlanParser:
             try:
                 task = self._statement()
             except _NeedMore:
-                self._stalled_at = len(self._buf)
+                # Past a task's ')' only a short tail (`after $1, $2`, or the line end) is missing:
+                # any chunk may complete it, so the next one is always tried.
+                self._stalled_at = None if self._in_tail else len(self._buf)
                 break
             self._stalled_at = None
             if task is None:
@@ -133,6 +139,7 @@ class PlanParser:
 
     def _statement(self) -> Task | None:
         """Parse statements at self._pos up to the next task; commit; None when no task is complete."""
+        self._in_tail = False
         while True:
             i = self._skip_ws(self._pos, newlines=True)
             if i >= len(self._buf):
@@ -153,6 +160,8 @@ class PlanParser:
                 continue
             if self._starts(i, "join") or _isdigit(self._buf[i]):
                 return self._task(i)
+            if self._starts(i, "after"):
+                raise self._error(i, "`after $N` goes on its task's line, right after the task's ')'")
             raise self._error(i, "expected a task such as `1. tool(...)`, a `Thought:` line, `join()` or " + _END)
 
     def _line_end(self, i: int) -> int:
@@ -189,7 +198,7 @@ class PlanParser:
         j = self._skip_ws(m.end(), newlines=False)
         if self._char(j) != "(":
             raise self._error(j, f"expected '(' after the tool name {name!r}")
-        args, kwargs, end = self._arguments(j + 1)
+        args, kwargs, end, closed = self._arguments(j + 1)
         if name == "join":
             if args or kwargs:
                 raise self._error(j, "join() takes no arguments")
@@ -198,10 +207,37 @@ class PlanParser:
             return None
         if task_id is None:
             raise self._error(start, f"expected a task number before {name!r}, as in `1. {name}(...)`")
-        task = Task(task_id, name, args, kwargs, self._thought, *self._line_col(start))
+        after: list[int] = []
+        if closed:
+            self._in_tail = True
+            after, end = self._after(end)
+        line, column = self._line_col(start)
+        task = Task(task_id, name, args, kwargs, self._thought, line, column, tuple(after))
         self.plan.tasks.append(task)
         self._pos, self._thought = end, None
         return task
+
+    def _after(self, i: int) -> tuple[list[int], int]:
+        """`after $N, $M` following a task's ')' on the same line; ([], i) when there is none."""
+        k = self._skip_ws(i, newlines=False)
+        if not self._starts(k, "after") or self._char(k + 5) not in (" ", "\t", "\r", "$", "\n", ""):
+            return [], i
+        ids: list[int] = []
+        k = self._skip_ws(k + 5, newlines=False)
+        while True:
+            if self._char(k) != "$":
+                raise self._error(k, "expected a task reference such as $1 after `after` (as in `after $1, $2`)")
+            ref, j = self._ref(k)
+            if ref.path:
+                raise self._error(k, f"`after` names whole tasks: write ${ref.task}, without a path")
+            ids.append(ref.task)
+            k = self._skip_ws(j, newlines=False)
+            if self._char(k) == ",":
+                k = self._skip_ws(k + 1, newlines=False)
+                continue
+            if self._char(k) in ("\n", "") or self._statement_starts(k):
+                return ids, k
+            raise self._error(k, "expected ',' and another $N, or the end of the line, in an `after` list")
 
     def _check_after_join(self) -> None:
         rest = self._buf[self._join_end or 0 :]
@@ -213,13 +249,14 @@ class PlanParser:
 
     # -- arguments and values -----------------------------------------------------------------
 
-    def _arguments(self, i: int) -> tuple[list[Value], dict[str, Value], int]:
+    def _arguments(self, i: int) -> tuple[list[Value], dict[str, Value], int, bool]:
+        """The arguments up to ')': (args, kwargs, where the task ends, whether a ')' closed it)."""
         args: list[Value] = []
         kwargs: dict[str, Value] = {}
         while True:
             i = self._skip_ws(i, newlines=True)
             if self._char(i) == ")":
-                return args, kwargs, i + 1
+                return args, kwargs, i + 1, True
             start = i
             key, i = self._keyword(i)
             value, i = self._argument(i)
@@ -239,11 +276,11 @@ class PlanParser:
                     i, c = k, self._buf[k]
                 elif self._statement_starts(k):
                     # The reference prompts have tasks whose ')' is missing at the end of the line.
-                    return args, kwargs, k
+                    return args, kwargs, k, False
             if c == ",":
                 i += 1
             elif c == ")":
-                return args, kwargs, i + 1
+                return args, kwargs, i + 1, True
             else:
                 raise self._error(i, "expected ',' or ')' after an argument")
 
@@ -497,7 +534,7 @@ class PlanParser:
         args = [self._json_value(v, where, 0) for v in raw_args]
         kwargs = {str(k): self._json_value(v, where, 0) for k, v in raw_kwargs.items()}
         thought = item.get("thought") if isinstance(item.get("thought"), str) else None
-        return Task(task_id, tool, args, kwargs, thought)
+        return Task(task_id, tool, args, kwargs, thought, after=_json_deps(item.get("deps", []), where))
 
     def _json_value(self, value: Any, where: str, depth: int) -> Value:
         if isinstance(value, str):
@@ -611,6 +648,21 @@ def _string_ref(text: str, i: int, char: Any, fail: Any) -> tuple[Ref, int]:
             raise fail(j, "expected '}' to close ${...}")
         j += 1
     return Ref(int(m.group()), tuple(path)), j
+
+
+def _json_deps(deps: Any, where: str) -> tuple[int, ...]:
+    """The JSON form's "deps": task numbers (or "$N") this task runs after, as `after` does."""
+    if not isinstance(deps, list):
+        raise PlanError(f"{where}.deps: expected a list of task numbers, got {_json_kind(deps)}")
+    ids: list[int] = []
+    for dep in deps:
+        m = re.fullmatch(r"\$\{?([0-9]+)\}?", dep) if isinstance(dep, str) else None
+        if m:
+            dep = int(m.group(1))
+        if not isinstance(dep, int) or isinstance(dep, bool) or dep < 1:
+            raise PlanError(f"{where}.deps: expected task numbers such as [1, 2], got {dep!r}")
+        ids.append(dep)
+    return tuple(ids)
 
 
 def _json_kind(value: Any) -> str:

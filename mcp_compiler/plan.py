@@ -2,8 +2,9 @@
 
 A plan is a list of tasks in ID order. An argument value is JSON-like data that may contain
 `Ref`s (a whole value taken from an earlier task's result, keeping its type) and `Template`s
-(a string with references spliced in as text). Parsing lives in `parser.py`; checking a plan
-against a catalog (tools, arguments, ID order, references) lives in `checks.py`.
+(a string with references spliced in as text). A task may also name tasks it must run `after`
+without using their values (`3. memory.read_graph() after $1`). Parsing lives in `parser.py`;
+checking a plan against a catalog (tools, arguments, ID order, references) lives in `checks.py`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import math
 import re
 from itertools import chain
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 from .errors import CompilerError
 
-__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH"]
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH"]
 
 PathItem = Union[str, int]
 
@@ -78,9 +79,27 @@ def refs_in(value: Value) -> set[int]:
     return set()
 
 
+def iter_refs(value: Value) -> Iterator[Ref]:
+    """Every reference in a value, whole-value ones and those spliced into strings, in order."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Template):
+        yield from (p for p in value.parts if isinstance(p, Ref))
+    elif isinstance(value, list):
+        for item in value:
+            yield from iter_refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from iter_refs(item)
+
+
 @dataclass
 class Task:
-    """One tool call of a plan, as written: positional `args` and keyword `kwargs`."""
+    """One tool call of a plan, as written: positional `args` and keyword `kwargs`.
+
+    `after` are tasks it must wait for without using their values (`... after $1, $2` in the text
+    form, `"deps"` in the JSON form), kept sorted and without repeats.
+    """
 
     id: int
     tool: str
@@ -89,18 +108,29 @@ class Task:
     thought: str | None = None
     line: int | None = field(default=None, compare=False)
     column: int | None = field(default=None, compare=False)
+    after: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.after = tuple(sorted(set(self.after)))
 
     @property
-    def deps(self) -> set[int]:
+    def data_deps(self) -> set[int]:
+        """The tasks whose values this one uses (its references)."""
         found: set[int] = set()
         for value in [*self.args, *self.kwargs.values()]:
             found |= refs_in(value)
         return found
 
+    @property
+    def deps(self) -> set[int]:
+        """Every task this one waits for: the ones it refers to and the ones it runs `after`."""
+        return self.data_deps | set(self.after)
+
     def to_text(self) -> str:
         parts = [format_value(v) for v in self.args]
         parts += [f"{k}={format_value(v)}" for k, v in self.kwargs.items()]
-        return f"{self.id}. {self.tool}({', '.join(parts)})"
+        after = " after " + ", ".join(f"${i}" for i in self.after) if self.after else ""
+        return f"{self.id}. {self.tool}({', '.join(parts)}){after}"
 
     def error(self, message: str) -> PlanError:
         """A PlanError pointing at this task's position in the plan text."""
@@ -183,10 +213,11 @@ class ResolveError(LookupError):
 
 
 def value_text(value: Any) -> str:
-    """How a value reads when spliced into a string: strings as they are, the rest as JSON."""
+    """How a value reads when spliced into a string: strings as they are, the rest as compact JSON
+    (`{"a":[1,2]}`: no spaces, non-ASCII as it is)."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _follow(ref: Ref, results: Mapping[int, Any]) -> Any:

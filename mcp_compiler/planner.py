@@ -30,7 +30,8 @@ RESULT_CHARS = 1500  # per task, in prompts: enough for a record, not a whole do
 _ROLE = """\
 You are the planner of a tool-calling compiler. Given a question, write a plan: a numbered list of
 tool calls that answers it with as much parallelism as possible. Calls that do not depend on each
-other run at the same time, so never make a task wait for another unless it needs its result."""
+other run at the same time, so never make a task wait for another unless it needs its result or
+its effect."""
 
 _OUTPUT = f"""\
 - Only use the tools listed below, exactly as named. Do not compute in your head what a tool can do.
@@ -95,8 +96,11 @@ class Planner:
                 return
 
     async def _stream(self, system: str, messages: list[Message], known_ids: Sequence[int]) -> AsyncIterator[BoundTask]:
-        # One checker per attempt: a repair continues after the tasks already accepted.
-        checker = PlanChecker(self.catalog, known_ids=[*known_ids, *(b.id for b in self._accepted)])
+        # One checker per attempt: a repair continues after the tasks already accepted. The tools
+        # of earlier rounds' tasks and of accepted ones let references to them be checked too.
+        tools = {t.id: t.tool for t in self.run.tasks}
+        tools.update((b.id, b.spec.name) for b in self._accepted)
+        checker = PlanChecker(self.catalog, known_ids=[*known_ids, *(b.id for b in self._accepted)], known_tools=tools)
         parser = PlanParser()
         start = self.run.elapsed()
         stream = self.llm.stream(system, messages, stop=[END_OF_PLAN])

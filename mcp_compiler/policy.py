@@ -36,13 +36,15 @@ from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from .plan import Value, measure, resolved_size
 from .tools import Toolbox, ToolSpec
 
-__all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "NOBODY_TO_ASK"]
+__all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
 
 log = logging.getLogger(__name__)
 
 NOBODY_TO_ASK = "nobody can be asked here; set compiler.destructive to 'allow' to run such tools"
 
 Destructive = Literal["allow", "confirm", "deny"]
+Ordering = Literal["plan", "free"]
+"""Calls to one server: "plan" keeps plan order around calls not marked read-only; "free" does not."""
 Confirm = Callable[[ToolSpec, dict[str, Any]], Awaitable[bool]]
 """Asks whether a destructive call may run. Only `True` approves; it may raise CallRefused."""
 
@@ -53,6 +55,7 @@ class ServerLimits:
 
     max_concurrency: int | None = None
     timeout_s: float | None = None
+    ordering: Ordering | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Limits:
     run_timeout_s: float | None = 300.0
     max_value_bytes: int = 16 * 2**20  # one task's resolved arguments, or one result
     max_run_bytes: int = 128 * 2**20  # every result of one run together
+    ordering: Ordering = "plan"  # side effects on one server keep plan order (the scheduler's edges)
     servers: Mapping[str, ServerLimits] = field(default_factory=dict)
 
     def concurrency_of(self, server: str) -> int:

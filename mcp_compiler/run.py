@@ -30,7 +30,13 @@ class TaskRecord:
     thought: str | None = None
     round: int = 1
     deduplicated_from: int | None = None  # the task whose identical call this one shared
-    deps: list[int] = field(default_factory=list)
+    deps: list[int] = field(default_factory=list)  # data edges: the tasks whose values it used
+    # Order edges, which pass no value. `after`: the tasks the plan said it runs after (`after $N`,
+    # or the JSON form's "deps"); it runs only if they succeeded. `ordered_after`: earlier calls to
+    # the same server it waited for, because it or they have side effects (plan order); it runs
+    # whatever their outcome. Neither repeats an edge already in `deps`.
+    after: list[int] = field(default_factory=list)
+    ordered_after: list[int] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -43,6 +49,8 @@ class TaskRecord:
                 d[k] = getattr(self, k)
         d["round"] = self.round
         d["deps"] = self.deps
+        d["after"] = self.after
+        d["ordered_after"] = self.ordered_after
         for k in ("start_s", "end_s"):
             if d[k] is not None:
                 d[k] = round(d[k], 6)
@@ -116,13 +124,20 @@ class Run:
 
 
 def plain_answer(run: Run) -> str:
-    """Without an LLM joiner: the results of the tasks nothing else depends on, one per line."""
-    from .plan import value_text  # local: run.py stays free of the plan language otherwise
+    """Without an LLM joiner: the results of the tasks whose values nothing else uses, one per line.
 
+    Order edges pass no value, so a task that others only ran after is in the answer. Values that
+    are not text read as JSON with the usual spacing (this is for people; a reference spliced into
+    a string gets compact JSON, plan.value_text).
+    """
     used = {dep for t in run.tasks for dep in t.deps}
     leaves = [t for t in run.tasks if t.id not in used]
     lines = []
     for t in leaves:
-        body = value_text(t.result) if t.status == "ok" else f"{t.status}: {t.error}"
+        body = _readable(t.result) if t.status == "ok" else f"{t.status}: {t.error}"
         lines.append(f"${t.id} {t.tool}: {body}" if len(leaves) > 1 else body)
     return "\n".join(lines)
+
+
+def _readable(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

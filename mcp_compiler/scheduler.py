@@ -6,6 +6,20 @@ waves — resolves its references, and hands the call to the run's `RunCalls` (p
 owns every per-call decision: confirmation, concurrency slots, timeout, retry. Whatever happens,
 the task ends with a final status and sets its own event, so dependents never hang: a failed
 dependency makes them `skipped`.
+
+A task waits for three kinds of edge, all to earlier tasks (so none can form a cycle):
+
+- **data** (`deps`): the tasks it refers to; their values are its arguments;
+- **explicit order** (`after`): the tasks the plan says it runs after; no value is passed;
+- **side-effect order** (`ordered_after`), added here as tasks arrive, the way a compiler keeps
+  memory order: on each server (`ToolSpec.provider`), a call not marked read-only waits for every
+  earlier call to that server, and every later call waits for it; read-only calls between two such
+  calls wait only for the one before them, so they still run side by side. Servers whose limits
+  say `ordering="free"` get no such edges.
+
+A failed data or `after` dependency makes the task `skipped`; a side-effect edge only orders: the
+task runs once the earlier call has ended, whatever its status. A task ends only after every task
+it waits for has ended, so the order holds transitively even through skipped tasks.
 """
 
 from __future__ import annotations
@@ -38,6 +52,18 @@ TaskEvent = Callable[[TaskRecord], None]
 class _Slot:
     record: TaskRecord
     done: anyio.Event = field(default_factory=anyio.Event)
+    writes: bool = False  # not read-only: its server's later calls wait for it (plan ordering)
+    last_write: _Slot | None = None  # the last such call to its server before it (plan ordering)
+    call_key: str | None = None  # tool and resolved arguments, once known
+    epoch: int = 0  # which state of its server a read-only or idempotent call saw, for sharing
+
+
+@dataclass
+class _ServerOrder:
+    """Plan order on one server so far: its last call with side effects and the reads since."""
+
+    last_write: _Slot | None = None
+    reads: list[_Slot] = field(default_factory=list)
 
 
 class Scheduler:
@@ -52,6 +78,7 @@ class Scheduler:
         self._on_event = on_event
         self._slots: dict[int, _Slot] = {}
         self._shared_calls: dict[str, _Slot] = {}
+        self._order: dict[str, _ServerOrder] = {}  # per server, across every round of the run
         self._deadline: float | None = None  # set by the first round: the run's deadline spans all rounds
 
     async def run(self, tasks: Iterable[BoundTask] | AsyncIterable[BoundTask], round_number: int = 1) -> None:
@@ -71,27 +98,61 @@ class Scheduler:
     def _add(self, bound: BoundTask, round_number: int) -> _Slot:
         if bound.id in self._slots:
             raise ValueError(f"task {bound.id} was already scheduled in this run")
+        data = bound.task.data_deps
         record = TaskRecord(
             id=bound.id, tool=bound.spec.name, thought=bound.task.thought, round=round_number,
-            deps=sorted(bound.task.deps),
+            deps=sorted(data), after=[d for d in bound.task.after if d not in data],
         )
+        slot = _Slot(record)
+        self._keep_plan_order(bound, slot)
         self._run.tasks.append(record)
-        slot = self._slots[bound.id] = _Slot(record)
+        self._slots[bound.id] = slot
         return slot
+
+    def _keep_plan_order(self, bound: BoundTask, slot: _Slot) -> None:
+        """Side-effect edges: this call against the earlier calls to its server, in plan order."""
+        server = bound.spec.provider or bound.spec.name.split(".", 1)[0]
+        if self._ordering_of(server) == "free":
+            return
+        order = self._order.setdefault(server, _ServerOrder())
+        slot.writes = not bound.spec.read_only
+        slot.last_write = order.last_write
+        # The edges to wait for, none implied by another: a read waits for the last write; a write
+        # for the reads since it (each of which waited for it), or for it when there are none.
+        before = [order.last_write] if order.last_write is not None else []
+        if slot.writes:
+            before = order.reads or before
+            order.last_write, order.reads = slot, []
+        else:
+            order.reads.append(slot)
+        known = set(slot.record.deps) | set(slot.record.after)
+        slot.record.ordered_after = sorted(s.record.id for s in before if s.record.id not in known)
+
+    def _ordering_of(self, server: str) -> str:
+        limits = self._calls.policy.limits
+        own = limits.servers.get(server)
+        return (own.ordering if own is not None else None) or limits.ordering
 
     async def _execute(self, bound: BoundTask, slot: _Slot) -> None:
         record = slot.record
         try:
-            missing = [d for d in record.deps if d not in self._slots]
+            needed = sorted({*record.deps, *record.after})  # must succeed; `deps` also give values
+            missing = [d for d in needed if d not in self._slots]
             if missing:
-                self._finish(record, "error", error=f"refers to task {missing[0]}, which is not in this run")
+                how = "refers to" if missing[0] in record.deps else "is to run after"
+                self._finish(record, "error", error=f"{how} task {missing[0]}, which is not in this run")
                 return
-            for dep in record.deps:
+            # Every edge is waited for before anything else, skipping included: a task never ends
+            # before the tasks it is ordered after, so plan order holds through skipped tasks too.
+            for dep in (*needed, *record.ordered_after):
                 await self._slots[dep].done.wait()
-            failed = [d for d in record.deps if self._slots[d].record.status != "ok"]
+            failed = [d for d in needed if self._slots[d].record.status != "ok"]
             if failed:
                 first = self._slots[failed[0]].record
-                self._finish(record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}")
+                because = "" if first.id in record.deps else f" (this task was to run after task {first.id})"
+                self._finish(
+                    record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}{because}"
+                )
                 return
             try:
                 results = {d: self._slots[d].record.result for d in record.deps}
@@ -108,9 +169,19 @@ class Scheduler:
             slot.done.set()
 
     async def _call_or_share(self, bound: BoundTask, slot: _Slot, arguments: dict[str, Any]) -> None:
-        """Identical calls to read-only or idempotent tools in one run are made once."""
+        """Identical calls to read-only or idempotent tools in one run are made once.
+
+        Under plan ordering only while their server's state is the same: a read after a write is a
+        new call, and so is an idempotent write with another write between it and its twin.
+        """
         if bound.spec.dedupable:
-            key = bound.spec.name + "\0" + json.dumps(arguments, sort_keys=True, default=str)
+            slot.call_key = bound.spec.name + "\0" + json.dumps(arguments, sort_keys=True, default=str)
+            last = slot.last_write
+            if last is not None:
+                # `last` has ended (this task waited for it); a twin of it right after it sees the
+                # state it left, as it does itself.
+                slot.epoch = last.epoch if slot.writes and last.call_key == slot.call_key else last.record.id
+            key = f"{slot.epoch}\0{slot.call_key}"
             first = self._shared_calls.setdefault(key, slot)
             if first is not slot:
                 slot.record.start_s = self._now()

@@ -61,12 +61,28 @@ BAD = {
         '1. f(1)\n3. f("total: ${2}")', (2, 1),
         "task 3 refers to $2, which is not an earlier task",
     ),
+    "forward order": (
+        [Task(1, "f", [1]), Task(2, "f", after=(3,)), Task(3, "f", [3])],
+        "1. f(1)\n2. f() after $3\n3. f(3)", (2, 1),
+        "task 2 is to run after $3, which is not an earlier task",
+    ),
+    "cycle through an order edge": (
+        [Task(1, "f", after=(2,)), Task(2, "f", [Ref(1)])],
+        "1. f() after $2\n2. f($1)", (1, 1),
+        "task 1 is to run after $2, which is not an earlier task",
+    ),
+    "order on itself": (
+        [Task(1, "f", [1]), Task(2, "f", after=(1, 2))],
+        "1. f(1)\n2. f() after $1, $2", (2, 1),
+        "task 2 is to run after $2, which is not an earlier task",
+    ),
 }
 
 
 def _json(text: str) -> str:
     """The JSON form of a plan text."""
-    tasks = [{"id": t.id, "tool": t.tool, "args": [_json_value(a) for a in t.args]} for t in parse_plan(text).tasks]
+    tasks = [{"id": t.id, "tool": t.tool, "args": [_json_value(a) for a in t.args], "deps": list(t.after)}
+             for t in parse_plan(text).tasks]
     return json.dumps({"tasks": tasks})
 
 
@@ -179,3 +195,184 @@ def test_task_numbers_start_at_one() -> None:
     with pytest.raises(PlanError) as info:
         check_plan(parse_plan("0. f(1)"), FunctionToolbox({"f": f}).specs())
     assert str(info.value) == "line 1, column 1: task number 0: task numbers start at 1"
+
+
+
+# ---- an empty plan ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "Thought: nothing to do\njoin()", "```\n```", '{"tasks": []}', "<END_OF_PLAN>"])
+async def test_a_plan_without_tasks_is_an_error_that_says_so(text: str) -> None:
+    with pytest.raises(PlanError, match=r"^the plan has no tasks: write at least one, such as `1\. server\.tool"):
+        check_plan(parse_plan(text), SPECS)
+    with pytest.raises(PlanError, match="the plan has no tasks"):
+        await execute(text, tools={"f": f})
+    with pytest.raises(PlanError, match="the plan has no tasks"):
+        check_plan(Plan(), SPECS)
+
+
+# ---- references against the tools' output schemas -----------------------------------------------------
+
+from mcp_compiler.servers.wiki import FactResult  # noqa: E402  (wiki.fact's own output schema)
+from mcp_compiler.tools import ToolSpec  # noqa: E402
+
+CALLS: list[str] = []
+
+
+async def _counted(**arguments: Any) -> Any:
+    CALLS.append(json.dumps(arguments))
+    return {}
+
+
+def _spec(name: str, properties: dict[str, Any], output: dict[str, Any] | None, required: list[str] = ()) -> ToolSpec:
+    return ToolSpec(name, input_schema={"type": "object", "properties": properties, "required": list(required)},
+                    output_schema=output, provider=name.split(".")[0], read_only=True)
+
+
+HITS = {
+    "$defs": {"Hit": {"type": "object", "properties": {"name": {"type": "string"}, "score": {"type": "number"}},
+                      "required": ["name"]}},
+    "type": "object",
+    "properties": {"query": {"type": "string"}, "hits": {"type": "array", "items": {"$ref": "#/$defs/Hit"}},
+                   "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False},
+                   "meta": {"type": "object", "additionalProperties": {"type": "integer"}},
+                   "tags": {"type": "object", "patternProperties": {"^x-": {}}},
+                   "raw": {"type": "object"},
+                   "larger": {"enum": ["a", "b", "equal"]},
+                   "count_text": {"type": "string"}},
+}
+
+
+class CountingToolbox:
+    """Tools with hand-written specs (output schemas included); every call is counted in CALLS."""
+
+    SPECS = {s.name: s for s in [
+        _spec("wiki.fact", {"name": {"type": "string"}, "key": {"type": "string"}}, FactResult.model_json_schema(),
+              ["name", "key"]),
+        _spec("wiki.search", {"query": {"type": "string"}}, HITS, ["query"]),
+        _spec("math.eval", {"expression": {"type": "string"}, "variables": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
+              None, ["expression"]),
+        _spec("math.compare", {"a": {"type": "number"}, "b": {"type": "number"}}, None, ["a", "b"]),
+        _spec("math.sum", {"values": {"type": "array", "items": {"type": "number"}}}, None, ["values"]),
+        _spec("store.put", {"doc": {"type": "object"}}, None, ["doc"]),
+        _spec("blob.get", {}, None),
+    ]}
+
+    def specs(self) -> dict[str, ToolSpec]:
+        return self.SPECS
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        return await _counted(tool=spec.name, **arguments)
+
+
+BAD_REFERENCES = {
+    "missing key": (
+        '1. wiki.fact("Nile", "length_km")\n2. wiki.fact("Amazon", "length_km")\n'
+        '3. math.eval("a - b", {"a": $1.value, "b": $2.valu})', (3, 1),
+        "task 3 (math.eval): $2.valu: task 2 (wiki.fact) has no field 'valu' (did you mean value?); "
+        "its fields: name, key, value, unit (wiki.fact's output schema)",
+    ),
+    "missing key inside a string": (
+        '1. wiki.fact("Nile", "length_km")\n2. math.eval("${1.valeu} * 2")', (2, 1),
+        "task 2 (math.eval): $1.valeu: task 1 (wiki.fact) has no field 'valeu' (did you mean value?)",
+    ),
+    "missing key deeper, through a $ref": (
+        '1. wiki.search("Nile")\n  2. math.eval("$1.hits[0].nmae")', (2, 3),
+        "task 2 (math.eval): $1.hits[0].nmae: $1.hits[0] has no field 'nmae' (did you mean name?); "
+        "its fields: name, score (wiki.search's output schema)",
+    ),
+    "an index into a non-array": (
+        '1. wiki.fact("Nile", "length_km")\n2. math.eval("x", {"x": $1.value[0]})', (2, 1),
+        "task 2 (math.eval): $1.value[0]: $1.value is an integer or a number or a string (wiki.fact's output "
+        "schema), not a list: it has no [0]",
+    ),
+    "an index past a fixed-length list": (
+        '1. wiki.search("Nile")\n2. math.eval("$1.pair[2]")', (2, 1),
+        "task 2 (math.eval): $1.pair[2]: $1.pair has at most 2 item(s) (wiki.search's output schema), so there is no [2]",
+    ),
+    "a key into a scalar": (
+        '1. wiki.fact("Nile", "length_km")\n2. math.eval("$1.unit.symbol")', (2, 1),
+        "task 2 (math.eval): $1.unit.symbol: $1.unit is a string or null (wiki.fact's output schema), not an "
+        "object: it has no field 'symbol'",
+    ),
+    "a key into a list": (
+        '1. wiki.search("Nile")\n2. math.eval("$1.hits.name")', (2, 1),
+        "task 2 (math.eval): $1.hits.name: $1.hits is a list (wiki.search's output schema): pick an item first, "
+        "as in $1.hits[0].name",
+    ),
+    "an object into a number": (
+        '1. wiki.fact("Nile", "length_km")\n2. math.compare($1, 6650)', (2, 1),
+        "task 2 (math.compare): argument a: $1 is an object (wiki.fact's output schema), but math.compare takes "
+        "a number for a (did you mean $1.value?)",
+    ),
+    "a list into a string": (
+        '1. wiki.search("Nile")\n2. math.eval(expression=$1.hits)', (2, 1),
+        "task 2 (math.eval): argument expression: $1.hits is a list (wiki.search's output schema), but math.eval "
+        "takes a string for expression",
+    ),
+    "a scalar into a list": (
+        '1. wiki.fact("Nile", "length_km")\n2. math.sum($1.value)', (2, 1),
+        "task 2 (math.sum): argument values: $1.value is an integer or a number or a string (wiki.fact's output "
+        "schema), but math.sum takes a list for values",
+    ),
+    "a scalar into an object": (
+        '1. wiki.search("Nile")\n2. store.put($1.query)', (2, 1),
+        "task 2 (store.put): argument doc: $1.query is a string (wiki.search's output schema), but store.put takes "
+        "an object for doc",
+    ),
+    "text that cannot be a number, into a number": (
+        '1. wiki.search("Nile")\n2. math.compare($1.larger, 1)', (2, 1),
+        "task 2 (math.compare): argument a: $1.larger is a string that is not a number (wiki.search's output "
+        "schema), but math.compare takes a number for a",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REFERENCES))
+async def test_a_reference_the_output_schema_rules_out_is_a_plan_error_and_nothing_runs(case: str) -> None:
+    text, (line, column), message = BAD_REFERENCES[case]
+    CALLS.clear()
+    with pytest.raises(PlanError) as caught:
+        await execute(text, toolbox=CountingToolbox())
+    assert message in str(caught.value)
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert str(caught.value).startswith(f"line {line}, column {column}: ")
+    assert CALLS == []  # not one upstream call, though the tasks before the bad one were fine
+    # Streamed one task at a time (the planner's way), the same check stops at the same task.
+    checker, parser = PlanChecker(CountingToolbox.SPECS), PlanParser()
+    with pytest.raises(PlanError) as streamed:
+        for task in [*parser.feed(text), *parser.close()]:
+            checker.check(task)
+    assert str(streamed.value) == str(caught.value)
+
+
+async def test_references_the_output_schema_allows_or_cannot_judge_run() -> None:
+    text = """\
+1. wiki.fact("Nile", "length_km")
+2. math.compare($1.value, 6650)
+3. wiki.search("Nile")
+4. math.eval("$1.value km, $3.hits[5].name, $3.pair[1], $3.meta.anything, $3.tags.x-y, $3.raw.any.thing")
+5. math.compare($3.count_text, $3.hits[0].score)
+6. blob.get()
+7. math.eval("$6.anything[3].at.all")
+8. math.eval($1.name)
+9. math.eval("x", $3.meta)
+10. math.eval($3.meta.n)
+"""
+    # 2: value may be a number. 4: items of any index, additionalProperties and patternProperties are
+    # open, an object without properties has any key. 5: text may be numeric (it is converted then).
+    # 7: blob.get declares no output schema. 8: a string into a string. 9: an object into an object.
+    # 10: an integer into a string parameter (its text).
+    CALLS.clear()
+    check_plan(parse_plan(text), CountingToolbox.SPECS)
+    assert CALLS == []
+
+
+def test_references_to_earlier_rounds_are_checked_when_their_tools_are_known() -> None:
+    known = {1: "wiki.fact"}
+    with pytest.raises(PlanError, match=r"\$1\.valu: task 1 \(wiki\.fact\) has no field 'valu'"):
+        check_plan(parse_plan("2. math.eval('$1.valu')", known_ids=[1]), CountingToolbox.SPECS, known_tools=known)
+    checker = PlanChecker(CountingToolbox.SPECS, known_tools=known)
+    assert checker.check(parse_plan("2. math.eval('$1.value')").tasks[0]).id == 2
+    # Without the tool, the reference is taken on trust, as before.
+    check_plan(parse_plan("2. math.eval('$1.valu')", known_ids=[1]), CountingToolbox.SPECS)

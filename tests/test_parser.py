@@ -179,12 +179,64 @@ def test_incremental_parser_yields_each_task_as_soon_as_its_text_is_complete() -
     parser = PlanParser()
     assert parser.feed("1. wiki.search(") == []
     assert parser.feed('"Nile"') == []
-    first = parser.feed(")")
+    assert parser.feed(")") == []  # an `after` list may follow on the same line ...
+    first = parser.feed("\n")  # ... the line end says none does
     assert [t.id for t in first] == [1]
-    assert parser.feed("\n2. math.eval($1.len") == []
+    assert parser.feed("2. math.eval($1.len") == []
     assert [t.id for t in parser.feed("gth)\njoin()")] == [2]
     assert parser.done
     assert parser.close() == []
+
+
+def test_after_makes_a_task_wait_without_a_value_and_parses_incrementally() -> None:
+    plan = parse_plan("1. memory.create_entities([])\n2. web.fetch('x')\n3. memory.read_graph() after $1, ${2}\n"
+                      "4. f($3) after $1\n5. g()after $2\njoin()")
+    t3, t4, t5 = plan.tasks[2:]
+    assert (t3.args, t3.kwargs, t3.after, t3.deps, t3.data_deps) == ([], {}, (1, 2), {1, 2}, set())
+    assert (t4.after, t4.deps, t4.data_deps) == ((1,), {1, 3}, {3})
+    assert t5.after == (2,)
+    assert t3.to_text() == "3. memory.read_graph() after $1, $2"
+    # Streamed: the task is handed out when its `after` list has ended (the line end).
+    parser = PlanParser()
+    assert parser.feed("1. a()\n2. b() af") == [plan_task(1)]
+    assert parser.feed("ter $1") == []
+    assert parser.feed(", $") == []
+    (task,) = parser.feed("12\n")
+    assert task.after == (1, 12)
+    # A task whose ')' is missing is closed by the next line, as before; `after` needs the ')'.
+    assert parse_plan('1. f("a"\n2. g() after $1').tasks[1].after == (1,)
+
+
+def plan_task(task_id: int) -> Task:
+    return Task(task_id, "a")
+
+
+@pytest.mark.parametrize(("text", "column", "expected"), [
+    ("1. a()\n2. b() after 1", 14, "expected a task reference such as $1 after `after`"),
+    ("1. a()\n2. b() after $1.value", 14, "`after` names whole tasks: write $1, without a path"),
+    ("1. a()\n2. b() after $1 and $2", 17, "expected ',' and another $N, or the end of the line"),
+    ("1. a()\n2. b() after\n3. c()", 13, "expected a task reference such as $1"),
+    ("1. a()\n2. b() after $1,", 17, "expected a task reference such as $1"),
+    ("1. a()\n2. b()\nafter $1", 1, "`after $N` goes on its task's line"),
+])
+def test_a_bad_after_list_names_its_place(text: str, column: int, expected: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text)
+    assert expected in caught.value.message
+    assert caught.value.column == column, str(caught.value)
+
+
+def test_the_json_forms_deps_are_the_tasks_it_runs_after() -> None:
+    plan = parse_plan(json.dumps({"tasks": [
+        {"id": 1, "tool": "memory.create_entities", "args": {"entities": []}},
+        {"id": 2, "tool": "web.fetch", "args": ["x"]},
+        {"id": 3, "tool": "memory.read_graph", "deps": [2, "$1", 1]},
+    ]}))
+    assert plan.tasks[2].after == (1, 2) and plan.tasks[2].deps == {1, 2}
+    assert plan.tasks[2] == parse_plan("1. x()\n2. y()\n3. memory.read_graph() after $1, $2").tasks[2]
+    for deps, shown in [(3, "got a number"), ([0], "got 0"), (["x"], "got 'x'"), ([True], "got True")]:
+        with pytest.raises(PlanError, match=rf"tasks\[0\]\.deps: expected .*{shown}"):
+            parse_plan(json.dumps({"tasks": [{"id": 1, "tool": "f", "deps": deps}]}))
 
 
 def test_incremental_parser_reports_a_truncated_task_at_close() -> None:
@@ -233,7 +285,8 @@ def plans(draw: st.DrawFn) -> Plan:
         kwargs = draw(st.dictionaries(_ident, _values(earlier), max_size=3))
         words = st.lists(st.text("abcdefgh,.", min_size=1, max_size=6), min_size=1, max_size=4).map(" ".join)
         thought = draw(st.one_of(st.none(), words))
-        tasks.append(Task(next_id, draw(_tool), args, kwargs, thought))
+        after = tuple(draw(st.sets(st.sampled_from(earlier), max_size=3))) if earlier else ()
+        tasks.append(Task(next_id, draw(_tool), args, kwargs, thought, after=after))
     return Plan(tasks=tasks, joined=True)
 
 

@@ -58,7 +58,7 @@ SHAPES = {
 
 def respond(req: SimRequest) -> str:
     if "Action: Finish(" in req.system:
-        values = re.findall(r'"value": (-?[\d.e+]+)', req.last_user_message)
+        values = re.findall(r'"value": ?(-?[\d.e+]+)', req.last_user_message)  # results are compact JSON
         return f"Thought: the last result answers it.\nAction: Finish({values[-1]})"
     question = req.last_user_message.removeprefix("Question: ")
     plan = next(p for q, p, _ in SHAPES.values() if q == question)

@@ -2,10 +2,16 @@
 
 Timing checks compare structure — which call started before which ended, what overlapped — and
 use generous bounds, because the suite runs on small, shared machines.
+
+Calls to one server (for a Python function: the function itself) keep plan order around calls
+not marked read-only, so the pure functions of the tests about parallelism are marked read-only;
+the ordering rule itself is section 9.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_compiler import (
-    CallPolicy, FunctionToolbox, Limits, PlanParser, Run, Scheduler, ToolError, check_plan, execute, parse_plan,
+    CallPolicy, FunctionToolbox, Limits, PlanParser, Run, Scheduler, ServerLimits, ToolError, ToolSpec, check_plan,
+    execute, parse_plan,
 )
 from mcp_compiler.catalog import Catalog
 from mcp_compiler.checks import bind_task
@@ -96,13 +103,16 @@ def dag_plan(sleeps: list[int], deps: list[list[int]]) -> str:
     lines = []
     for i, ms in enumerate(sleeps):
         refs = ", ".join(f"${d + 1}" for d in deps[i])
-        lines.append(f"{i + 1}. work({ms}, [{refs}])")
+        lines.append(f"{i + 1}. work({ms}, [{refs}], {i + 1})")  # the task number: no two calls are identical
     return "\n".join(lines) + "\njoin()\n"
 
 
-async def work(ms: int, after: list) -> int:
+async def work(ms: int, inputs: list, n: int = 0) -> int:
     await anyio.sleep(ms / 1000)
     return ms
+
+
+work.read_only = True  # type: ignore[attr-defined]  # no side effects: plan order does not hold it back
 
 
 MAKESPAN_SLACK: list[tuple[float, float]] = []  # (makespan - critical path, share of the bound used) per example
@@ -129,7 +139,7 @@ def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tup
 
 
 async def test_independent_tasks_all_start_at_once() -> None:
-    plan = "\n".join(f"{i}. work(150, [])" for i in range(1, 21))
+    plan = "\n".join(f"{i}. work(150, [], {i})" for i in range(1, 21))
     run = await execute(plan, tools={"work": work}, max_concurrency=100, max_per_server=100)
     starts = [r.start_s for r in run.tasks]
     ends = [r.end_s for r in run.tasks]
@@ -244,6 +254,8 @@ async def test_the_run_deadline_cancels_calls_in_flight_and_tasks_not_yet_starte
         await anyio.sleep(5)
         return x
 
+    slow.read_only = True  # type: ignore[attr-defined]
+
     async def fast(x: Any) -> Any:
         return x
 
@@ -279,6 +291,7 @@ async def test_cancelling_the_callers_scope_cancels_every_call_in_flight() -> No
         finished.append(x)
         return x
 
+    slow.read_only = True  # type: ignore[attr-defined]
     box = FunctionToolbox({"slow": slow})
     bound = check_plan(parse_plan("1. slow(1)\n2. slow(2)\n3. slow(3)\n4. slow($1)\n5. slow($4)\n"), box.specs())
     run = Run()
@@ -309,6 +322,7 @@ async def test_cancelling_execute_reaches_the_tools() -> None:
             raise
         return x
 
+    slow.read_only = True  # type: ignore[attr-defined]
     with anyio.move_on_after(0.2):
         await execute("1. slow(1)\n2. slow(2)\n3. slow($2)\n", tools={"slow": slow},
                       on_event=lambda e: events.__setitem__(e.task.id, e.task))
@@ -326,6 +340,7 @@ async def test_the_global_concurrency_cap_holds() -> None:
         async def tool(x: int, _name: str = name) -> int:
             await gauge.hold(_name, 0.05)
             return x
+        tool.read_only = True  # type: ignore[attr-defined]
         tools[name] = tool
     plan = "\n".join(f"{i + 1}. {'abcde'[i % 5]}({i})" for i in range(20))
     run = await execute(plan, tools=tools, max_concurrency=4, max_per_server=8)
@@ -343,6 +358,8 @@ async def test_the_per_provider_cap_holds() -> None:
     async def b(x: int) -> int:
         await gauge.hold("b", 0.05)
         return x
+
+    a.read_only = b.read_only = True  # type: ignore[attr-defined]
 
     plan = "\n".join(f"{i + 1}. {'ab'[i % 2]}({i})" for i in range(16))
     run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=16, max_per_server=2)
@@ -363,6 +380,8 @@ async def test_a_busy_provider_does_not_hold_global_slots_others_could_use() -> 
     async def b(x: int) -> int:
         await gauge.hold("b", 0.2)
         return x
+
+    a.read_only = b.read_only = True  # type: ignore[attr-defined]
 
     plan = "\n".join(f"{i}. a({i})" for i in range(1, 7)) + "\n7. b(7)\n"
     run = await execute(plan, tools={"a": a, "b": b}, max_concurrency=4, max_per_server=2)
@@ -481,8 +500,9 @@ async def test_references_inside_strings_become_text() -> None:
     plan = '1. source()\n2. echo("depth $1.depths[0] m, n=${1.n}; tags: $1.meta.tags; $$5")\n'
     run = await execute(plan, tools={"source": source, "echo": echo})
     assert run.ok
-    assert run.task(2).result == {"type": "str", "value": 'depth 10994 m, n=3; tags: ["sea", "deep"]; $5'}
-    assert run.task(2).args == {"value": 'depth 10994 m, n=3; tags: ["sea", "deep"]; $5'}
+    # A list or object inside a longer string is compact JSON (no spaces), non-ASCII as it is.
+    assert run.task(2).result == {"type": "str", "value": 'depth 10994 m, n=3; tags: ["sea","deep"]; $5'}
+    assert run.task(2).args == {"value": 'depth 10994 m, n=3; tags: ["sea","deep"]; $5'}
 
 
 async def test_a_bad_reference_path_is_an_error_result_not_a_crash() -> None:
@@ -529,7 +549,7 @@ async def test_positional_arguments_map_onto_parameters_in_order_and_numbers_coe
     t = {r.id: r for r in run.tasks}
     assert t[3].args == {"label": "depth", "count": 10994, "unit": "ft"} and t[3].result == "depth: 10994 ft"
     assert t[5].args == {"text": "2.5"} and t[5].result == "2.5"  # a number ref into a string parameter
-    assert t[6].result == "[10994, 8376]"
+    assert t[6].result == "[10994,8376]"  # a list into a string parameter: its compact JSON
     assert t[8].args == {"label": "count", "count": 42}  # numeric text into an integer parameter
 
 
@@ -555,6 +575,8 @@ async def test_blocking_functions_run_in_worker_threads_and_overlap() -> None:
         threads.append(threading.get_ident())
         time.sleep(0.2)
         return x
+
+    blocking.read_only = True  # type: ignore[attr-defined]
 
     async def ticker(x: int) -> int:
         await anyio.sleep(0.05)
@@ -657,3 +679,259 @@ async def test_a_blocking_tool_past_its_timeout_is_an_error_without_waiting_for_
     run = await execute("1. slow_sync(1)", tools={"slow_sync": slow_sync}, call_timeout_s=0.2)
     assert run.task(1).status == "error" and "timed out" in (run.task(1).error or "")
     assert time.perf_counter() - started < 1.2
+
+
+# -- 9. side effects keep plan order -------------------------------------------------------------
+
+
+class TwoServers:
+    """Servers `s` and `t`, each with a read-only `read` and a side-effecting `write`; every call
+    sleeps `ms`, fails when asked, and leaves its start and end (perf_counter) in `stamps`."""
+
+    def __init__(self) -> None:
+        schema = {"type": "object", "properties": {"n": {"type": "integer"}, "ms": {"type": "integer"},
+                                                   "fail": {"type": "boolean"}, "inputs": {}}, "required": ["n"]}
+        self._specs = {
+            f"{server}.{kind}": ToolSpec(f"{server}.{kind}", input_schema=schema, provider=server,
+                                         read_only=kind == "read")
+            for server in "st" for kind in ("read", "write")
+        }
+        self.stamps: dict[int, tuple[float, float]] = {}
+        self.calls: list[str] = []
+
+    def specs(self) -> dict[str, ToolSpec]:
+        return self._specs
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        self.calls.append(spec.name)
+        await anyio.sleep(arguments.get("ms", 0) / 1000)
+        self.stamps[arguments["n"]] = (started, time.perf_counter())
+        if arguments.get("fail"):
+            raise ToolError(f"task {arguments['n']} was told to fail")
+        return arguments["n"]
+
+
+@st.composite
+def ordered_plans(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Tasks on two servers, reads and writes, some failing, with data and `after` edges."""
+    tasks: list[dict[str, Any]] = []
+    for n in range(1, draw(st.integers(2, 12)) + 1):
+        earlier = list(range(1, n))
+        tasks.append({
+            "n": n, "tool": draw(st.sampled_from(["s.read", "s.write", "t.read", "t.write"])),
+            "ms": draw(st.integers(1, 25)), "fail": draw(st.integers(0, 5)) == 0,
+            "data": sorted(draw(st.sets(st.sampled_from(earlier), max_size=2))) if earlier else [],
+            "after": sorted(draw(st.sets(st.sampled_from(earlier), max_size=2))) if earlier else [],
+        })
+    return tasks
+
+
+def ordered_plan_text(tasks: list[dict[str, Any]]) -> str:
+    lines = []
+    for t in tasks:
+        refs = ", ".join(f"${d}" for d in t["data"])
+        after = " after " + ", ".join(f"${d}" for d in t["after"]) if t["after"] else ""
+        lines.append(f"{t['n']}. {t['tool']}({t['n']}, {t['ms']}, {str(t['fail']).lower()}, [{refs}]){after}")
+    return "\n".join(lines) + "\njoin()\n"
+
+
+def expected_order_edges(tasks: list[dict[str, Any]]) -> dict[int, list[int]]:
+    """The side-effect edges the rule gives, computed here on its own: a read waits for its server's
+    last write; a write for the reads since that write, or for the write itself when there are none."""
+    last_write: dict[str, int] = {}
+    reads: dict[str, list[int]] = {}
+    edges: dict[int, list[int]] = {}
+    for t in tasks:
+        server, kind = t["tool"].split(".")
+        before = [last_write[server]] if server in last_write else []
+        if kind == "write":
+            before = reads.get(server) or before
+            last_write[server], reads[server] = t["n"], []
+        else:
+            reads.setdefault(server, []).append(t["n"])
+        edges[t["n"]] = sorted(set(before) - set(t["data"]) - set(t["after"]))
+    return edges
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ordered_plans())
+def test_every_data_and_ordering_edge_is_respected_whatever_fails(tasks: list[dict[str, Any]]) -> None:
+    box = TwoServers()
+
+    async def main() -> Run:
+        return await execute(ordered_plan_text(tasks), toolbox=box, max_concurrency=100, max_per_server=100)
+
+    run = anyio.run(main)
+    assert_final_and_timed(run)
+    by_id = {r.id: r for r in run.tasks}
+    # What ran: a failed data or `after` dependency skips a task; a failed earlier write does not.
+    expected: dict[int, str] = {}
+    for t in tasks:
+        if any(expected[d] != "ok" for d in [*t["data"], *t["after"]]):
+            expected[t["n"]] = "skipped"
+        else:
+            expected[t["n"]] = "error" if t["fail"] else "ok"
+    assert {i: r.status for i, r in by_id.items()} == expected
+    # The Run records every edge, each kind apart.
+    order = expected_order_edges(tasks)
+    for t in tasks:
+        record = by_id[t["n"]]
+        assert (record.deps, record.after, record.ordered_after) == (
+            t["data"], [d for d in t["after"] if d not in t["data"]], order[t["n"]]
+        )
+        # No task starts before any task it waits for has ended.
+        for dep in [*record.deps, *record.after, *record.ordered_after]:
+            assert by_id[dep].end_s <= record.start_s, (t["n"], dep)
+    # Seen from the server: every pair of calls to one server with a write among them kept plan
+    # order, skipped tasks in between or not.
+    for a in tasks:
+        for b in tasks:
+            same_server = a["tool"][0] == b["tool"][0]
+            writes = "write" in (a["tool"] + b["tool"])
+            if a["n"] < b["n"] and same_server and writes and a["n"] in box.stamps and b["n"] in box.stamps:
+                assert box.stamps[a["n"]][1] <= box.stamps[b["n"]][0], (a, b)
+
+
+async def test_reads_between_two_writes_overlap_and_the_writes_wait_for_them() -> None:
+    box = TwoServers()
+    plan = "1. s.write(1, 100)\n2. s.read(2, 100)\n3. s.read(3, 100)\n4. s.read(4, 100)\n5. s.write(5, 100)\n6. s.read(6, 50)\n"
+    run = await execute(plan, toolbox=box)
+    assert run.ok
+    at = box.stamps
+    assert max(at[i][0] for i in (2, 3, 4)) < min(at[i][1] for i in (2, 3, 4))  # the three reads at once
+    assert at[1][1] <= min(at[i][0] for i in (2, 3, 4))  # after the first write
+    assert max(at[i][1] for i in (2, 3, 4)) <= at[5][0]  # and before the second
+    assert at[5][1] <= at[6][0]
+    assert [run.task(i).ordered_after for i in range(1, 7)] == [[], [1], [1], [1], [2, 3, 4], [5]]
+    # Another server is not held back: its calls are ordered only among themselves.
+    other = await execute(plan + "7. t.write(7, 10)\n8. t.write(8, 10)\n", toolbox=box)
+    assert other.task(7).ordered_after == [] and other.task(7).start_s < other.task(1).end_s
+    assert other.task(8).ordered_after == [7]
+
+
+async def test_ordering_free_restores_full_parallelism_per_server_or_for_all() -> None:
+    plan = "1. s.write(1, 150)\n2. s.read(2, 150)\n3. s.write(3, 150)\n4. t.write(4, 150)\n5. t.write(5, 150)\n"
+    for limits in ({"ordering": "free"}, {"servers": {"s": ServerLimits(ordering="free")}}):
+        box = TwoServers()
+        run = await execute(plan, toolbox=box, **limits)
+        assert run.ok
+        s_calls = [box.stamps[i] for i in (1, 2, 3)]
+        assert max(start for start, _ in s_calls) < min(end for _, end in s_calls)  # all of s at once
+        assert all(run.task(i).ordered_after == [] for i in (1, 2, 3))
+        t_free = limits.get("ordering") == "free"
+        assert run.task(5).ordered_after == ([] if t_free else [4])
+    # A server's own "plan" overrides a default of "free".
+    box = TwoServers()
+    run = await execute(plan, toolbox=box, ordering="free", servers={"s": ServerLimits(ordering="plan")})
+    assert [run.task(i).ordered_after for i in (1, 2, 3, 4, 5)] == [[], [1], [2], [], []]
+
+
+async def test_a_failed_write_orders_the_next_call_and_an_explicit_after_skips_it() -> None:
+    box = TwoServers()
+    plan = "1. s.write(1, 50, true)\n2. s.read(2)\n3. t.read(3) after $1\n4. t.read(4) after $2\n"
+    run = await execute(plan, toolbox=box)
+    t = {r.id: r for r in run.tasks}
+    assert t[1].status == "error"
+    assert t[2].status == "ok" and t[2].ordered_after == [1] and t[2].start_s >= t[1].end_s
+    assert t[3].status == "skipped" and t[3].after == [1] and t[3].deps == []
+    assert "task 1 (s.write) error" in t[3].error and "was to run after task 1" in t[3].error
+    assert t[4].status == "ok" and t[4].start_s >= t[2].end_s
+    assert sorted(box.calls) == ["s.read", "s.write", "t.read"]  # 3 never called its server
+    # The answer is what nothing used: an order edge passes no value, so task 2 is in it.
+    assert "$2 s.read: 2" in run.answer and "$4 t.read: 4" in run.answer
+
+
+async def test_after_passes_no_value_and_the_json_forms_deps_order_the_same_way() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def write(key: str) -> str:
+        await anyio.sleep(0.1)
+        return key
+
+    async def read(key: str) -> dict:
+        seen.append({"key": key})
+        return {"key": key}
+
+    read.read_only = True  # type: ignore[attr-defined]
+    for plan in ('1. write("a")\n2. read("b") after $1\n',
+                 json.dumps({"tasks": [{"id": 1, "tool": "write", "args": ["a"]},
+                                       {"id": 2, "tool": "read", "args": ["b"], "deps": [1]}]})):
+        run = await execute(plan, tools={"write": write, "read": read})
+        first, second = run.task(1), run.task(2)
+        assert run.ok and second.args == {"key": "b"}  # its arguments are its own; nothing of $1 in them
+        assert (second.deps, second.after) == ([], [1]) and second.start_s >= first.end_s
+        assert run.to_dict()["tasks"][1]["after"] == [1]
+
+
+async def test_identical_reads_are_shared_only_while_no_write_came_between() -> None:
+    calls: list[str] = []
+
+    async def get(key: str) -> str:
+        calls.append(f"get {key}")
+        return key
+
+    async def put(key: str) -> str:
+        calls.append(f"put {key}")
+        return key
+
+    async def touch(key: str) -> str:
+        calls.append(f"touch {key}")
+        return key
+
+    get.read_only = True  # type: ignore[attr-defined]
+    touch.idempotent = True  # type: ignore[attr-defined]
+    # `get`, `put` and `touch` are three servers (a function is its own server), so a server with
+    # reads and writes is built from specs sharing a provider.
+    box = FunctionToolbox({"get": get, "put": put, "touch": touch})
+    specs = {name: dataclasses.replace(spec, provider="kv") for name, spec in box.specs().items()}
+    shared = _Specs(box, specs)
+    plan = '1. get("a")\n2. get("a")\n3. put("a")\n4. get("a")\n5. touch("b")\n6. touch("b")\n7. get("a")\n'
+    run = await execute(plan, toolbox=shared)
+    assert run.ok
+    # 2 shares 1; 4 comes after a write, so it is a new call; 6 is 5's idempotent twin right after
+    # it; 7 comes after the write 5 (6 was shared with it), so it is new again.
+    assert calls == ["get a", "put a", "get a", "touch b", "get a"]
+    assert [run.task(i).deduplicated_from for i in range(1, 8)] == [None, 1, None, None, None, 5, None]
+    calls.clear()
+    free = await execute(plan, toolbox=shared, ordering="free")
+    assert free.ok and calls.count("get a") == 1 and free.task(7).deduplicated_from == 1
+
+
+class _Specs:
+    """A toolbox with the same functions and other specs."""
+
+    def __init__(self, box: FunctionToolbox, specs: dict[str, ToolSpec]) -> None:
+        self._box, self._specs = box, specs
+
+    def specs(self) -> dict[str, ToolSpec]:
+        return self._specs
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        return await self._box.call(spec, arguments)
+
+
+async def test_streamed_tasks_and_later_rounds_keep_plan_order() -> None:
+    box = TwoServers()
+    catalog = Catalog(box.specs().values())
+    run = Run()
+    scheduler = scheduler_for(box, run, Limits())
+    arrived: dict[int, float] = {}
+
+    async def stream() -> AsyncIterator:
+        parser = PlanParser()
+        for chunk in ["1. s.read(1, 300)\n", "2. s.write(2, 10)\n", "3. s.read(3, 10)\n"]:
+            for task in parser.feed(chunk):
+                arrived[task.id] = run.elapsed()
+                yield bind_task(task, catalog)
+            await anyio.sleep(0.05)
+
+    await scheduler.run(stream())
+    # The write arrived while the read was running, and waited for it.
+    assert arrived[2] < run.task(1).end_s <= run.task(2).start_s
+    assert run.task(3).start_s >= run.task(2).end_s
+    # A replan round goes on from the same order: its read waits for round 1's last write, and
+    # its write for round 1's last read.
+    round2 = check_plan(parse_plan("4. s.read(4)\n5. s.write(5)\n", known_ids=[1, 2, 3]), box.specs())
+    await scheduler.run(round2, round_number=2)
+    assert run.task(4).ordered_after == [2] and run.task(5).ordered_after == [3, 4]

@@ -85,7 +85,20 @@ _TASK_SCHEMA: dict[str, Any] = {
         "end_s": _nullable("number", description="number, seconds since the run started, null until done"),
         "thought": {"type": "string", "description": "string, the planner's reason, when it gave one"},
         "round": {"type": "integer", "description": "integer, the plan round, 1 unless replanned"},
-        "deps": {"type": "array", "items": {"type": "integer"}, "description": "integer array, the tasks it used"},
+        "deps": {
+            "type": "array", "items": {"type": "integer"}, "description": "integer array, the tasks whose values it used",
+        },
+        "after": {
+            "type": "array", "items": {"type": "integer"},
+            "description": "integer array, the tasks the plan said it runs after (`after $N`); it ran only if they succeeded",
+        },
+        "ordered_after": {
+            "type": "array", "items": {"type": "integer"},
+            "description": (
+                "integer array, earlier calls to the same server it waited for because it or they have side "
+                "effects (plan order); it ran whatever their outcome"
+            ),
+        },
         "deduplicated_from": {"type": "integer", "description": "integer, the identical task whose result it shares"},
     },
 }
