@@ -376,3 +376,29 @@ def test_references_to_earlier_rounds_are_checked_when_their_tools_are_known() -
     assert checker.check(parse_plan("2. math.eval('$1.value')").tasks[0]).id == 2
     # Without the tool, the reference is taken on trust, as before.
     check_plan(parse_plan("2. math.eval('$1.valu')", known_ids=[1]), CountingToolbox.SPECS)
+
+
+async def test_a_streamed_plan_gets_the_reference_checks_in_its_repair_and_in_a_replan() -> None:
+    from mcp_compiler.compiler import Compiler
+    from mcp_compiler.testing import ScriptedLLM
+
+    CALLS.clear()
+    bad = '1. wiki.fact("Nile", "length_km")\n2. math.eval("$1.valu")\njoin()\n<END_OF_PLAN>'
+    still_bad = '2. math.eval("$1.valeu")\njoin()\n<END_OF_PLAN>'  # refers to the task already running
+    llm = ScriptedLLM([bad, still_bad, "Action: Finish(partial)"], chunk_size=5)
+    run = await Compiler(CountingToolbox(), llm=llm).run_query("q")
+    # The good task ran; neither bad one did: the repair's checker knew task 1's tool, though task 1
+    # came from the first attempt.
+    assert [t.id for t in run.tasks] == [1] and len(CALLS) == 1
+    repair = llm.requests[1].messages[-1].content
+    assert "$1.valu: task 1 (wiki.fact) has no field 'valu' (did you mean value?)" in repair
+    # A replan's references to an earlier round are checked against that round's tools.
+    CALLS.clear()
+    llm = ScriptedLLM([
+        '1. wiki.fact("Nile", "length_km")\njoin()\n<END_OF_PLAN>', "Action: Replan(need the unit)",
+        '2. math.eval("$1.unti")\njoin()\n<END_OF_PLAN>', '2. math.eval("$1.unit")\njoin()\n<END_OF_PLAN>',
+        "Action: Finish(done)",
+    ])
+    run = await Compiler(CountingToolbox(), llm=llm).run_query("q")
+    assert run.answer == "done" and [t.id for t in run.tasks] == [1, 2]
+    assert "$1.unti: task 1 (wiki.fact) has no field 'unti' (did you mean unit?)" in llm.requests[3].messages[-1].content

@@ -128,6 +128,19 @@ async def test_after_and_the_json_forms_deps_order_a_call_on_another_server() ->
         jsonschema.validate(run.to_dict(), RUN_SCHEMA)
 
 
+def test_the_config_switch_maps_to_the_servers_limits() -> None:
+    from mcp_compiler.config import ConfigError
+    from mcp_compiler.gateway import limits_from
+    from mcp_compiler.policy import Limits, ServerLimits
+
+    limits = limits_from(config({"store": ordered("store", ordering="free"), "audit": ordered("audit"),
+                                 "strict": ordered("strict", ordering="plan")}))
+    assert limits.servers == {"store": ServerLimits(ordering="free"), "strict": ServerLimits(ordering="plan")}
+    assert limits.ordering == Limits().ordering == "plan"  # servers without their own
+    with pytest.raises(ConfigError, match=r"mcpServers\.store\.ordering: .*'plan' or 'free'"):
+        config({"store": ordered("store", ordering="sometimes")})
+
+
 # ---- the reference knowledge-graph server -------------------------------------------------------
 
 
