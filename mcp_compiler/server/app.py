@@ -13,8 +13,13 @@ Everything here is adapting MCP to the compiler, which knows nothing of MCP:
 - Asking the host: the destructive-tool confirmation (elicitation) and planning with the host's
   model (sampling) go to the session of the call being served, handed to the run explicitly.
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
-  `notifications/cancelled`, a dropped connection) cancels the run's scope and with it every
-  downstream call in flight.
+  `notifications/cancelled`, a dropped connection, SIGTERM) cancels the run's scope and with it
+  every downstream call in flight. It is quiet: a cancelled call is not an error of ours, so it
+  logs no ERROR and no traceback (progress events raised while the run unwinds are dropped).
+- Text: everything this server returns (results, error texts, resources, the tool description,
+  progress messages) and the `plan`/`query` it is given pass through `text.scrub`, so a lone
+  surrogate (from a JSON escape in a plan, or an upstream's result) becomes U+FFFD instead of
+  failing the reply's serialisation.
 - Catalog changes: `CompilerServer.catalog_changed()` (hooked to `UpstreamPool.on_catalog_change`)
   tells hosts the tool list changed, in both protocol eras: a `notifications/tools/list_changed`
   to every handshake-era connection, and a `ToolsListChanged` event for 2026-07-28
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -53,6 +59,7 @@ from ..parser import parse_plan
 from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
 from ..run import Run
+from ..text import scrub
 from ..tools import Toolbox, ToolSpec
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
@@ -120,7 +127,7 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
     async def confirm(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
         if not _can_ask(session, "elicitation"):
             raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
-        message = f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}"
+        message = scrub(f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}")
         request = types.ElicitRequest(
             params=types.ElicitRequestFormParams(message=message, requested_schema=_CONFIRM_SCHEMA)
         )
@@ -218,7 +225,7 @@ class CompilerServer:
         status = getattr(self.toolbox, "status", None)
         if callable(status):
             unavailable = [s.name for s in status() if not s.connected]
-        return tool_description(self.toolbox.specs(), limits=self.limits, unavailable=unavailable)
+        return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=unavailable))
 
     def tool(self) -> types.Tool:
         return types.Tool(
@@ -264,6 +271,10 @@ class CompilerServer:
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
+            # A call being cancelled (the host's notifications/cancelled, a dropped connection,
+            # SIGTERM) may unwind through code that raises on its way out: that is the
+            # cancellation, not a bug, so it propagates as one, without a log record.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             logger.exception("%s failed unexpectedly", TOOL_NAME)
             return _error(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
         return run_result(run)
@@ -278,6 +289,7 @@ class CompilerServer:
         for name, value in (("plan", plan), ("query", query)):
             if value is not None and not isinstance(value, str):
                 raise RequestError(f"`{name}` must be a string, not {type(value).__name__}")
+        plan, query = scrub(plan), scrub(query)  # a lone surrogate becomes U+FFFD here, not a crash later
         given = [name for name, value in (("plan", plan), ("query", query)) if value is not None]
         if len(given) != 1:
             raise RequestError(
@@ -344,8 +356,8 @@ class CompilerServer:
                 send.send_nowait(event)
             except anyio.WouldBlock:
                 logger.debug("progress backlog full; dropped: %s", event.message)
-            except anyio.ClosedResourceError:
-                pass
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the call is over or being cancelled: the forwarder is gone, progress is advisory
 
         runs: list[Run] = []
         failure: Exception | None = None
@@ -391,8 +403,8 @@ class CompilerServer:
         elif uri == CATALOG_JSON_URI:
             text, mime = catalog_json(catalog), "application/json"
         else:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown resource {uri!r}", data={"uri": uri})
-        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=text, mime_type=mime)])
+            raise MCPError(code=types.INVALID_PARAMS, message=scrub(f"unknown resource {uri!r}"), data={"uri": scrub(uri)})
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=scrub(text), mime_type=mime)])
 
     # ---- catalog changes ------------------------------------------------------------------------
 
@@ -460,7 +472,7 @@ async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
             steps += 1
             total = max(2 * event.total, steps)
             try:
-                await progress(steps, total, event.message)
+                await progress(steps, total, scrub(event.message))
             except Exception as exc:  # noqa: BLE001 - progress is advisory
                 logger.debug("progress notification failed: %s", exc)
 
@@ -479,10 +491,11 @@ def run_result(run: Run) -> types.CallToolResult:
             f"task {t.id} {t.tool}: {t.status}" + (f": {t.error}" if t.error else "") for t in failed[:20]
         )
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)], structured_content=data, is_error=not answered
+        content=[types.TextContent(type="text", text=scrub(text))], structured_content=scrub(data),
+        is_error=not answered,
     )
 
 
 def _error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=scrub(message))], is_error=True)
 
