@@ -11,6 +11,7 @@ from ..gateway import open_gateway
 from .app import CompilerServer
 from .http import TOKEN_ENV, http_app, require_token, serve_http
 from .schemas import TOOL_NAME, RequestLimits
+from .stdio import stdio_streams
 
 __all__ = ["serve"]
 
@@ -54,8 +55,6 @@ async def serve(
 
 
 async def _serve_stdio(app: CompilerServer) -> None:
-    from mcp.server.stdio import stdio_server
-
     logger.info("serving %s on stdio", TOOL_NAME)
-    async with stdio_server() as (read_stream, write_stream):
+    async with stdio_streams() as (read_stream, write_stream):
         await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
