@@ -211,7 +211,14 @@ _ServerEntry = Annotated[
 
 
 class CompilerConfig(_Strict):
-    """Limits and policy for the compiler itself. Every field has a default."""
+    """Limits and policy for the compiler itself. Every field has a default.
+
+    The `http_*` fields bound what clients of `serve --transport http` may hold:
+    `http_max_sessions` sessions at once (one more is refused with 503),
+    `http_session_idle_s` seconds a session may go without a request before it is closed,
+    `http_header_timeout_s` seconds for a request's headers to arrive (from its first byte;
+    408 and the connection closed otherwise), `http_body_timeout_s` for a POST body after them.
+    """
 
     model: str | None = None
     max_concurrency: PositiveInt = 16
@@ -225,6 +232,11 @@ class CompilerConfig(_Strict):
     max_plan_tasks: PositiveInt = 1_000
     max_plan_bytes: PositiveInt = 1_000_000
     description_max_tools: PositiveInt = 40
+    # What clients of the HTTP transport may hold (server/http.py).
+    http_max_sessions: PositiveInt = 256
+    http_session_idle_s: PositiveFloat = 600
+    http_header_timeout_s: PositiveFloat = 10
+    http_body_timeout_s: PositiveFloat = 30
     # How much data references and results may hold: one value, and one run's results together.
     max_value_bytes: PositiveInt = 16 * 2**20
     max_run_bytes: PositiveInt = 128 * 2**20

@@ -4,7 +4,8 @@
       └─ CompilerServer(toolbox, config)          app.py: tools/list, tools/call, resources
            └─ make_run(compiler, request, ...)    app.py: the one place a call becomes a Run
     schemas.py    the tool's name, schemas and description (pure functions of the catalog)
-    http.py       the ASGI app, DNS-rebinding protection, the bearer token, uvicorn
+    http.py       the ASGI app, DNS-rebinding protection, the bearer token, HTTP limits, uvicorn
+    stdio.py      stdio with cancellable reads and writes (SIGTERM ends serve at once)
 """
 
 from .app import CompilerServer, RunRequest, make_run, run_result

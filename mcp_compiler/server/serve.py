@@ -9,7 +9,7 @@ from typing import Literal
 from ..config import Config
 from ..gateway import open_gateway
 from .app import CompilerServer
-from .http import TOKEN_ENV, http_app, require_token, serve_http
+from .http import TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
 from .schemas import TOOL_NAME, RequestLimits
 from .stdio import stdio_streams
 
@@ -51,7 +51,9 @@ async def serve(
         if transport == "stdio":
             await _serve_stdio(app)
         else:
-            await serve_http(http_app(app, host=host, token=token, stateless=stateless), host, port)
+            http_limits = HttpLimits.from_config(config.compiler)
+            asgi_app = http_app(app, host=host, token=token, stateless=stateless, limits=http_limits)
+            await serve_http(asgi_app, host, port, limits=http_limits)
 
 
 async def _serve_stdio(app: CompilerServer) -> None:
