@@ -27,9 +27,10 @@ async def big(n: int) -> str:
     return "x" * n
 
 
-def doubling_plan(tasks: int, seed: str = "ab" * 512) -> str:
+def doubling_plan(tasks: int, seed: str = "ab" * 512, path: str = "") -> str:
+    """`path`: `.result` over an MCP server, whose `str` results come wrapped as {"result": ...}."""
     lines = [f'1. concat("{seed}", "")']
-    lines += [f"{i}. concat(a=${i - 1}, b=${i - 1})" for i in range(2, tasks + 1)]
+    lines += [f"{i}. concat(a=${i - 1}{path}, b=${i - 1}{path})" for i in range(2, tasks + 1)]
     return "\n".join(lines) + "\njoin()"
 
 
@@ -91,7 +92,8 @@ def test_the_doubling_attack_over_a_real_upstream_stays_small_in_memory(tmp_path
         "mcpServers": {"sleepy": {"command": sys.executable, "args": [str(FIXTURES / "sleepy_server.py")]}},
         "compiler": {"max_value_bytes": 4 * 2**20, "connect_timeout_s": 30},
     }))
-    plan = doubling_plan(17)
+    # The static checks refuse `$N` (an object, per the tool's output schema) for a string parameter.
+    plan = doubling_plan(17, path=".result")
     script = (
         "import resource, subprocess, sys\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=120)\n"
