@@ -245,6 +245,7 @@ _KIND_NAMES = {
     "boolean": "a boolean", "null": "null",
 }
 _MAX_SCHEMA_DEPTH = 32  # $ref chains and nested alternatives; past it, no verdict
+_MAX_ALTERNATIVES = 256  # schema nodes visited for one step of a path; past it, no verdict
 
 
 class _Unknown(Exception):
@@ -270,18 +271,24 @@ def _deref(node: Any, root: dict[str, Any]) -> dict[str, Any]:
     raise _Unknown
 
 
-def _alternatives(node: Any, root: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
-    """The shapes a value of `node` may take: `anyOf`/`oneOf` flattened, `$ref`s followed."""
-    if depth > _MAX_SCHEMA_DEPTH:
+def _alternatives(node: Any, root: dict[str, Any], depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
+    """The shapes a value of `node` may take: `anyOf`/`oneOf` flattened, `$ref`s followed.
+
+    Bounded in depth and in nodes visited (`budget`), so a schema whose alternatives refer back
+    to themselves costs a verdict of "unknown", not exponential time.
+    """
+    budget = [_MAX_ALTERNATIVES] if budget is None else budget
+    budget[0] -= 1
+    if depth > _MAX_SCHEMA_DEPTH or budget[0] < 0:
         raise _Unknown
     schema = _deref(node, root)
     alternatives = schema.get("anyOf", schema.get("oneOf"))
     if isinstance(alternatives, list) and alternatives:
-        return [shape for alt in alternatives for shape in _alternatives(alt, root, depth + 1)]
+        return [shape for alt in alternatives for shape in _alternatives(alt, root, depth + 1, budget)]
     all_of = schema.get("allOf")
     if all_of is not None:
         if isinstance(all_of, list) and len(all_of) == 1 and not ({"type", "properties", "items"} & set(schema)):
-            return _alternatives(all_of[0], root, depth + 1)
+            return _alternatives(all_of[0], root, depth + 1, budget)
         raise _Unknown
     return [schema]
 
@@ -384,6 +391,8 @@ def _walk(task: Task, ref: Ref, spec: ToolSpec) -> set[str] | None:
                         (misses if isinstance(step, _Miss) else found).append(step)
             if not found:
                 raise task.error(_miss_message(ref, depth, item, misses, spec))
+            if len(found) > _MAX_ALTERNATIVES:
+                raise _Unknown
             current = found
         kinds: set[str] = set()
         for node in current:
@@ -469,12 +478,13 @@ def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str]) -> str:
         exact: list[str] = []
         loose: list[str] = []
         for shape in _alternatives(node, root):
-            for key, sub in (shape.get("properties") or {}).items():
+            properties = shape.get("properties")
+            for key, sub in (properties.items() if isinstance(properties, dict) else ()):
                 try:
                     kinds = {k for alt in _alternatives(sub, root) for k in _kinds(alt)}
                 except _Unknown:
                     continue
-                field = str(Ref(ref.task, (*ref.path, key)))
+                field = str(Ref(ref.task, (*ref.path, str(key))))
                 if kinds & wanted or (kinds | wanted) <= {"integer", "number"}:
                     exact.append(field)  # the same kind, not one coerce_arguments would convert
                 elif any(_fits(k, p) for k in kinds for p in wanted):

@@ -402,3 +402,25 @@ async def test_a_streamed_plan_gets_the_reference_checks_in_its_repair_and_in_a_
     run = await Compiler(CountingToolbox(), llm=llm).run_query("q")
     assert run.answer == "done" and [t.id for t in run.tasks] == [1, 2]
     assert "$1.unti: task 1 (wiki.fact) has no field 'unti' (did you mean unit?)" in llm.requests[3].messages[-1].content
+
+
+HOSTILE_OUTPUT_SCHEMAS = [
+    {"anyOf": [{"$ref": "#"}] * 40},  # alternatives that are the schema itself: exponential if followed naively
+    {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/a"},
+                               {"type": "object", "properties": {"x": {"$ref": "#/$defs/a"}}}]}}, "$ref": "#/$defs/a"},
+    {"type": "object", "properties": ["x"]}, {"type": ["object", 3]}, {"type": "object", "properties": {"x": True}},
+    {"enum": [{"a": 1}, [1], None]}, {"type": "array", "prefixItems": "x", "items": 3, "maxItems": "2"},
+    {"$ref": "#/nope"}, {"$ref": 5}, {"$ref": "http://example.com/s.json"}, {"allOf": [{"$ref": "#"}]},
+]
+
+
+@pytest.mark.parametrize("output", HOSTILE_OUTPUT_SCHEMAS)
+def test_an_upstreams_odd_output_schema_gives_a_plan_error_or_no_verdict_quickly(output: dict[str, Any]) -> None:
+    specs = {"a.t": _spec("a.t", {}, output), "b.u": _spec("b.u", {"v": {"type": "number"}}, None)}
+    for path in ["$1", "$1.x", "$1" + ".x" * 30, "$1[0]", "$1[5].x", '"$1.x.y"']:
+        started = time.perf_counter()
+        try:
+            check_plan(parse_plan(f"1. a.t()\n2. b.u({path})"), specs)
+        except PlanError:
+            pass
+        assert time.perf_counter() - started < 0.5, path
