@@ -23,7 +23,7 @@ from .planner import Planner, render_results
 from .run import Round, Run, TaskRecord, plain_answer
 from .policy import CallPolicy, Confirm, Destructive, Limits
 from .scheduler import Scheduler
-from .tools import AsyncTool, FunctionToolbox, Toolbox
+from .tools import AsyncTool, FunctionToolbox, Toolbox, settle
 
 __all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task"]
 
@@ -96,6 +96,7 @@ class Compiler:
     ) -> Run:
         """Check and run a plan written by the caller; PlanError before anything runs if it is wrong."""
         parsed = parse_plan(plan) if isinstance(plan, str) else plan
+        await settle(self.toolbox, [task.tool for task in parsed.tasks])  # servers a plan names may still be starting
         bound = check_plan(parsed, self.toolbox.specs())
         run = Run()
         await self._scheduler(run, on_event, confirm).run(bound)
@@ -116,6 +117,7 @@ class Compiler:
         llm = llm or self.llm
         if llm is None:
             raise NoPlanner(NO_PLANNER)
+        await settle(self.toolbox, None)  # the planner sees every server's tools
         run = Run()
         scheduler = self._scheduler(run, on_event, confirm)
         history = ""

@@ -67,7 +67,13 @@ class Gateway:
 
 
 @asynccontextmanager
-async def open_gateway(config: Config, *, llm: LLM | None = None, protocol_mode: str = "auto") -> AsyncIterator[Gateway]:
-    """Connect every configured server and yield the compiler over them; close them on exit."""
-    async with UpstreamPool(config, protocol_mode=protocol_mode) as pool:
+async def open_gateway(
+    config: Config, *, llm: LLM | None = None, protocol_mode: str = "auto", wait_for_servers: bool = True
+) -> AsyncIterator[Gateway]:
+    """Connect every configured server and yield the compiler over them; close them on exit.
+
+    `wait_for_servers=False` yields at once (the MCP server: a host's `initialize` must not wait
+    for the slowest upstream); a plan then waits only for the servers it names.
+    """
+    async with UpstreamPool(config, protocol_mode=protocol_mode, wait_for_servers=wait_for_servers) as pool:
         yield Gateway(config, pool, build_compiler(pool, config, llm=llm))

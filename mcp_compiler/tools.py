@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, get_type_hints
 
@@ -20,7 +20,7 @@ import pydantic
 
 from .errors import ToolError
 
-__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "spec_from_function"]
+__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "settle", "spec_from_function"]
 
 
 def _empty_object_schema() -> dict[str, Any]:
@@ -69,7 +69,12 @@ def positional_order(schema: Mapping[str, Any]) -> list[str]:
 
 
 class Toolbox(Protocol):
-    """Anything that can list tools and call them."""
+    """Anything that can list tools and call them.
+
+    A toolbox whose tools arrive over time (servers still connecting) may also have
+    `async def settle(self, tools: Iterable[str] | None) -> None`: wait, within its own bound,
+    until the tools named (None: all) are known. The compiler calls it before checking a plan.
+    """
 
     def specs(self) -> Mapping[str, ToolSpec]:
         """The tools available now, by full name."""
@@ -128,3 +133,10 @@ class FunctionToolbox:
         # A blocking function must not stall every other task on the event loop.
         # On a timeout or cancellation the run moves on; the thread finishes in the background.
         return await anyio.to_thread.run_sync(functools.partial(fn, **arguments), abandon_on_cancel=True)
+
+
+async def settle(toolbox: Toolbox, tools: Iterable[str] | None) -> None:
+    """`toolbox.settle(tools)` for a toolbox that has it; at once for the others."""
+    wait = getattr(toolbox, "settle", None)
+    if wait is not None:
+        await wait(tools)

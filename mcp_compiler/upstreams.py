@@ -78,7 +78,7 @@ import re
 import signal
 import tempfile
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Literal
@@ -232,10 +232,16 @@ class UpstreamPool:
         protocol_mode: str = "auto",
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        wait_for_servers: bool = True,
     ) -> None:
         """`protocol_mode` is the SDK's `Client(mode=...)`: "auto" probes for 2026-07-28 and falls
-        back to the handshake; "legacy" forces the handshake era for every server."""
+        back to the handshake; "legacy" forces the handshake era for every server.
+
+        `wait_for_servers=False` makes `async with` return at once, the servers joining in the
+        background (catalog changes announce them); `settle()` waits for the ones a plan names.
+        """
         self._compiler = config.compiler
+        self._wait_for_servers = wait_for_servers
         self.redact = Redactor.from_config(config)
         self._upstreams = {
             name: _Upstream(name, server, config.compiler, self, protocol_mode, backoff_initial_s, backoff_max_s)
@@ -259,10 +265,8 @@ class UpstreamPool:
         try:
             for upstream in self._upstreams.values():
                 self._tg.start_soon(upstream.run, name=f"upstream {upstream.name}")
-            # Each first attempt is bounded by connect_timeout_s on its own; the margin covers teardown.
-            with anyio.move_on_after(self._compiler.connect_timeout_s + 5):
-                for upstream in self._upstreams.values():
-                    await upstream.first_attempt_done.wait()
+            if self._wait_for_servers:
+                await self.settle(None)
         except BaseException:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(None, None, None)
@@ -313,6 +317,22 @@ class UpstreamPool:
 
     def status(self) -> list[ServerStatus]:
         return [upstream.status() for upstream in self._upstreams.values()]
+
+    async def settle(self, tools: Iterable[str] | None) -> None:
+        """Wait until the servers of `tools` (catalog names; None: every server) have finished
+        their first connection attempt, each at most its connect timeout, so a plan that names a
+        server still starting is checked against its tools rather than refused."""
+        prefixes = None if tools is None else {name.split(".", 1)[0] for name in tools if "." in name}
+        if tools is not None and any("." not in name for name in tools):
+            prefixes = None  # a bare name may belong to any server
+        waiting = [
+            u for u in self._upstreams.values()
+            if not u.first_attempt_done.is_set() and (prefixes is None or u.prefix in prefixes)
+        ]
+        # Each first attempt is bounded by connect_timeout_s on its own; the margin covers teardown.
+        with anyio.move_on_after(self._compiler.connect_timeout_s + 5):
+            for upstream in waiting:
+                await upstream.first_attempt_done.wait()
 
     def unavailable(self) -> dict[str, str]:
         """Configured servers that are not connected now, by catalog prefix: why (redacted)."""

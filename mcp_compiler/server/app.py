@@ -60,7 +60,7 @@ from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
 from ..run import Run
 from ..text import scrub
-from ..tools import Toolbox, ToolSpec
+from ..tools import Toolbox, ToolSpec, settle
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
     catalog_text, tool_description,
@@ -71,6 +71,7 @@ __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
 logger = logging.getLogger(__name__)
 
 _PROGRESS_BUFFER = 4096  # events waiting to be forwarded; beyond that, progress is dropped (advisory)
+_LIST_WAIT_S = 5.0  # how long tools/list waits for servers still starting
 _MAX_LISTENERS = 1024  # handshake-era connections remembered for tools/list_changed
 
 # ---- a call becomes a Run --------------------------------------------------------------------------
@@ -241,6 +242,11 @@ class CompilerServer:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        # Servers still making their first connection get a few seconds, so a host that lists
+        # tools right after `initialize` reads a whole description; one that takes longer joins
+        # later with tools/list_changed, and the description names it as not connected meanwhile.
+        with anyio.move_on_after(_LIST_WAIT_S):
+            await settle(self.toolbox, None)
         return types.ListToolsResult(tools=[self.tool()])
 
     # ---- tools/call ---------------------------------------------------------------------------

@@ -40,14 +40,13 @@ async def serve(
     if transport == "http":
         require_token(host, token)  # before any server is spawned
 
-    async with open_gateway(config) as gateway:
+    # The host's `initialize` is answered at once: servers join in the background, each announced
+    # to the hosts by tools/list_changed, and a plan waits only for the servers it names.
+    async with open_gateway(config, wait_for_servers=False) as gateway:
         pool = gateway.pool
         app = CompilerServer(pool, config, model=model, limits=limits, compiler=gateway.compiler)
         pool.on_catalog_change.append(app.catalog_changed)
-        for status in pool.status():
-            if not status.connected:
-                logger.warning("server %r is not connected yet; retrying in the background", status.name)
-        logger.info("%d tools from %d servers", len(pool.specs()), len(pool.status()))
+        logger.info("connecting %d servers in the background", len(pool.status()))
         if transport == "stdio":
             await _serve_stdio(app)
         else:
