@@ -176,10 +176,28 @@ def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
     return arguments
 
 
+_VALIDATORS: dict[tuple[int, int], tuple[Any, Any, Any]] = {}  # (id(root), id(schema)) -> (root, schema, validator)
+_MAX_VALIDATORS = 4096
+
+
+def _validator(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """A validator per (tool schema, property), built once: building one cost about half of a
+    task's check. Keyed by identity; the entry keeps both objects, so an id cannot be reused."""
+    key = (id(root), id(schema))
+    cached = _VALIDATORS.get(key)
+    if cached is not None and cached[0] is root and cached[1] is schema:
+        return cached[2]
+    if len(_VALIDATORS) >= _MAX_VALIDATORS:
+        _VALIDATORS.clear()
+    validator = validator_for(schema, root=root)
+    _VALIDATORS[key] = (root, schema, validator)
+    return validator
+
+
 def _validate(task: Task, name: str, value: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
     # schemas.validator_for: patterns on RE2 (an upstream's pattern cannot block the loop) and
     # `$ref`s resolved within the tool's own schema (`root`), never fetched.
-    error = jsonschema.exceptions.best_match(validator_for(schema, root=root).iter_errors(value))
+    error = jsonschema.exceptions.best_match(_validator(schema, root).iter_errors(value))
     if error is not None:
         where = name + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise task.error(f"argument {where}: {error.message}")

