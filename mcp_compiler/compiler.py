@@ -30,9 +30,10 @@ __all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describ
 
 @dataclass(frozen=True)
 class Event:
-    """Something a watcher of a run may want to show: a task starting or ending, a phase."""
+    """Something a watcher of a run may want to show: a task starting or ending, a task's own
+    progress as its server reports it, a phase."""
 
-    kind: Literal["task", "phase"]
+    kind: Literal["task", "progress", "phase"]
     message: str
     task: TaskRecord | None = None
     done: int = 0  # tasks finished so far
@@ -88,7 +89,7 @@ class Compiler:
     def _scheduler(self, run: Run, on_event: EventHandler | None, confirm: Confirm | None) -> Scheduler:
         return Scheduler(
             self.policy.for_run(confirm), run, run_timeout_s=self.limits.run_timeout_s,
-            on_event=_task_events(run, on_event),
+            on_event=_task_events(run, on_event), on_progress=_task_progress(run, on_event),
         )
 
     async def run_plan(
@@ -197,6 +198,19 @@ def _task_events(run: Run, on_event: EventHandler | None) -> Callable[[TaskRecor
         if record.done:
             finished.add(record.id)
         on_event(Event("task", describe_task(record), record, len(finished), len(run.tasks)))
+
+    return forward
+
+
+def _task_progress(run: Run, on_event: EventHandler | None) -> Callable[..., None] | None:
+    if on_event is None:
+        return None
+
+    def forward(record: TaskRecord, value: float, total: float | None, message: str | None) -> None:
+        done = sum(1 for t in run.tasks if t.done)  # progress reports are few; a count is cheap enough
+        of = f"{value:g}/{total:g}" if total else f"{value:g}"
+        text = f"task {record.id} {record.tool}: {of}" + (f" {message}" if message else "")
+        on_event(Event("progress", text, record, done, len(run.tasks)))
 
     return forward
 

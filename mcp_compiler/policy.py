@@ -34,7 +34,7 @@ import anyio
 from ._concurrency import holding
 from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from .plan import Value, measure, resolved_size
-from .tools import Toolbox, ToolSpec
+from .tools import Toolbox, ToolProgress, ToolSpec
 
 __all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
 
@@ -95,6 +95,8 @@ class CallPolicy:
         self.limits = limits
         self.destructive: Destructive = destructive
         self._server_slots: dict[str, anyio.CapacityLimiter] = {}
+        # Toolboxes that can report a call's progress (MCP upstreams) have this; others do not.
+        self._call_with_progress = getattr(toolbox, "call_with_progress", None)
 
     def specs(self) -> Mapping[str, ToolSpec]:
         return self.toolbox.specs()
@@ -122,7 +124,7 @@ class CallPolicy:
 
     async def call(
         self, spec: ToolSpec, arguments: dict[str, Any], run_slots: anyio.CapacityLimiter,
-        on_start: Callable[[], None] = _nothing,
+        on_start: Callable[[], None] = _nothing, progress: ToolProgress | None = None,
     ) -> Any:
         """Take the server's slot, then the run's; call under the timeout; retry a lost connection."""
         timeout = self.limits.timeout_of(spec.provider)
@@ -134,21 +136,26 @@ class CallPolicy:
             # its own TimeoutError, or turn our cancellation into some other error.
             with anyio.move_on_after(timeout) as scope:
                 try:
-                    return await self._call_with_retry(spec, arguments)
+                    return await self._call_with_retry(spec, arguments, progress)
                 except Exception:
                     if scope.cancel_called:
                         raise CallTimeout(f"timed out after {timeout:g} s") from None
                     raise
             raise CallTimeout(f"timed out after {timeout:g} s")
 
-    async def _call_with_retry(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+    async def _call_once(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
+        if progress is not None and self._call_with_progress is not None:
+            return await self._call_with_progress(spec, arguments, progress)
+        return await self.toolbox.call(spec, arguments)
+
+    async def _call_with_retry(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
         try:
-            return await self.toolbox.call(spec, arguments)
+            return await self._call_once(spec, arguments, progress)
         except ConnectionLost as lost:
             if not spec.dedupable:
                 raise ConnectionLost(f"{lost}; not retried because {spec.name} is not marked read-only or idempotent")
             log.info("retrying %s after its server reconnects: %s", spec.name, lost)
-            return await self.toolbox.call(spec, arguments)
+            return await self._call_once(spec, arguments, progress)
 
 
 class RunCalls:
@@ -173,11 +180,15 @@ class RunCalls:
                 "value, compiler.max_value_bytes); nothing was called"
             )
 
-    async def call(self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing) -> Any:
-        """Permit, then call; `on_start` runs once the call holds its slots and is about to start."""
+    async def call(
+        self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing,
+        progress: ToolProgress | None = None,
+    ) -> Any:
+        """Permit, then call; `on_start` runs once the call holds its slots and is about to start;
+        `progress` hears the server's progress reports during the call."""
         if spec.destructive:  # most calls are not: skip the await
             await self.policy.permit(spec, arguments, self._confirm)
-        result = await self.policy.call(spec, arguments, self._slots, on_start)
+        result = await self.policy.call(spec, arguments, self._slots, on_start, progress)
         self._account(result)
         return result
 

@@ -39,13 +39,16 @@ from .policy import RunCalls
 from .run import Run, TaskRecord
 from .tools import ToolError
 
-__all__ = ["Scheduler", "TaskEvent"]
+__all__ = ["Scheduler", "TaskEvent", "TaskProgress"]
 
 log = logging.getLogger(__name__)
 
 
 TaskEvent = Callable[[TaskRecord], None]
 """Called when a task starts running and when it ends; must be quick and must not raise."""
+
+TaskProgress = Callable[[TaskRecord, float, "float | None", "str | None"], None]
+"""Called when a running task's server reports progress (value, total, message); quick, never raises."""
 
 
 @dataclass
@@ -70,12 +73,14 @@ class Scheduler:
     """Runs bound tasks over a toolbox for one Run; call `run()` once per plan round."""
 
     def __init__(
-        self, calls: RunCalls, run: Run, *, run_timeout_s: float | None = 300.0, on_event: TaskEvent | None = None
+        self, calls: RunCalls, run: Run, *, run_timeout_s: float | None = 300.0, on_event: TaskEvent | None = None,
+        on_progress: TaskProgress | None = None,
     ) -> None:
         self._calls = calls
         self._run = run
         self._run_timeout_s = run_timeout_s
         self._on_event = on_event
+        self._on_progress = on_progress
         self._slots: dict[int, _Slot] = {}
         self._shared_calls: dict[str, _Slot] = {}
         self._order: dict[str, _ServerOrder] = {}  # per server, across every round of the run
@@ -198,8 +203,10 @@ class Scheduler:
             record.status, record.start_s = "running", self._now()
             self._emit(record)
 
+        relay = self._on_progress
+        progress = None if relay is None else (lambda value, total, message: relay(record, value, total, message))
         try:
-            result = await self._calls.call(bound.spec, arguments, started)
+            result = await self._calls.call(bound.spec, arguments, started, progress)
         except ToolError as e:
             self._finish(record, "error", error=str(e) or type(e).__name__)
         except Exception as e:  # a tool's own bug is that task's error, not the run's

@@ -20,7 +20,7 @@ import pydantic
 
 from .errors import ToolError
 
-__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "settle", "spec_from_function"]
+__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "settle", "spec_from_function", "ToolProgress"]
 
 
 def _empty_object_schema() -> dict[str, Any]:
@@ -71,6 +71,10 @@ def positional_order(schema: Mapping[str, Any]) -> list[str]:
 class Toolbox(Protocol):
     """Anything that can list tools and call them.
 
+    A toolbox that can report a call's progress (MCP servers do) may also have
+    `async def call_with_progress(self, spec, arguments, progress: ToolProgress) -> Any`; the call
+    policy uses it when the run has someone to tell.
+
     A toolbox whose tools arrive over time (servers still connecting) may also have
     `async def settle(self, tools: Iterable[str] | None) -> None`: wait, within its own bound,
     until the tools named (None: all) are known. The compiler calls it before checking a plan.
@@ -86,6 +90,9 @@ class Toolbox(Protocol):
 
 
 AsyncTool = Callable[..., Awaitable[Any]]
+
+ToolProgress = Callable[[float, "float | None", "str | None"], None]
+"""A tool call's progress (value, total, message) as its server reports it; quick, never raises."""
 
 
 def spec_from_function(name: str, fn: AsyncTool) -> ToolSpec:

@@ -106,7 +106,7 @@ from .logs import Redactor
 from .plan import MAX_VALUE_DEPTH, nests_deeper
 from .schemas import schema_problem, validator_for
 from .text import scrub
-from .tools import ToolSpec
+from .tools import ToolProgress, ToolSpec
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
 
@@ -292,6 +292,12 @@ class UpstreamPool:
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         """Call one tool once and return its value; ToolError (UpstreamLost when the server went away)."""
+        return await self.call_with_progress(spec, arguments, None)
+
+    async def call_with_progress(
+        self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None
+    ) -> Any:
+        """`call`, with the server's `notifications/progress` for this call handed to `progress`."""
         route = self._routes.get(spec.name)
         if isinstance(spec, UnavailableTool):  # checked while its server was not connected
             down = self._by_prefix.get(spec.provider)
@@ -307,7 +313,7 @@ class UpstreamPool:
         elif route is None:
             raise ToolError(f"unknown tool {spec.name!r}")
         upstream, tool = route
-        result = await upstream.call(tool, scrub(arguments))
+        result = await upstream.call(tool, scrub(arguments), progress)
         try:
             return scrub(tool_value(result))
         except ToolError as exc:
@@ -454,6 +460,11 @@ class _Upstream:
                 delay = self._backoff(failures - 1) if failures else 0.0
                 logger.warning("upstream %r disconnected, reconnecting: %s", self.name, self.last_error or "connection closed")
                 self.restarts += 1
+                if delay > 0:
+                    # It keeps dying young: while it backs off, calls fail at once with why, rather
+                    # than each holding a slot of the server until its timeout.
+                    self._set_state("failed", f"{self.last_error or 'connection closed'} (it exited {failures} "
+                                    f"time(s) within {_HEALTHY_AFTER_S:g} s of starting; retrying in {delay:.1f} s)")
             finally:
                 self.first_attempt_done.set()
             await anyio.sleep(delay)
@@ -683,10 +694,13 @@ class _Upstream:
 
     # ---- calls ------------------------------------------------------------------------------
 
-    async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    async def call(
+        self, tool: str, arguments: dict[str, Any], progress: ToolProgress | None = None
+    ) -> types.CallToolResult:
         client = await self.live_client()
+        on_progress = None if progress is None else _relay_progress(progress)
         try:
-            result = await client.call_tool(tool, arguments)
+            result = await client.call_tool(tool, arguments, progress_callback=on_progress)
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None
@@ -1089,6 +1103,18 @@ class _WireWriter:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _relay_progress(progress: ToolProgress) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+    """The SDK's async progress callback around ours; a server's message text is scrubbed."""
+
+    async def relay(value: float, total: float | None, message: str | None) -> None:
+        try:
+            progress(value, total, scrub(message) if message else None)
+        except Exception:  # noqa: BLE001 - progress is advisory; it must never fail the call
+            logger.debug("relaying progress failed", exc_info=True)
+
+    return relay
 
 
 async def cancel_on_signals(
