@@ -64,3 +64,18 @@ async def test_initialize_does_not_wait_for_a_mute_or_slow_upstream(tmp_path: Pa
     assert run["tasks"][0]["status"] == "error"
     assert "no answer to the MCP handshake within 16s" in run["tasks"][0]["error"]
     assert run["tasks"][1]["status"] == "ok"
+
+
+async def test_the_description_names_each_server_that_is_down_and_why(tmp_path: Path) -> None:
+    servers = {"good": toy("good"), "ghost": {"command": "no-such-mcp-server-xyz"}}
+    params = serve_params(tmp_path, servers, connect_timeout_s=20)
+    with anyio.fail_after(60):
+        async with Client(params, mode="legacy") as client:
+            description = (await client.list_tools()).tools[0].description or ""
+            result = await client.call_tool("compile_and_run", {"plan": '1. good.echo("x")\n2. ghost.anything()\njoin()'})
+    assert "Not connected right now" in description
+    assert "- ghost: command not found: 'no-such-mcp-server-xyz'" in description
+    assert "good.echo(" in description
+    run = result.structured_content
+    assert run is not None and run["tasks"][0]["status"] == "ok"
+    assert run["tasks"][1]["error"] == "server 'ghost' is not available: command not found: 'no-such-mcp-server-xyz'"

@@ -222,11 +222,10 @@ class CompilerServer:
     # ---- tools/list ---------------------------------------------------------------------------
 
     def description(self) -> str:
-        unavailable: list[str] = []
-        status = getattr(self.toolbox, "status", None)
-        if callable(status):
-            unavailable = [s.name for s in status() if not s.connected]
-        return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=unavailable))
+        # The pool's causes are redacted already (`UpstreamPool.unavailable`).
+        unavailable = getattr(self.toolbox, "unavailable", None)
+        causes: dict[str, str] = unavailable() if callable(unavailable) else {}
+        return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=causes))
 
     def tool(self) -> types.Tool:
         return types.Tool(

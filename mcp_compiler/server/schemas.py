@@ -183,7 +183,7 @@ def tool_description(
     catalog: Mapping[str, ToolSpec],
     *,
     limits: RequestLimits = RequestLimits(),
-    unavailable: Sequence[str] = (),
+    unavailable: Mapping[str, str] | Sequence[str] = (),
 ) -> str:
     """The description of `compile_and_run` for this catalog: the language, an example, the tools."""
     parts = _language(catalog)
@@ -210,8 +210,19 @@ def tool_description(
                 f"({CATALOG_JSON_URI} has full schemas).\n" + "\n".join(chosen)
             )
     if unavailable:
-        parts.append("Not connected right now: " + ", ".join(unavailable) + ".")
+        causes = unavailable if isinstance(unavailable, Mapping) else dict.fromkeys(unavailable, "")
+        lines = [f"- {name}: {_one_line(cause)}" if cause else f"- {name}" for name, cause in causes.items()]
+        parts.append(
+            "Not connected right now (retried in the background; a task calling one of their tools "
+            "fails with the reason, the rest of the plan runs):\n" + "\n".join(lines)
+        )
     return "\n\n".join(parts)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """A cause as one line (a stderr tail has several), cut to `limit` characters."""
+    flat = " / ".join(part.strip() for part in text.splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def catalog_text(catalog: Mapping[str, ToolSpec]) -> str:
