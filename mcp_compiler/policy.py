@@ -173,7 +173,7 @@ class RunCalls:
     def check_arguments(self, arguments: Mapping[str, Value], results: Mapping[int, Any]) -> None:
         """Raise OverBudget when `arguments` would resolve to more than `max_value_bytes`."""
         limit = self.policy.limits.max_value_bytes
-        size = resolved_size(dict(arguments), results, limit)
+        size = resolved_size(arguments, results, limit)
         if size > limit:
             raise OverBudget(
                 f"arguments too large: over {_mib(limit)} once their references are resolved (the limit per "

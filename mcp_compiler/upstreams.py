@@ -20,7 +20,7 @@ policy's (`policy.py`), above this seam.
 - A call in flight when its server goes away fails at once with `UpstreamLost` (a
   `ConnectionLost`); a call made while a server reconnects waits for it, up to
   `compiler.connect_timeout_s`.
-- Values follow DESIGN.md: `structured_content` when present, else the text content parsed as
+- Values follow the README's "value of a task" rule: `structured_content` when present, else the text content parsed as
   JSON when it parses, else the text. `is_error` results raise `ToolError(text)`.
 
 What a server sends is not trusted (issue 11, "hardening the boundary"):
@@ -1032,15 +1032,32 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
-class _WireReader:
-    """The read stream the SDK gets: the transport's, through `_Wire.inbound`."""
+class _WireStream:
+    """A transport stream seen through the `_Wire`: everything but the one method it watches is the
+    transport's own (e.g. `last_context` on HTTP context streams), closing included."""
 
     def __init__(self, wire: _Wire, inner: Any) -> None:
         self._wire = wire
         self._inner = inner
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)  # e.g. `last_context` on HTTP context streams
+        return getattr(self._inner, name)
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.aclose()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _WireReader(_WireStream):
+    """The read stream the SDK gets: the transport's, through `_Wire.inbound`."""
 
     async def receive(self) -> Any:
         while True:
@@ -1065,44 +1082,13 @@ class _WireReader:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> _WireReader:
-        return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.aclose()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _WireWriter:
+class _WireWriter(_WireStream):
     """The write stream the SDK gets: the transport's, through `_Wire.outbound`."""
-
-    def __init__(self, wire: _Wire, inner: Any) -> None:
-        self._wire = wire
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     async def send(self, item: Any) -> None:
         self._wire.outbound(item)  # before the send: the answer may come back before it returns
         await self._inner.send(item)
-
-    async def __aenter__(self) -> _WireWriter:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.aclose()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def _relay_progress(progress: ToolProgress) -> Callable[[float, float | None, str | None], Awaitable[None]]:

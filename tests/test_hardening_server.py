@@ -27,7 +27,7 @@ from mcp.client.stdio import stdio_client
 
 from mcp_compiler.server import TOOL_NAME
 from mcp_compiler.text import scrub
-from procs import free_port, stop, wait_for_port
+from procs import alive, descendants, free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
 
@@ -50,34 +50,6 @@ def write_config(tmp: Path, compiler: dict[str, Any] | None = None, *, toy: bool
     path = tmp / f"config-{len(list(tmp.iterdir()))}.json"
     path.write_text(json.dumps({"mcpServers": servers, "compiler": compiler or {}}))
     return path
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc (the upstream children are in their own sessions)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def log_problems(log: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""The scheduler's contract (DESIGN.md "Scheduling and execution"), pinned by behaviour.
+"""The scheduler's contract (the README's plan language and "Side effects keep plan order"), pinned by behaviour.
 
 Timing checks compare structure — which call started before which ended, what overlapped — and
 use generous bounds, because the suite runs on small, shared machines.

@@ -20,7 +20,7 @@ from mcp_compiler.catalog import Catalog
 from mcp_compiler.config import Config, parse_config
 from mcp_compiler.tools import ToolError
 from mcp_compiler.upstreams import UpstreamLost, UpstreamPool
-from procs import free_port, stop
+from procs import alive, descendants, free_port, stop
 
 pytestmark = pytest.mark.anyio
 
@@ -40,35 +40,6 @@ def toy(name: str, *flags: str, **extra: Any) -> dict[str, Any]:
 def config(servers: dict[str, Any], **compiler: Any) -> Config:
     compiler.setdefault("connect_timeout_s", 20)
     return parse_config({"mcpServers": servers, "compiler": compiler})
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc (children are in their own sessions)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":  # a zombie has exited already
-            parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def start_http_server(port: int, name: str = "web") -> subprocess.Popen[bytes]:
