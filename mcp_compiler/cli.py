@@ -20,6 +20,7 @@ import anyio.to_thread
 from .catalog import tool_line
 from .compiler import Compiler, Event
 from .config import Config, ConfigError, load_config
+from .errors import RequestError
 from .logs import Redactor, configure_logging, redact_secrets
 from .parser import parse_plan
 from .plan import PlanError
@@ -147,7 +148,7 @@ async def _with_signals(command: Callable[[argparse.Namespace], Awaitable[int]],
             tg.start_soon(cancel_on_signals, tg.cancel_scope)
             try:
                 outcome.append(await command(args))
-            except (ConfigError, PlanError, UsageError) as e:
+            except (ConfigError, PlanError, RequestError, UsageError) as e:
                 outcome.append(e)  # raised out here, it would come wrapped in an ExceptionGroup
             finally:
                 tg.cancel_scope.cancel()
@@ -231,13 +232,17 @@ def live_view(event: Event) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from .gateway import open_gateway
+    from .gateway import check_plan_size, check_plan_tasks, open_gateway
 
     plan = _read_plan(args)
     if (plan is None) == (args.question is None):
         raise UsageError("give exactly one of a QUESTION, --plan or --plan-file")
-    parsed = parse_plan(plan) if plan is not None else None  # a syntax error needs no server
     config = load(args)
+    parsed = None
+    if plan is not None:  # a plan that is too large or does not parse needs no server
+        check_plan_size(plan, config.compiler.max_plan_bytes)
+        parsed = parse_plan(plan)
+        check_plan_tasks(parsed, config.compiler.max_plan_tasks)
     confirm = _ask_on_terminal if sys.stdin.isatty() else None
     async with open_gateway(config) as gateway:
         on_event = None if args.json else live_view

@@ -134,6 +134,7 @@ class Compiler:
             records = [t for t in run.tasks if t.round == number]
             rnd.task_ids = [t.id for t in records]
             rnd.plan = planner.plan_text()
+            rnd.planner_error = planner.error
             if planner.error and not records:
                 run.error = planner.error
                 break
@@ -162,7 +163,13 @@ def _phase(on_event: EventHandler | None, run: Run, message: str) -> None:
 
 
 def _plans(run: Run) -> str:
-    return "\n".join(r.plan for r in run.rounds if r.plan)
+    """The plans so far, each with what cut it short: the joiner must know a plan is incomplete."""
+    return "\n".join(_plan_of(r) for r in run.rounds if r.plan or r.planner_error)
+
+
+def _plan_of(rnd: Round) -> str:
+    stopped = f"\n(planning stopped early, so this plan is incomplete: {rnd.planner_error})" if rnd.planner_error else ""
+    return rnd.plan + stopped
 
 
 def _history(run: Run) -> str:
@@ -170,7 +177,7 @@ def _history(run: Run) -> str:
     for r in run.rounds:
         records = [t for t in run.tasks if t.round == r.number]
         parts.append(
-            f"Round {r.number} plan:\n{r.plan}\nResults:\n{render_results(records)}\n"
+            f"Round {r.number} plan:\n{_plan_of(r)}\nResults:\n{render_results(records)}\n"
             f"Joiner: {r.decision or 'none'}({r.reason or ''})"
         )
     return "\n\n".join(parts)

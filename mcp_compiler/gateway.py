@@ -26,12 +26,14 @@ from dataclasses import dataclass
 
 from .compiler import Compiler
 from .config import Config
+from .errors import RequestError
 from .llm import LLM
+from .plan import Plan
 from .policy import Limits, ServerLimits
 from .tools import Toolbox
 from .upstreams import UpstreamPool, server_prefix
 
-__all__ = ["Gateway", "build_compiler", "limits_from", "open_gateway"]
+__all__ = ["Gateway", "build_compiler", "limits_from", "open_gateway", "check_plan_size", "check_plan_tasks"]
 
 
 def limits_from(config: Config) -> Limits:
@@ -55,6 +57,25 @@ def build_compiler(toolbox: Toolbox, config: Config, *, llm: LLM | None = None) 
     """A compiler over `toolbox` with the config's limits and policies."""
     c = config.compiler
     return Compiler(toolbox, limits_from(config), destructive=c.destructive, llm=llm, max_replans=c.max_replans)
+
+
+def check_plan_size(text: str, max_bytes: int) -> None:
+    """A plan text over `compiler.max_plan_bytes` is refused before it is parsed, by every door."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > max_bytes:
+        raise RequestError(
+            f"the plan is too large ({size:,} bytes; the limit is {max_bytes:,}, compiler.max_plan_bytes "
+            "in the config). Split the work into several calls."
+        )
+
+
+def check_plan_tasks(plan: Plan, max_tasks: int) -> None:
+    """A parsed plan over `compiler.max_plan_tasks` runs nothing, by every door."""
+    if len(plan.tasks) > max_tasks:
+        raise RequestError(
+            f"the plan has {len(plan.tasks):,} tasks; the limit is {max_tasks:,} per call "
+            "(compiler.max_plan_tasks in the config). Split the work into several calls."
+        )
 
 
 @dataclass(frozen=True)

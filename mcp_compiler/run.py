@@ -78,6 +78,7 @@ class Round:
     task_ids: list[int] = field(default_factory=list)
     decision: str | None = None  # "finish" or "replan"
     reason: str | None = None
+    planner_error: str | None = None  # what stopped the planner early, if anything did
 
 
 @dataclass

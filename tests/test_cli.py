@@ -157,3 +157,18 @@ def test_bench_is_gone_from_the_command_with_a_message_saying_where_it_went() ->
         assert done.returncode == 2, done
         assert "python -m benchmarks.bench" in done.stderr and "Traceback" not in done.stderr
     assert "python -m benchmarks.bench" in cli("--help").stdout
+
+
+def test_run_applies_the_configs_plan_size_limits_before_parsing(tmp_path: Path) -> None:
+    # The same limits as the server (compiler.max_plan_bytes, compiler.max_plan_tasks): the CLI used
+    # to have none, and a 5 MB plan took minutes and a gigabyte.
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {}, "compiler": {"max_plan_bytes": 2000, "max_plan_tasks": 3}}))
+    plan_file = tmp_path / "plan.txt"
+    plan_file.write_text("".join(f'{i}. wiki.fact("Nile", "length_km")\n' for i in range(1, 101)))
+    too_big = cli("run", "--config", str(config), "--plan-file", str(plan_file))
+    assert too_big.returncode == 2, too_big.stderr
+    assert "the plan is too large" in too_big.stderr and "compiler.max_plan_bytes" in too_big.stderr
+    too_many = cli("run", "--config", str(config), "--plan", "\n".join(f"{i}. wiki.lookup(\"Nile\")" for i in range(1, 6)))
+    assert too_many.returncode == 2, too_many.stderr
+    assert "the plan has 5 tasks; the limit is 3" in too_many.stderr and "Traceback" not in too_many.stderr

@@ -5,6 +5,7 @@ default MCP servers."""
 from __future__ import annotations
 
 import re
+from typing import Any
 import time
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,7 @@ from mcp_compiler.config import load_config
 from mcp_compiler.language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, example_for
 from mcp_compiler.planner import planner_prompt
 from mcp_compiler.tools import ToolSpec
+from mcp_compiler.testing import ScriptedLLM
 from mcp_compiler.upstreams import UpstreamPool
 from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
 
@@ -298,3 +300,21 @@ def test_parse_decision(reply: str, action: str, text: str) -> None:
 
 def test_parse_decision_without_an_action_is_none() -> None:
     assert parse_decision("I think the answer is 4.") is None
+
+
+async def test_a_plan_cut_short_by_the_planner_tells_the_joiner_and_the_run() -> None:
+    # Task 1 streams and runs; the rest of the plan is wrong twice, so planning stops with tasks
+    # already done. The joiner must be told the plan is incomplete, and the Run must keep why.
+    joiner_prompts: list[str] = []
+
+    def joiner(system: str, messages: list[Any]) -> str:
+        joiner_prompts.append(messages[-1].content)
+        return "Action: Finish(partial)"
+
+    llm = ScriptedLLM(['1. population("Paris")\n2. nosuchtool(1)\njoin()', "2. nosuchtool(2)\njoin()", joiner])
+    run = await Compiler(TOOLS).run_query("q", llm=llm)
+    assert [t.status for t in run.tasks] == ["ok"]
+    assert run.answer == "partial"
+    assert "still wrong after one repair" in (run.rounds[0].planner_error or "")
+    assert "planning stopped early" in joiner_prompts[0] and "nosuchtool" in joiner_prompts[0]
+    assert "still wrong" in run.to_dict()["rounds"][0]["planner_error"]

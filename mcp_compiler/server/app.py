@@ -51,7 +51,7 @@ from .._version import __version__
 from ..compiler import Compiler, Event, EventHandler
 from ..config import Config
 from ..errors import CallRefused, NoPlanner, RequestError
-from ..gateway import build_compiler
+from ..gateway import build_compiler, check_plan_size, check_plan_tasks
 from ..llm import LLM, choose_model
 from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
@@ -312,22 +312,12 @@ class CompilerServer:
         assert plan is not None
         if not plan.strip():
             raise RequestError("`plan` is empty: write one task per line, e.g. `1. server.tool(arg)`, then `join()`")
-        size = len(plan.encode("utf-8", errors="replace"))
-        if size > self.limits.max_plan_bytes:
-            raise RequestError(
-                f"`plan` is too large ({size:,} bytes; the limit is {self.limits.max_plan_bytes:,}, "
-                "compiler.max_plan_bytes in the server's config). Split the work into several calls."
-            )
+        check_plan_size(plan, self.limits.max_plan_bytes)
         # A big plan parses in a worker thread so it cannot stall other calls; a small one is
         # quicker parsed here than handed to a thread.
-        parsed = await anyio.to_thread.run_sync(parse_plan, plan) if size > 32_768 else parse_plan(plan)
-        if len(parsed.tasks) > self.limits.max_plan_tasks:
-            raise RequestError(
-                f"the plan has {len(parsed.tasks):,} tasks; the limit is {self.limits.max_plan_tasks:,} per call "
-                "(compiler.max_plan_tasks in the server's config). Split the work into several calls."
-            )
-        if not parsed.tasks:
-            raise RequestError("the plan has no tasks: write one task per line, e.g. `1. server.tool(arg)`")
+        big = len(plan) > 32_768
+        parsed = await anyio.to_thread.run_sync(parse_plan, plan) if big else parse_plan(plan)
+        check_plan_tasks(parsed, self.limits.max_plan_tasks)
         return RunRequest(plan=parsed)
 
     async def _planner_llm(self, session: Any, request_id: types.RequestId | None) -> LLM:
