@@ -70,75 +70,99 @@ async def run_spread(
     sequential: bool, on_start: Callable[[], None], progress: Progress | None,
 ) -> tuple[str, Any, str | None]:
     """Make the task's calls; return its (status, value, error). `on_start` runs once, when the
-    first call starts."""
+    first call starts (or an element fails before any did, or the list is empty)."""
     elements = spread_list(bound, results, calls.policy.limits.max_spread)
-    record.calls = [ElementCall(i) for i in range(len(elements))]
-    values: list[Any] = [None] * len(elements)
-    now = lambda: time.perf_counter() - run.started  # noqa: E731
-    started = False
-    finished = 0
+    spread = _Spread(bound, record, calls, run, on_start, progress, len(elements))
+    return await spread.run(elements, results, sequential)
 
-    def start(call: ElementCall) -> None:
-        nonlocal started
-        call.status, call.start_s = "running", now()
-        if not started:
-            started = True
-            on_start()
 
-    def end(call: ElementCall, status: Any, error: str | None = None) -> None:
-        nonlocal finished
-        call.status, call.error, call.end_s = status, error, now()
+class _Spread:
+    """One spread task's calls under way: their records, values and progress."""
+
+    def __init__(
+        self, bound: BoundTask, record: TaskRecord, calls: RunCalls, run: Run, on_start: Callable[[], None],
+        progress: Progress | None, size: int,
+    ) -> None:
+        self.bound, self.record, self.calls, self.t0 = bound, record, calls, run.started
+        self.on_start, self.progress, self.size = on_start, progress, size
+        self.records = record.calls = [ElementCall(i) for i in range(size)]
+        self.values: list[Any] = [None] * size
+        self.started = False
+        self.finished = 0
+
+    async def run(self, elements: list[Any], results: dict[int, Any], sequential: bool) -> tuple[str, Any, str | None]:
+        try:
+            todo = _prepare(self.bound, elements, results, self.calls, self.records, self.end, dedupe=not sequential)
+            if sequential:
+                for i, arguments in todo:
+                    await self.one(i, arguments)
+            else:
+                async with anyio.create_task_group() as tg:
+                    for i, arguments in todo:
+                        tg.start_soon(self.one, i, arguments)
+            for call in self.records:  # identical calls share the first one's outcome
+                if call.deduplicated_from is not None:
+                    first = self.records[call.deduplicated_from]
+                    self.values[call.index] = self.values[first.index]
+                    self.end(call, first.status, first.error)
+        finally:
+            for call in self.records:
+                if call.status in ("pending", "running"):
+                    call.status, call.end_s = "cancelled", self.now()
+        self.task_started()  # an empty list: no call, no element
+        failed = [c for c in self.records if c.status != "ok"]
+        if not failed:
+            return "ok", self.values, None
+        return "error", self.values, self.failure(failed)
+
+    async def one(self, i: int, arguments: dict[str, Any]) -> None:
+        call = self.records[i]
+        relay = None if self.progress is None else (lambda value, total, message: self.relay(i, value, total, message))
+        try:
+            self.values[i] = await self.calls.call(self.bound.spec, arguments, lambda: self.start(call), relay)
+        except ToolError as e:
+            self.end(call, "error", str(e) or type(e).__name__)
+        except Exception as e:  # a tool's own bug is that call's error, not the run's
+            self.end(call, "error", f"{type(e).__name__}: {e}")
+        else:
+            self.end(call, "ok")
+
+    def task_started(self) -> None:  # once, before the first call starts or the first element ends
+        if not self.started:
+            self.started = True
+            self.on_start()
+
+    def start(self, call: ElementCall) -> None:
+        call.status, call.start_s = "running", self.now()
+        self.task_started()
+
+    def end(self, call: ElementCall, status: Any, error: str | None = None) -> None:
+        self.task_started()
+        call.status, call.error, call.end_s = status, error, self.now()
         if call.start_s is None:
             call.start_s = call.end_s
-        finished += 1
-        if progress is not None:
+        self.finished += 1
+        if self.progress is not None:
             took = f" in {call.end_s - call.start_s:.2f} s" if call.deduplicated_from is None else ""
-            progress(record, finished, len(elements), f"element {call.index} {status}{took}" + (f": {error}" if error else ""))
+            text = f"element {call.index} {status}{took}" + (f": {error}" if error else "")
+            self.progress(self.record, self.finished, self.size, text)
 
-    async def one(i: int, arguments: dict[str, Any]) -> None:
-        call = record.calls[i]  # type: ignore[index]
-        relay = None if progress is None else (
-            lambda value, total, message: progress(
-                record, finished, len(elements), f"element {i}: {value:g}" + (f"/{total:g}" if total else "")
-                + (f" {message}" if message else "")
-            )
-        )
-        try:
-            values[i] = await calls.call(bound.spec, arguments, lambda: start(call), relay)
-        except ToolError as e:
-            end(call, "error", str(e) or type(e).__name__)
-        except Exception as e:  # a tool's own bug is that call's error, not the run's
-            end(call, "error", f"{type(e).__name__}: {e}")
-        else:
-            end(call, "ok")
+    def relay(self, i: int, value: float, total: float | None, message: str | None) -> None:
+        """A server's progress report during element i's call, as the task's progress."""
+        assert self.progress is not None
+        text = f"element {i}: {value:g}" + (f"/{total:g}" if total else "") + (f" {message}" if message else "")
+        self.progress(self.record, self.finished, self.size, text)
 
-    try:
-        firsts = _prepare(bound, elements, results, calls, record.calls, end, dedupe=not sequential)
-        if sequential:
-            for i, arguments in firsts:
-                await one(i, arguments)
-        else:
-            async with anyio.create_task_group() as tg:
-                for i, arguments in firsts:
-                    tg.start_soon(one, i, arguments)
-        for call in record.calls:  # identical calls share the first one's outcome
-            if call.deduplicated_from is not None:
-                first = record.calls[call.deduplicated_from]
-                values[call.index] = values[first.index]
-                end(call, first.status, first.error)
-    finally:
-        for call in record.calls:
-            if call.status in ("pending", "running"):
-                call.status, call.end_s = "cancelled", now()
-    if not started:  # no call was made: an empty list, or every element failed to resolve
-        on_start()
-    failed = [c for c in record.calls if c.status != "ok"]
-    if not failed:
-        return "ok", values, None
-    first = failed[0]
-    more = f" ({len(failed) - 1} more failed: elements {', '.join(str(c.index) for c in failed[1:6])}" + (
-        ", ..." if len(failed) > 6 else "") + ")" if len(failed) > 1 else ""
-    return "error", values, f"element {first.index} of {len(elements)} ({bound.spread}[{first.index}]) {first.status}: {first.error}{more}"
+    def failure(self, failed: list[ElementCall]) -> str:
+        first = failed[0]
+        text = f"element {first.index} of {self.size} ({self.bound.spread}[{first.index}]) {first.status}: {first.error}"
+        if len(failed) > 1:
+            shown = ", ".join(str(c.index) for c in failed[1:6]) + (", ..." if len(failed) > 6 else "")
+            text += f" ({len(failed) - 1} more failed: elements {shown})"
+        return text
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0
 
 
 def _prepare(
