@@ -32,7 +32,7 @@ import difflib
 import re
 
 from .catalog import Catalog, UnknownTool
-from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, value_text
+from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, spreads_in, value_text
 from .schemas import validator_for
 from .tools import ToolSpec
 
@@ -46,6 +46,7 @@ class BoundTask:
     task: Task
     spec: ToolSpec
     arguments: dict[str, Value]
+    spread: Ref | None = None  # the list a spread task makes one call per element of (`$1.items`)
 
     @property
     def id(self) -> int:
@@ -78,6 +79,8 @@ def check_plan(
     bound = [checker.check(task) for task in tasks]
     if not bound:
         raise PlanError(EMPTY_PLAN)
+    if isinstance(plan, Plan) and plan.answer is not None:
+        checker.check_answer(plan.answer)
     return bound
 
 
@@ -92,7 +95,7 @@ class PlanChecker:
 
     def __init__(
         self, catalog: Mapping[str, ToolSpec], *, known_ids: Iterable[int] = (),
-        known_tools: Mapping[int, str] | None = None,
+        known_tools: Mapping[int, str] | None = None, spread_ids: Iterable[int] | None = None,
     ) -> None:
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog(catalog.values())
         self._seen: set[int] = set(known_ids) | set(known_tools or {})
@@ -101,6 +104,10 @@ class PlanChecker:
         for task_id, name in (known_tools or {}).items():
             if name in self.catalog:
                 self._specs[task_id] = self.catalog[name]
+        # Spread tasks' values are lists of their calls' values. `spread_ids` says which of the
+        # known tasks spread; without it, a reference to one of them may fit either shape.
+        self._listed: set[int] = set(spread_ids or ())
+        self._unsure: set[int] = set(known_tools or {}) if spread_ids is None else set()
 
     def check(self, task: Task) -> BoundTask:
         """Check `task` as the next one of the plan and bind it; raise PlanError if it fails."""
@@ -110,7 +117,20 @@ class PlanChecker:
         self._seen.add(task.id)
         self._last_id = task.id
         self._specs[task.id] = bound.spec
+        if bound.spread is not None:
+            self._listed.add(task.id)
         return bound
+
+    def check_answer(self, values: Iterable[Value]) -> None:
+        """`join(VALUE, ...)`: every reference names a task seen so far and fits its output schema;
+        each value spreads over one list at most (one line per element)."""
+        where = _JoinSite()
+        for value in values:
+            _one_spread(where, spreads_in(value), "a value of join(...)")
+            for ref in iter_refs(value):
+                if ref.task not in self._seen:
+                    raise where.error(f"{ref} refers to ${ref.task}, which is not a task of the plan")
+                self._kinds_of(where, ref)
 
     def _check_order(self, task: Task) -> None:
         if task.id < 1:
@@ -134,12 +154,46 @@ class PlanChecker:
         properties = bound.spec.input_schema.get("properties", {})
         for name, value in bound.arguments.items():
             for ref in iter_refs(value):
-                spec = self._specs.get(ref.task)
-                if spec is None or not isinstance(spec.output_schema, dict):
-                    continue
-                kinds = _walk(bound.task, ref, spec)
+                kinds = self._kinds_of(bound.task, ref)
                 if kinds is not None and value is ref and isinstance(properties.get(name), dict):
-                    _fit(bound, name, ref, spec, kinds, properties[name])
+                    _fit(bound, name, ref, self._specs[ref.task], kinds, properties[name],
+                         listed=ref.task in self._listed)
+
+    def _kinds_of(self, task: Task | _JoinSite, ref: Ref) -> set[str] | None:
+        """The kinds `ref`'s value may have, from its task's output schema; PlanError where its path
+        cannot go. A spread task's value is the list of its calls' values."""
+        spec = self._specs.get(ref.task)
+        if spec is None:
+            return None
+        if ref.task in self._unsure:  # an earlier round's task, not known to spread or not: either shape
+            return _either(task, ref, spec)
+        listed = ref.task in self._listed
+        if not listed and not isinstance(spec.output_schema, dict):
+            return None
+        return _walk(task, ref, spec, listed=listed)
+
+
+def _either(task: Any, ref: Ref, spec: ToolSpec) -> set[str] | None:
+    """The kinds `ref` may have if its task made one call or spread over a list; the plain error
+    when neither fits."""
+    found: list[set[str] | None] = []
+    error: PlanError | None = None
+    for listed in (False, True):
+        try:
+            found.append(_walk(task, ref, spec, listed=listed))
+        except PlanError as e:
+            error = error or e
+    if not found:
+        assert error is not None
+        raise error
+    return None if None in found else set().union(*found)  # type: ignore[arg-type]
+
+
+class _JoinSite:
+    """Where a `join(...)` value's errors are reported, as a Task reports its own."""
+
+    def error(self, message: str) -> PlanError:
+        return PlanError(f"join(...): {message}")
 
 
 def bind_task(task: Task, catalog: Catalog) -> BoundTask:
@@ -154,10 +208,25 @@ def bind_task(task: Task, catalog: Catalog) -> BoundTask:
     missing = [p for p in schema.get("required", []) if p not in arguments]
     if missing:
         raise task.error(f"missing required argument(s) {', '.join(missing)}{_signature(spec)}")
+    spreads: list[Ref] = []
     for name, value in arguments.items():
         if name in properties and not refs_in(value):
             _validate(task, name, value, properties[name], schema)
-    return BoundTask(task, spec, arguments)
+        spreads += spreads_in(value)
+    spread = _one_spread(task, spreads, "a task")
+    return BoundTask(task, spec, arguments, spread)
+
+
+def _one_spread(task: Task | _JoinSite, spreads: list[Ref], what: str) -> Ref | None:
+    """The one list spread over (`$1.items` of `$1.items[*].name`); several mentions of the same
+    list mean the same element, two different lists are an error."""
+    lists = list(dict.fromkeys(ref.list_ref for ref in spreads))
+    if len(lists) > 1:
+        raise task.error(
+            f"{what} spreads over one list only, this one over {len(lists)}: "
+            f"{', '.join(str(r) + '[*]' for r in lists)}; spread over one and refer to the other by index"
+        )
+    return lists[0] if lists else None
 
 
 def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
@@ -353,7 +422,9 @@ def _step(shape: dict[str, Any], item: str | int) -> list[Any]:
     """The schemas `item` may lead to from one alternative, or `_Miss`es; `_Unknown` if undecidable."""
     out: list[Any] = []
     for kind in _kinds(shape):
-        if kind == "object":
+        if kind == "object" and item is STAR:
+            out.append(_Miss("object"))
+        elif kind == "object":
             properties = shape.get("properties")
             extra = shape.get("additionalProperties")
             if isinstance(properties, dict) and str(item) in properties:
@@ -364,6 +435,14 @@ def _step(shape: dict[str, Any], item: str | int) -> list[Any]:
                 out.append(extra)
             else:
                 out.append(_Miss("object", tuple(properties)))
+        elif kind == "array" and item is STAR:
+            prefix, items = shape.get("prefixItems"), shape.get("items")
+            if not (isinstance(items, dict) and items) and items is not False:
+                raise _Unknown  # items of any shape
+            elements = [*(prefix if isinstance(prefix, list) else []), *([items] if isinstance(items, dict) else [])]
+            if not elements:
+                raise _Unknown  # a list that can only be empty: no element to check
+            out += elements
         elif kind == "array":
             if not isinstance(item, int):
                 out.append(_Miss("array"))
@@ -387,20 +466,39 @@ def _step(shape: dict[str, Any], item: str | int) -> list[Any]:
     return out
 
 
+STAR: Any = object()  # a spread's `[*]` in a reference's whole path: any element of a list
+
+
+def _steps(ref: Ref) -> tuple[Any, ...]:
+    """A reference's whole path, a spread's `[*]` included (as STAR)."""
+    return ref.path if ref.spread is None else (*ref.path, STAR, *ref.spread)
+
+
 def _path_text(ref: Ref, upto: int) -> str:
-    return str(Ref(ref.task, ref.path[:upto]))
+    items = _steps(ref)[:upto]
+    if STAR in items:
+        k = items.index(STAR)
+        return str(Ref(ref.task, items[:k], spread=items[k + 1 :]))
+    return str(Ref(ref.task, items))
 
 
-def _walk(task: Task, ref: Ref, spec: ToolSpec) -> set[str] | None:
+def _start(spec: ToolSpec, listed: bool) -> tuple[dict[str, Any], Any]:
+    """The output schema's root, and where a walk starts: the root, or a list of it for a spread
+    task (whose value is the list of its calls' values)."""
+    root = spec.output_schema if isinstance(spec.output_schema, dict) else {}
+    return root, ({"type": "array", "items": root} if listed else root)
+
+
+def _walk(task: Any, ref: Ref, spec: ToolSpec, *, listed: bool = False) -> set[str] | None:
     """Follow `ref`'s path through `spec`'s output schema; raise PlanError where it cannot go.
 
     Returns the kinds the referenced value may have (`string!` for text that cannot be a number),
     or None when the schema does not say enough to tell.
     """
-    root = spec.output_schema or {}
-    current: list[Any] = [root]
+    root, start = _start(spec, listed)
+    current: list[Any] = [start]
     try:
-        for depth, item in enumerate(ref.path):
+        for depth, item in enumerate(_steps(ref)):
             found: list[Any] = []
             misses: list[_Miss] = []
             for node in current:
@@ -408,7 +506,7 @@ def _walk(task: Task, ref: Ref, spec: ToolSpec) -> set[str] | None:
                     for step in _step(shape, item):
                         (misses if isinstance(step, _Miss) else found).append(step)
             if not found:
-                raise task.error(_miss_message(ref, depth, item, misses, spec))
+                raise task.error(_miss_message(ref, depth, item, misses, spec, listed))
             if len(found) > _MAX_ALTERNATIVES:
                 raise _Unknown
             current = found
@@ -431,19 +529,23 @@ def _numeric_text(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?([eE][+-]?\d+)?\s*", value) is not None
 
 
-def _miss_message(ref: Ref, depth: int, item: str | int, misses: list[_Miss], spec: ToolSpec) -> str:
+def _miss_message(ref: Ref, depth: int, item: Any, misses: list[_Miss], spec: ToolSpec, listed: bool) -> str:
     at = _path_text(ref, depth)  # the part of the path that exists: $1, $1.items, ...
     whose = f"task {ref.task} ({spec.name})" if depth == 0 else at
     schema = f"{spec.name}'s output schema"
+    if listed and depth == 0:
+        schema = f"task {ref.task} spreads over a list: its value is the list of its calls' values"
     objects = [m for m in misses if m.kind == "object"]
     arrays = [m for m in misses if m.kind == "array"]
+    kinds = " or ".join(dict.fromkeys(_KIND_NAMES.get(m.kind, m.kind) for m in misses))
+    if item is STAR:
+        return f"{ref}: {at} is {kinds} ({schema}), not a list: [*] spreads over a list"
     if objects and (isinstance(item, str) or all(m.kind in ("object", "null") for m in misses)):
         names = list(dict.fromkeys(f for m in objects for f in m.fields))
         close = difflib.get_close_matches(str(item), names, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        listed = f"its fields: {', '.join(names)}" if names else "it declares no fields"
-        return f"{ref}: {whose} has no field {str(item)!r}{hint}; {listed} ({schema})"
-    kinds = " or ".join(dict.fromkeys(_KIND_NAMES.get(m.kind, m.kind) for m in misses))
+        fields = f"its fields: {', '.join(names)}" if names else "it declares no fields"
+        return f"{ref}: {whose} has no field {str(item)!r}{hint}; {fields} ({schema})"
     if isinstance(item, int):
         if arrays and len(arrays) == len(misses):
             size = max(m.size or 0 for m in arrays)
@@ -470,7 +572,9 @@ def _fits(value: str, param: str) -> bool:
     return value == "string" and param in ("integer", "number")  # numeric text becomes the number
 
 
-def _fit(bound: BoundTask, name: str, ref: Ref, spec: ToolSpec, kinds: set[str], param: dict[str, Any]) -> None:
+def _fit(
+    bound: BoundTask, name: str, ref: Ref, spec: ToolSpec, kinds: set[str], param: dict[str, Any], *, listed: bool
+) -> None:
     wanted = _param_kinds(param, bound.spec.input_schema)
     if not wanted or any(_fits(kind, p) for kind in kinds for p in wanted):
         return
@@ -478,19 +582,19 @@ def _fit(bound: BoundTask, name: str, ref: Ref, spec: ToolSpec, kinds: set[str],
                                                                     wanted & {"number", "integer"} else "")
                                      for k in sorted(kinds) if k.rstrip("!") in _KIND_NAMES))
     want = " or ".join(_KIND_NAMES.get(k, k) for k in sorted(wanted))
-    hint = _field_hint(ref, spec, wanted)
+    hint = _field_hint(ref, spec, wanted, listed)
+    whose = f"task {ref.task}'s list of {spec.name} values" if listed and not _steps(ref) else f"{spec.name}'s output schema"
     raise bound.task.error(
-        f"argument {name}: {ref} is {have or 'of another kind'} ({spec.name}'s output schema), "
+        f"argument {name}: {ref} is {have or 'of another kind'} ({whose}), "
         f"but {bound.spec.name} takes {want} for {name}{hint}"
     )
 
 
-def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str]) -> str:
+def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str], listed: bool) -> str:
     """`(did you mean $1.value?)` when the referenced object has fields of a fitting kind."""
-    root = spec.output_schema or {}
+    root, node = _start(spec, listed)
     try:
-        node: Any = root
-        for item in ref.path:
+        for item in _steps(ref):
             steps = [s for shape in _alternatives(node, root) for s in _step(shape, item) if not isinstance(s, _Miss)]
             node = steps[0]
         exact: list[str] = []
@@ -502,7 +606,7 @@ def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str]) -> str:
                     kinds = {k for alt in _alternatives(sub, root) for k in _kinds(alt)}
                 except _Unknown:
                     continue
-                field = str(Ref(ref.task, (*ref.path, str(key))))
+                field = str(_extend(ref, str(key)))
                 if kinds & wanted or (kinds | wanted) <= {"integer", "number"}:
                     exact.append(field)  # the same kind, not one coerce_arguments would convert
                 elif any(_fits(k, p) for k in kinds for p in wanted):
@@ -511,3 +615,9 @@ def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str]) -> str:
         return ""
     fitting = exact or loose
     return f" (did you mean {' or '.join(fitting[:3])}?)" if fitting else ""
+
+
+def _extend(ref: Ref, key: str) -> Ref:
+    if ref.spread is None:
+        return Ref(ref.task, (*ref.path, key))
+    return Ref(ref.task, ref.path, spread=(*ref.spread, key))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .answer import project, round_answer
 from .catalog import Catalog
 from .checks import check_plan
 from .errors import NoPlanner
@@ -102,7 +103,7 @@ class Compiler:
         run = Run()
         await self._scheduler(run, on_event, confirm).run(bound)
         run.timings["execute_s"] = run.elapsed()
-        run.answer = plain_answer(run)
+        run.answer = plain_answer(run) if parsed.answer is None else project(parsed.answer, run).text
         run.timings["total_s"] = run.elapsed()
         return run
 
@@ -137,6 +138,11 @@ class Compiler:
             rnd.planner_error = planner.error
             if planner.error and not records:
                 run.error = planner.error
+                break
+            projection = round_answer(planner.text, run, catalog, records) if not planner.error else None
+            if projection is not None:  # join(VALUE, ...) and every task succeeded: no joiner call
+                run.answer = rnd.reason = projection
+                rnd.decision, rnd.projected = "finish", True
                 break
             _phase(on_event, run, "joining")
             last = number == self.max_replans + 1

@@ -240,6 +240,8 @@ class CompilerConfig(_Strict):
     # How much data references and results may hold: one value, and one run's results together.
     max_value_bytes: PositiveInt = 16 * 2**20
     max_run_bytes: PositiveInt = 128 * 2**20
+    # How many calls one spread task (`$N.path[*]`) may make: the elements of its list.
+    max_spread: PositiveInt = 1_000
 
 
 class Config(BaseModel):

@@ -11,6 +11,7 @@ config's names turn into the engine's:
     compiler.run_timeout_s        -> Limits.run_timeout_s
     compiler.max_value_bytes      -> Limits.max_value_bytes      (one task's resolved arguments, one result)
     compiler.max_run_bytes        -> Limits.max_run_bytes        (a run's results together)
+    compiler.max_spread           -> Limits.max_spread           (one spread task's calls)
     mcpServers.X.max_concurrency  -> Limits.servers[X].max_concurrency   (overrides max_per_server)
     mcpServers.X.timeout_s        -> Limits.servers[X].timeout_s         (overrides call_timeout_s)
     mcpServers.X.ordering         -> Limits.servers[X].ordering          ("plan" or "free"; default Limits.ordering)
@@ -49,7 +50,7 @@ def limits_from(config: Config) -> Limits:
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,
         call_timeout_s=c.call_timeout_s, run_timeout_s=c.run_timeout_s, max_value_bytes=c.max_value_bytes,
-        max_run_bytes=c.max_run_bytes, servers=servers,
+        max_run_bytes=c.max_run_bytes, max_spread=c.max_spread, servers=servers,
     )
 
 

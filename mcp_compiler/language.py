@@ -10,10 +10,11 @@ Text pieces, each a few `- ` bullet lines, to be joined with newlines:
 - `SYNTAX`: a task line, task IDs, tool names, argument values.
 - `ARGUMENTS`: how positional arguments map onto a tool's parameters, and what `-> {fields}`
   in a tool line (`catalog.tool_line(..., with_output=True)`) means.
-- `REFERENCES`: `$N` and its paths, references inside strings, which tasks `$N` may name.
+- `REFERENCES`: `$N` and its paths, references inside strings, which tasks `$N` may name, and the
+  spread `$N.path[*]` (one call per element of a list).
 - `ORDER`: `after $N` (wait for a task without using its value) and the plan order that calls to
   one server keep around calls with side effects.
-- `THOUGHT_AND_JOIN`: `Thought:` lines and `join()`.
+- `THOUGHT_AND_JOIN`: `Thought:` lines, `join()`, and `join(VALUE, ...)` (the answer projection).
 - `CHECKS`: what is checked before a task runs, and what an error says.
 - `RULES`: the six above, joined: the whole language without framing.
 - `CHECK_FAILS_WHOLE`: what a failing check does to a plan given whole (`compile_and_run(plan=...)`,
@@ -62,7 +63,8 @@ REFERENCES = """\
 - `$N` is task N's result, with its type; `$N.field`, `$N.items[0].name`, `$N["key"]` pick parts \
 of it. `$N` may only name an earlier task (or one of an earlier round).
 - In a string, `$N.field` or `${N.field}` becomes the value's text: "population of $1.name". \
-`${N}` ends the reference ("${1}.txt"); `$$` is a literal `$`."""
+`${N}` ends the reference ("${1}.txt"); `$$` is a literal `$`.
+- `[*]` spreads: an argument holding `$N.path[*]` makes the task one call per element of the list `$N.path`, all at once (in order, one at a time, for a tool not marked read-only), with the element in its place (`wiki.fact($1.items[*].name, "height_m")`: one call per item's name; in a string, its text). Its value is the list of the calls' values in order: `$2[0].value`, `$2[*].value`. One list per task."""
 
 ORDER = """\
 - `ID. server.tool(...) after $1, $2` (on the task's line) makes it wait for tasks 1 and 2 without \
@@ -72,7 +74,11 @@ the writes), so `after` is for order across servers."""
 
 THOUGHT_AND_JOIN = """\
 - `Thought: ...` lines are notes and never run. `join()` on its own line ends the plan; no task may \
-follow it."""
+follow it.
+- `join(VALUE, ...)` ends it too, and the answer is exactly those values, one a line (text as it \
+is, anything else as compact JSON; a value with `[*]`, one line per element). Write it when the \
+results alone determine the answer, e.g. `join("$3.value km is longer")`: no joiner is then asked \
+(unless a task failed)."""
 
 CHECKS = """\
 - Each task is checked before it runs: the tool exists, the arguments fit its schema, every `$N` \

@@ -6,10 +6,11 @@ The grammar, one statement after another (whitespace and newlines between them):
     ID. NAME(ARG, ..., KEY=ARG, ...)     a task; arguments may span lines
     ID. NAME(...) after $N, $M           a task that runs after tasks N and M, using no value of theirs
     join()  /  ID. join()                 ends the plan
+    join(VALUE, ...)                      ends it, and the answer is those values, one a line
     <END_OF_PLAN>                         ends the plan; everything after it is ignored
 
 An ARG is a JSON value (Python spellings `True`, `None`, single quotes accepted), a reference
-`$N` / `${N}` with a path (`.key`, `[0]`, `["key"]`), or, for compatibility with the reference
+`$N` / `${N}` with a path (`.key`, `[0]`, `["key"]`, and at most one `[*]`: a spread), or, for compatibility with the reference
 LLMCompiler prompts, bare text such as `search(Star Wars (1977 film))`, read up to the next
 top-level `,` or `)`. Inside strings `$N.path` and `${N.path}` are references (`${N}` ends one, so
 text may follow it) and `$$` is a literal `$`. A plan may also be JSON: `{"tasks": [...]}`.
@@ -200,10 +201,11 @@ class PlanParser:
             raise self._error(j, f"expected '(' after the tool name {name!r}")
         args, kwargs, end, closed = self._arguments(j + 1)
         if name == "join":
-            if args or kwargs:
-                raise self._error(j, "join() takes no arguments")
+            if kwargs:
+                raise self._error(j, "join(...) takes values, not name=value: join(\"$1.name is $2.value\", $3)")
             self._pos, self._done, self._join_end = end, True, end
             self.plan.joined = True
+            self.plan.answer = tuple(args) if args else None
             return None
         if task_id is None:
             raise self._error(start, f"expected a task number before {name!r}, as in `1. {name}(...)`")
@@ -462,7 +464,7 @@ class PlanParser:
                 raise self._error(j, "expected '}' to close ${...}")
             more, j = _path(self._buf, j + 1, self._char, fail)
             path += more
-        return Ref(int(m.group()), tuple(path)), j
+        return _make_ref(int(m.group()), path, lambda msg: fail(i, msg)), j
 
     def _string_value(self, text: str, at: int) -> Value:
         """A string's value: references inside become a Ref (alone) or a Template (mixed)."""
@@ -508,8 +510,12 @@ class PlanParser:
         if not isinstance(tasks, list):
             raise PlanError('a JSON plan must be an object with a "tasks" list')
         out = [self._json_task(item, n) for n, item in enumerate(tasks, 1)]
+        answer = data.get("join")
+        if answer is not None and not isinstance(answer, list):
+            raise PlanError(f'"join": expected a list of values (as join(...) takes), got {_json_kind(answer)}')
         self.plan.tasks.extend(out)
         self.plan.joined = True
+        self.plan.answer = tuple(self._json_value(v, "join", 0) for v in answer) if answer else None
         return out
 
     def _json_task(self, item: Any, n: int) -> Task:
@@ -602,9 +608,12 @@ class PlanParser:
         return PlanError(message, line, col)
 
 
-def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int]:
-    """A reference's path: `.key`, `.0`, `[0]`, `["key"]`, `['key']`, repeated."""
-    path: list[str | int] = []
+_STAR = object()  # `[*]` in a path being read
+
+
+def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[Any], int]:
+    """A reference's path: `.key`, `.0`, `[0]`, `["key"]`, `['key']`, `[*]` (a spread), repeated."""
+    path: list[Any] = []
     while True:
         c = char(i)
         if c == "." and re.match(r"[A-Za-z0-9_]", char(i + 1)):
@@ -616,6 +625,9 @@ def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[str | int], int
             item = m.group()
             path.append(int(item) if item.isdigit() else item)
             i = m.end()
+        elif c == "[" and text.startswith("[*]", i):
+            path.append(_STAR)
+            i += 3
         elif c == "[":
             m = re.compile(r"\[\s*(?:([0-9]+)|\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')\s*\]").match(text, i)
             if m is None:
@@ -647,7 +659,18 @@ def _string_ref(text: str, i: int, char: Any, fail: Any) -> tuple[Ref, int]:
         if char(j) != "}":
             raise fail(j, "expected '}' to close ${...}")
         j += 1
-    return Ref(int(m.group()), tuple(path)), j
+    return _make_ref(int(m.group()), path, lambda msg: fail(i, msg)), j
+
+
+def _make_ref(task: int, items: list[Any], fail: Any) -> Ref:
+    """A Ref from a parsed path; a `[*]` in it (at most one) makes it a spread reference."""
+    stars = [k for k, item in enumerate(items) if item is _STAR]
+    if not stars:
+        return Ref(task, tuple(items))
+    if len(stars) > 1:
+        raise fail(f"a reference spreads over one list: one [*] per reference, not {len(stars)}")
+    k = stars[0]
+    return Ref(task, tuple(items[:k]), spread=tuple(items[k + 1 :]))
 
 
 def _json_deps(deps: Any, where: str) -> tuple[int, ...]:

@@ -3,7 +3,9 @@
 A plan is a list of tasks in ID order. An argument value is JSON-like data that may contain
 `Ref`s (a whole value taken from an earlier task's result, keeping its type) and `Template`s
 (a string with references spliced in as text). A task may also name tasks it must run `after`
-without using their values (`3. memory.read_graph() after $1`). Parsing lives in `parser.py`;
+without using their values (`3. memory.read_graph() after $1`). A spread reference
+(`$1.items[*].name`) makes its task one call per element of a list; `join(VALUE, ...)` makes the
+answer those values (`Plan.answer`). Parsing lives in `parser.py`;
 checking a plan against a catalog (tools, arguments, ID order, references) lives in `checks.py`.
 """
 
@@ -19,7 +21,7 @@ from typing import Any, Union
 
 from .errors import CompilerError
 
-__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH"]
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH", "NO_ELEMENT", "AS_WRITTEN", "spreads_in", "join_text"]
 
 PathItem = Union[str, int]
 
@@ -39,21 +41,39 @@ class PlanError(CompilerError, ValueError):
 
 @dataclass(frozen=True)
 class Ref:
-    """`$task` followed by a path (`$2.items[0].title`, `$3["key"]`)."""
+    """`$task` followed by a path (`$2.items[0].title`, `$3["key"]`).
+
+    A **spread** reference (`$1.items[*].name`) has `spread` set: `path` leads to a list, and
+    `spread` is the path taken from each of its elements (`("name",)`; `()` for `$1.items[*]`).
+    A task holding one is one call per element (spread.py).
+    """
 
     task: int
     path: tuple[PathItem, ...] = ()
+    spread: tuple[PathItem, ...] | None = None
 
     def __str__(self) -> str:
-        text = f"${self.task}"
-        for item in self.path:
-            if isinstance(item, int):
-                text += f"[{item}]"
-            elif re.fullmatch(r"[A-Za-z_]\w*", item):
-                text += f".{item}"
-            else:
-                text += f"[{json.dumps(item)}]"
+        text = f"${self.task}" + _path_text(self.path)
+        if self.spread is not None:
+            text += "[*]" + _path_text(self.spread)
         return text
+
+    @property
+    def list_ref(self) -> Ref:
+        """The reference to the list a spread goes over (`$1.items` for `$1.items[*].name`)."""
+        return Ref(self.task, self.path)
+
+
+def _path_text(path: tuple[PathItem, ...]) -> str:
+    text = ""
+    for item in path:
+        if isinstance(item, int):
+            text += f"[{item}]"
+        elif re.fullmatch(r"[A-Za-z_]\w*", item):
+            text += f".{item}"
+        else:
+            text += f"[{json.dumps(item)}]"
+    return text
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,7 @@ class Plan:
     thoughts: list[str] = field(default_factory=list)
     joined: bool = False
     known_ids: frozenset[int] = frozenset()
+    answer: tuple[Value, ...] | None = None  # join(VALUE, ...)'s values; None for a bare join()
 
     def to_text(self) -> str:
         lines: list[str] = []
@@ -156,8 +177,13 @@ class Plan:
             if task.thought:
                 lines.append(f"Thought: {task.thought}")
             lines.append(task.to_text())
-        lines.append("join()")
+        lines.append(join_text(self.answer))
         return "\n".join(lines) + "\n<END_OF_PLAN>\n"
+
+
+def join_text(answer: tuple[Value, ...] | None) -> str:
+    """The `join(...)` line of a plan whose answer is `answer` (None: a bare `join()`)."""
+    return "join(" + ", ".join(format_value(v) for v in answer or ()) + ")"
 
 
 def template(parts: list[Union[str, Ref]]) -> Value:
@@ -220,10 +246,27 @@ def value_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _follow(ref: Ref, results: Mapping[int, Any]) -> Any:
-    value = results[ref.task]
-    walked = f"${ref.task}"
-    for item in ref.path:
+class _NoElement:
+    """No spread element is being resolved (a plain task)."""
+
+
+NO_ELEMENT: Any = _NoElement()
+AS_WRITTEN: Any = _NoElement()  # resolve a spread reference to its own text (`"$1.items[*].name"`), for the Run
+
+
+def _follow(ref: Ref, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
+    """The value `ref` names; for a spread reference, within `element` (one item of its list)."""
+    if ref.spread is None:
+        return _walk(results[ref.task], ref.path, ref, f"${ref.task}")
+    if element is NO_ELEMENT:  # the whole list, as the spread's own length and type checks see it
+        return _walk(results[ref.task], ref.path, ref, f"${ref.task}")
+    if element is AS_WRITTEN:
+        return str(ref)
+    return _walk(element, ref.spread, ref, str(ref.list_ref) + "[*]")
+
+
+def _walk(value: Any, path: tuple[PathItem, ...], ref: Ref, walked: str) -> Any:
+    for item in path:
         try:
             if isinstance(value, dict):
                 value = value[str(item)] if str(item) in value else value[item]
@@ -291,7 +334,7 @@ def nests_deeper(value: Any, limit: int) -> bool:
     return False
 
 
-def resolved_size(value: Value, results: Mapping[int, Any], limit: int) -> int:
+def resolved_size(value: Value, results: Mapping[int, Any], limit: int, element: Any = NO_ELEMENT) -> int:
     """About how many bytes `resolve(value, results)` would take as JSON, counted without building
     it: a string that splices a large result many times is refused before it exists."""
     total = 0
@@ -299,7 +342,7 @@ def resolved_size(value: Value, results: Mapping[int, Any], limit: int) -> int:
     while stack and total <= limit:
         item = stack.pop()
         if isinstance(item, Ref):
-            total += measure(_follow(item, results), limit - total)
+            total += measure(_follow(item, results, element), limit - total)
         elif isinstance(item, Template):
             total += 2
             stack.extend(item.parts)
@@ -316,14 +359,20 @@ def resolved_size(value: Value, results: Mapping[int, Any], limit: int) -> int:
     return total
 
 
-def resolve(value: Value, results: Mapping[int, Any]) -> Any:
-    """Replace every reference in `value` with data from `results` (task ID -> value)."""
+def resolve(value: Value, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
+    """Replace every reference in `value` with data from `results` (task ID -> value); a spread
+    reference with the part of `element` (one item of its list) it names."""
     if isinstance(value, Ref):
-        return _follow(value, results)
+        return _follow(value, results, element)
     if isinstance(value, Template):
-        return "".join(p if isinstance(p, str) else value_text(_follow(p, results)) for p in value.parts)
+        return "".join(p if isinstance(p, str) else value_text(_follow(p, results, element)) for p in value.parts)
     if isinstance(value, list):
-        return [resolve(v, results) for v in value]
+        return [resolve(v, results, element) for v in value]
     if isinstance(value, dict):
-        return {k: resolve(v, results) for k, v in value.items()}
+        return {k: resolve(v, results, element) for k, v in value.items()}
     return value
+
+
+def spreads_in(value: Value) -> list[Ref]:
+    """The spread references (`$N.path[*]...`) in a value, in order."""
+    return [ref for ref in iter_refs(value) if ref.spread is not None]

@@ -33,7 +33,7 @@ import anyio
 
 from ._concurrency import holding
 from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
-from .plan import Value, measure, resolved_size
+from .plan import NO_ELEMENT, Value, measure, resolved_size
 from .tools import Toolbox, ToolProgress, ToolSpec
 
 __all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
@@ -71,6 +71,7 @@ class Limits:
     run_timeout_s: float | None = 300.0
     max_value_bytes: int = 16 * 2**20  # one task's resolved arguments, or one result
     max_run_bytes: int = 128 * 2**20  # every result of one run together
+    max_spread: int = 1_000  # the calls of one spread task (`$N.path[*]`): elements of its list
     ordering: Ordering = "plan"  # side effects on one server keep plan order (the scheduler's edges)
     servers: Mapping[str, ServerLimits] = field(default_factory=dict)
 
@@ -170,10 +171,13 @@ class RunCalls:
     def specs(self) -> Mapping[str, ToolSpec]:
         return self.policy.specs()
 
-    def check_arguments(self, arguments: Mapping[str, Value], results: Mapping[int, Any]) -> None:
-        """Raise OverBudget when `arguments` would resolve to more than `max_value_bytes`."""
+    def check_arguments(
+        self, arguments: Mapping[str, Value], results: Mapping[int, Any], element: Any = NO_ELEMENT
+    ) -> None:
+        """Raise OverBudget when `arguments` would resolve to more than `max_value_bytes` (for a
+        spread task's call, with `element` in place of the spread reference)."""
         limit = self.policy.limits.max_value_bytes
-        size = resolved_size(arguments, results, limit)
+        size = resolved_size(arguments, results, limit, element)
         if size > limit:
             raise OverBudget(
                 f"arguments too large: over {_mib(limit)} once their references are resolved (the limit per "

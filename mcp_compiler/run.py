@@ -11,10 +11,35 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Run", "TaskRecord", "Round", "LLMUsage", "Status", "plain_answer"]
+__all__ = ["Run", "TaskRecord", "ElementCall", "Round", "LLMUsage", "Status", "plain_answer"]
 
 Status = Literal["pending", "running", "ok", "error", "skipped", "cancelled"]
 FINAL_STATUSES = ("ok", "error", "skipped", "cancelled")
+
+
+@dataclass
+class ElementCall:
+    """One call of a spread task (`$N.path[*]`), for one element of its list.
+
+    Its value is not kept here but once, in the task's `result` list at `index`.
+    """
+
+    index: int
+    args: dict[str, Any] | None = None  # as resolved for this element; None if it never resolved
+    status: Status = "pending"
+    error: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    deduplicated_from: int | None = None  # the element whose identical call this one shared
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"index": self.index, "args": self.args, "status": self.status, "error": self.error}
+        for k in ("start_s", "end_s"):
+            value = getattr(self, k)
+            d[k] = round(value, 6) if value is not None else None
+        if self.deduplicated_from is not None:
+            d["deduplicated_from"] = self.deduplicated_from
+        return d
 
 
 @dataclass
@@ -37,6 +62,8 @@ class TaskRecord:
     # whatever their outcome. Neither repeats an edge already in `deps`.
     after: list[int] = field(default_factory=list)
     ordered_after: list[int] = field(default_factory=list)
+    # A spread task's calls, one per element of its list, in element order; None for a plain task.
+    calls: list[ElementCall] | None = None
 
     @property
     def done(self) -> bool:
@@ -51,6 +78,8 @@ class TaskRecord:
         d["deps"] = self.deps
         d["after"] = self.after
         d["ordered_after"] = self.ordered_after
+        if self.calls is not None:
+            d["calls"] = [c.to_dict() for c in self.calls]
         for k in ("start_s", "end_s"):
             if d[k] is not None:
                 d[k] = round(d[k], 6)
@@ -79,6 +108,7 @@ class Round:
     decision: str | None = None  # "finish" or "replan"
     reason: str | None = None
     planner_error: str | None = None  # what stopped the planner early, if anything did
+    projected: bool = False  # the plan's join(VALUE, ...) gave the answer, and no joiner was asked
 
 
 @dataclass

@@ -17,6 +17,9 @@ A task waits for three kinds of edge, all to earlier tasks (so none can form a c
   calls wait only for the one before them, so they still run side by side. Servers whose limits
   say `ordering="free"` get no such edges.
 
+A task whose arguments hold a spread reference (`$1.items[*].name`) is one call per element of that
+list, made by spread.py; the scheduler treats it as one task with one value (the list).
+
 A failed data or `after` dependency makes the task `skipped`; a side-effect edge only orders: the
 task runs once the earlier call has ended, whatever its status. A task ends only after every task
 it waits for has ended, so the order holds transitively even through skipped tasks.
@@ -34,9 +37,10 @@ from typing import Any
 import anyio
 
 from .checks import BoundTask, coerce_arguments
-from .plan import ResolveError, resolve
+from .plan import AS_WRITTEN, ResolveError, resolve
 from .policy import RunCalls
 from .run import Run, TaskRecord
+from .spread import SpreadFailed, run_spread
 from .tools import ToolError
 
 __all__ = ["Scheduler", "TaskEvent", "TaskProgress"]
@@ -159,8 +163,11 @@ class Scheduler:
                     record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}{because}"
                 )
                 return
+            results = {d: self._slots[d].record.result for d in record.deps}
+            if bound.spread is not None:  # one call per element of a list (spread.py)
+                await self._spread(bound, slot, results)
+                return
             try:
-                results = {d: self._slots[d].record.result for d in record.deps}
                 if results:  # literals alone are bounded by the plan's own size limit
                     self._calls.check_arguments(bound.arguments, results)
                 arguments = coerce_arguments(resolve(bound.arguments, results), bound.spec)
@@ -173,6 +180,27 @@ class Scheduler:
             if not record.done:
                 self._finish(record, "cancelled", error=self._cancel_reason())
             slot.done.set()
+
+    async def _spread(self, bound: BoundTask, slot: _Slot, results: dict[int, Any]) -> None:
+        record = slot.record
+        try:
+            record.args = resolve(bound.arguments, results, AS_WRITTEN)  # the spread as written, the rest resolved
+        except ResolveError:
+            pass  # every call fails on it, and says so
+
+        def started() -> None:
+            record.status, record.start_s = "running", self._now()
+            self._emit(record)
+
+        try:
+            status, value, error = await run_spread(
+                bound, record, results, self._calls, self._run,
+                sequential=slot.writes, on_start=started, progress=self._on_progress,
+            )
+        except SpreadFailed as e:
+            self._finish(record, "error", error=str(e))
+        else:
+            self._finish(record, status, result=value, error=error)
 
     async def _call_or_share(self, bound: BoundTask, slot: _Slot, arguments: dict[str, Any]) -> None:
         """Identical calls to read-only or idempotent tools in one run are made once.

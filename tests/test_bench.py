@@ -40,6 +40,7 @@ async def test_quick_bench_on_a_tiny_workload_writes_tables_and_the_strategies_a
         # ReAct makes one LLM call per step; LLMCompiler plans once and joins once.
         assert row["outcomes"]["react"]["llm_calls"] == row["outcomes"]["react"]["tool_calls"] + 1
         assert row["outcomes"]["compiler_stream"]["llm_calls"] == 2
+        assert row["outcomes"]["compiler_project"]["llm_calls"] == 1  # join(VALUE, ...): no joiner
     assert "| " + " | ".join(TABLE_COLUMNS) + " |" in md
     assert "ttft_s (calibrated)" in md and "hotpot" in data["calibration"]
     assert (tmp_path / "latency.png").exists() or "Charts skipped" in md

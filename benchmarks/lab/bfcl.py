@@ -188,7 +188,9 @@ def _instance(q: dict[str, Any], truth: list[dict[str, Any]] | None, category: s
         return "; ".join(f"{v[i]['function']} {v[i]['result_id']}" for i in range(1, n + 1))
 
     plan = "Thought: every call is independent.\n" + "\n".join(lines) + "\njoin()\n<END_OF_PLAN>\n"
+    values = "; ".join(f"${i}.function ${i}.result_id" for i in range(1, n + 1))
+    projection = plan.replace("\njoin()\n", f'\njoin("{values}")\n')
     thoughts = {i: f"Call {c} for part {i} of the request." for i, c in enumerate(calls, 1)}
     inst = Instance(f"bfcl_{category}", question, plan, answer, thoughts,
-                    tuple(f"bfcl.{t['name']}" for t in tools))
+                    tuple(f"bfcl.{t['name']}" for t in tools), projection)
     return inst, tools

@@ -13,15 +13,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .strategies import STRATEGIES, STRATEGY_LABELS  # noqa: E402
 
-COLORS = {"react": "#999999", "parallel_fc": "#6a9fd8", "compiler_batch": "#f0a45c", "compiler_stream": "#d9534f"}
+COLORS = {"react": "#999999", "parallel_fc": "#6a9fd8", "compiler_batch": "#f0a45c", "compiler_stream": "#d9534f",
+          "compiler_project": "#8e44ad"}
 
 
 def latency_chart(summaries: dict[str, dict[str, Any]], outdir: Path) -> str:
     workloads = list(summaries)
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(workloads)), 4))
-    width = 0.2
+    width = 0.8 / len(STRATEGIES)
     for i, s in enumerate(STRATEGIES):
-        xs = [j + (i - 1.5) * width for j in range(len(workloads))]
+        xs = [j + (i - (len(STRATEGIES) - 1) / 2) * width for j in range(len(workloads))]
         med = [summaries[w][s]["median_s"] for w in workloads]
         p90 = [summaries[w][s]["p90_s"] - summaries[w][s]["median_s"] for w in workloads]
         ax.bar(xs, med, width, yerr=[[0] * len(med), p90], capsize=2, label=STRATEGY_LABELS[s], color=COLORS[s])

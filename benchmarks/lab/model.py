@@ -16,7 +16,8 @@ figures. Nothing about LLMCompiler enters the calibration.
 
 `GroundTruthModel` is the SimulatedLLM responder: it tells the request's strategy from the system
 prompt, finds the question, reads the tool results the prompt shows, and writes what a perfect
-model would, from the instance's ground-truth plan.
+model would, from the instance's ground-truth plan (or, for a planner prompt ending in
+`PROJECT_MARK`, the plan that ends in `join(VALUE, ...)`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ from ..simllm import LatencyModel, Reply, SimRequest
 from .workloads import Instance
 
 __all__ = ["Profile", "LatencySetup", "GroundTruthModel", "Case", "calibrate",
-           "REACT_MARK", "PFC_MARK", "DEFAULT_PROFILES"]
+           "REACT_MARK", "PFC_MARK", "PROJECT_MARK", "DEFAULT_PROFILES"]
 
 REACT_MARK = "You are a ReAct agent"
 PFC_MARK = "You call tools in parallel batches"
 PLANNER_MARK = "You are the planner"
 JOINER_MARK = "You are the joiner"
+PROJECT_MARK = "\n(Projection.)"  # appended to the planner prompt by the compiler_project strategy
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class GroundTruthModel:
         first = req.messages[0].content if req.messages else ""
         case = self._case(first)
         if req.system.startswith(PLANNER_MARK):
-            text = case.instance.plan
+            projecting = req.system.endswith(PROJECT_MARK) and case.instance.projection
+            text = case.instance.projection if projecting else case.instance.plan
         elif req.system.startswith(JOINER_MARK):
             values = {int(i): _loads(body) for i, body in _RESULT.findall(req.last_user_message)}
             text = f"Thought: The results answer the question.\nAction: Finish({case.instance.answer(values)})"

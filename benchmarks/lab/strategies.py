@@ -1,4 +1,4 @@
-"""The four strategies, each over the same Toolbox (real MCP sessions) and the same LLM endpoint.
+"""The strategies, each over the same Toolbox (real MCP sessions) and the same LLM endpoint.
 
 - `react`: one LLM call per step, one tool call per step (Thought / Action / Observation), the
   scratchpad growing in one prompt, stopped at "Observation:" (Yao et al.).
@@ -8,6 +8,11 @@
 - `compiler_batch`: LLMCompiler with the planner's stream buffered: nothing runs until the
   whole plan has arrived (`BufferedLLM`), then execution, then the joiner.
 - `compiler_stream`: `Compiler.run_query` as it is: tasks start while the plan streams.
+- `compiler_project`: the same, with a planner that ends its plan in `join(VALUE, ...)` when the
+  results determine the answer (`Instance.projection`): the plan's values are the answer and the
+  joiner's LLM call is skipped. The planner prompt says when to do so; here the simulated model is
+  told by a mark on the system prompt (`PROJECT_MARK`), so that `compiler_stream` stays the
+  paper's LLMCompiler (planner and joiner) on the same questions.
 
 Each returns an `Outcome`: the answer, wall time, tokens as the endpoint reported them, and the
 spans (LLM calls and tool calls) for timelines.
@@ -33,16 +38,17 @@ from mcp_compiler.plan import resolve, value_text
 from mcp_compiler.policy import Limits
 from mcp_compiler.tools import Toolbox, ToolSpec
 
-from .model import PFC_MARK, REACT_MARK
+from .model import PFC_MARK, PROJECT_MARK, REACT_MARK
 
-__all__ = ["Outcome", "Span", "STRATEGIES", "STRATEGY_LABELS", "SubsetToolbox", "BufferedLLM", "run_strategy"]
+__all__ = ["Outcome", "Span", "STRATEGIES", "STRATEGY_LABELS", "SubsetToolbox", "BufferedLLM", "MarkedLLM", "run_strategy"]
 
-STRATEGIES = ("react", "parallel_fc", "compiler_batch", "compiler_stream")
+STRATEGIES = ("react", "parallel_fc", "compiler_batch", "compiler_stream", "compiler_project")
 STRATEGY_LABELS = {
     "react": "ReAct",
     "parallel_fc": "Parallel FC",
     "compiler_batch": "LLMCompiler (batch)",
     "compiler_stream": "LLMCompiler (streaming)",
+    "compiler_project": "LLMCompiler (join values, no joiner)",
 }
 
 
@@ -133,6 +139,17 @@ class BufferedLLM:
 
     def stream(self, system: str, messages: list[Message], *, max_tokens: int = 4096, stop: Sequence[str] = ()) -> Any:
         return _BufferedStream(self.inner.stream(system, messages, max_tokens=max_tokens, stop=stop))
+
+
+class MarkedLLM:
+    """An LLM whose requests carry `mark` at the end of the system prompt (for the simulated model)."""
+
+    def __init__(self, inner: LLM, mark: str) -> None:
+        self.inner, self.mark = inner, mark
+        self.name = inner.name
+
+    def stream(self, system: str, messages: list[Message], *, max_tokens: int = 4096, stop: Sequence[str] = ()) -> Any:
+        return self.inner.stream(system + self.mark, messages, max_tokens=max_tokens, stop=stop)
 
 
 # ---- prompts: the same catalog lines for every strategy ------------------------------------------
@@ -307,9 +324,14 @@ async def compiler_stream(question: str, toolbox: Toolbox, llm: LLM, limits: Lim
     return await _compiler("compiler_stream", question, toolbox, llm, limits)
 
 
+async def compiler_project(question: str, toolbox: Toolbox, llm: LLM, limits: Limits = Limits()) -> Outcome:
+    return await _compiler("compiler_project", question, toolbox, MarkedLLM(llm, PROJECT_MARK), limits)
+
+
 Runner = Callable[..., Awaitable[Outcome]]
 _RUNNERS: dict[str, Runner] = {
     "react": react, "parallel_fc": parallel_fc, "compiler_batch": compiler_batch, "compiler_stream": compiler_stream,
+    "compiler_project": compiler_project,
 }
 
 

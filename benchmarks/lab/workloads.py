@@ -34,6 +34,9 @@ class Instance:
     answer: Callable[[dict[int, Any]], str]
     thoughts: dict[int, str] = field(default_factory=dict)  # per task: the ReAct/PFC thought
     tools: tuple[str, ...] = ()  # the catalog names this question may use (all strategies see the same)
+    # The plan a planner writes when the results determine the answer: it ends in join(VALUE, ...),
+    # whose text is `answer(values)` exactly, so no joiner is asked (the `compiler_project` strategy).
+    projection: str | None = None
 
 
 # The paper's figures (Kim et al., ICML 2024, Tables 1-2): ReAct latency (s) and LLMCompiler's
@@ -66,11 +69,11 @@ _NOUN = {"length_km": "length", "height_m": "height", "population": "population"
 
 
 def fmt_number(x: Any) -> str:
+    """A number as its JSON text (`6650`, `4132.0689`, `5000.0`): as a plan's join(...) writes it, so
+    an answer projected by the plan and one written by a joiner read the same."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return str(x)
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:.6g}" if isinstance(x, float) else str(x)
+    return json.dumps(x)
 
 
 def _entries() -> list[dict[str, Any]]:
@@ -91,8 +94,16 @@ def _q(name: str) -> str:
     return json.dumps(name, ensure_ascii=False)
 
 
-def _plan(lines: list[str], thought: str) -> str:
-    return f"Thought: {thought}\n" + "\n".join(lines) + "\njoin()\n<END_OF_PLAN>\n"
+def _plan(lines: list[str], thought: str, join: str = "join()") -> str:
+    return f"Thought: {thought}\n" + "\n".join(lines) + f"\n{join}\n<END_OF_PLAN>\n"
+
+
+def _unit(key: str) -> str:
+    """The unit text after a number in an answer (" km"), as the key's suffix says (wiki.unit_for)."""
+    from mcp_compiler.servers.wiki import unit_for
+
+    unit = unit_for(key)
+    return f" {unit}" if unit else ""
 
 
 def hotpot(rng: random.Random, groups: dict[str, list[dict[str, Any]]]) -> Instance:
@@ -107,11 +118,14 @@ def hotpot(rng: random.Random, groups: dict[str, list[dict[str, Any]]]) -> Insta
         return f"{win['name']} ({fmt_number(win['value'])}{unit} against {fmt_number(lose['value'])}{unit})"
 
     lines = [f"1. wiki.fact({_q(a['name'])}, {_q(key)})", f"2. wiki.fact({_q(b['name'])}, {_q(key)})"]
+    u = _unit(key)
+    projection = _plan([f"1. wiki.compare([{_q(a['name'])}, {_q(b['name'])}], {_q(key)})"],
+                       "One comparison answers it.", f'join("$1.largest ($1.items[0].value{u} against $1.items[1].value{u})")')
     return Instance(
         "hotpot", f"Which is {comparative}, {a['name']} or {b['name']}?",
         _plan(lines, "The two look-ups are independent; the joiner compares them."), answer,
         {1: f"I need the {_NOUN[key]} of {a['name']}.", 2: f"Now the {_NOUN[key]} of {b['name']}."},
-        WIKI_MATH_TOOLS,
+        WIKI_MATH_TOOLS, projection,
     )
 
 
@@ -127,10 +141,12 @@ def movie(rng: random.Random, groups: dict[str, list[dict[str, Any]]]) -> Instan
         return f"{best['name']} ({fmt_number(best['value'])}{unit})"
 
     lines = [f"{i}. wiki.fact({_q(n)}, {_q(key)})" for i, n in enumerate(names, 1)]
+    projection = _plan([f"1. wiki.compare([{', '.join(map(_q, names))}], {_q(key)})"], "One comparison answers it.",
+                       f'join("$1.largest ($1.items[0].value{_unit(key)})")')
     return Instance(
         "movie", f"Of {', '.join(names[:-1])} and {names[-1]}, which has the greatest {_NOUN[key]}?",
         _plan(lines, "Eight independent look-ups; the joiner picks the largest."), answer,
-        {i: f"Next I need the {_NOUN[key]} of {n}." for i, n in enumerate(names, 1)}, WIKI_MATH_TOOLS,
+        {i: f"Next I need the {_NOUN[key]} of {n}." for i, n in enumerate(names, 1)}, WIKI_MATH_TOOLS, projection,
     )
 
 
@@ -145,8 +161,13 @@ def parallelqa(rng: random.Random, groups: dict[str, list[dict[str, Any]]], k: i
     thoughts[k + 1] = "Now the total and the mean of those numbers."
     question = f"What are the total and the average {_NOUN[key]} of {', '.join(picks[:-1])} and {picks[-1]}"
     last = k + 1
+    projected = list(lines)
+    join = f'join("total ${k + 1}.sum, average ${k + 1}.mean")'
     if k % 2 == 1:  # a second math level: the first entry's share of the total, in percent
-        lines.append(f'{k + 2}. math.eval("100 * a / t", {{"a": $1.value, "t": ${k + 1}.sum}})')
+        share = '{{"a": $1.value, "t": ${t}.sum}}'.format(t=k + 1)
+        lines.append(f'{k + 2}. math.eval("100 * a / t", {share})')
+        projected.append(f'{k + 2}. math.eval("round(100 * a / t, 2)", {share})')  # the joiner rounds; here math does
+        join = f'join("total ${k + 1}.sum, average ${k + 1}.mean, share of {picks[0]} ${k + 2}.value%")'
         thoughts[k + 2] = f"Finally the share of {picks[0]} in percent."
         question += f", and what share of the total is {picks[0]}'s, in percent"
         last = k + 2
@@ -159,7 +180,7 @@ def parallelqa(rng: random.Random, groups: dict[str, list[dict[str, Any]]], k: i
         return text
 
     return Instance("parallelqa", question + "?", _plan(lines, f"{k} independent look-ups feed the math."),
-                    answer, thoughts, WIKI_MATH_TOOLS)
+                    answer, thoughts, WIKI_MATH_TOOLS, _plan(projected, f"{k} independent look-ups feed the math.", join))
 
 
 def chain(rng: random.Random, groups: dict[str, list[dict[str, Any]]], depth: int) -> Instance:
@@ -190,8 +211,9 @@ def chain(rng: random.Random, groups: dict[str, list[dict[str, Any]]], depth: in
     def answer(v: dict[int, Any]) -> str:
         return f"{v[2]['name']}: {fmt_number(v[len(lines)]['value'])}"
 
+    projection = _plan(lines, "Each step needs the one before it.", f'join("$2.name: ${len(lines)}.value")')
     return Instance("chain", question + "?", _plan(lines, "Each step needs the one before it."), answer,
-                    thoughts, WIKI_MATH_TOOLS)
+                    thoughts, WIKI_MATH_TOOLS, projection)
 
 
 def wiki_instances(workload: str, n: int, seed: int = 7) -> list[Instance]:

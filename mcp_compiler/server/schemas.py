@@ -100,6 +100,26 @@ _TASK_SCHEMA: dict[str, Any] = {
             ),
         },
         "deduplicated_from": {"type": "integer", "description": "integer, the identical task whose result it shares"},
+        "calls": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "args", "status", "error", "start_s", "end_s"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "args": _nullable("object"),
+                    "status": {"enum": ["pending", "running", "ok", "error", "skipped", "cancelled"]},
+                    "error": _nullable("string"),
+                    "start_s": _nullable("number"),
+                    "end_s": _nullable("number"),
+                    "deduplicated_from": {"type": "integer"},
+                },
+            },
+            "description": (
+                "array, a spread task's calls ($N.path[*]), one per element in order: index, args, status, "
+                "error, start_s, end_s (each value is in the task's result list at its index)"
+            ),
+        },
     },
 }
 
@@ -153,7 +173,8 @@ _INTRO = """\
 Run many tool calls as one plan: independent calls run in parallel, each call starts the moment \
 its inputs are ready, and you get one answer plus the whole Run (every task's arguments, status, \
 result and timing) as structured output. Give exactly one of `plan` or `query`. \
-The answer is the value of every task that nothing else uses."""
+The answer is the value of every task that nothing else uses, or, when the plan ends in \
+`join(VALUE, ...)`, exactly those values."""
 
 
 def _language(tool_names: Iterable[str]) -> list[str]:

@@ -1,0 +1,84 @@
+"""Answer projection: `join(VALUE, ...)` makes the answer exactly those values, one a line.
+
+A value is anything an argument may be: a reference (`$3.items[0].title`), a string with
+references inside (`"$3.value km is longer"`), a literal. Each becomes one line: a string as it
+is, anything else as compact JSON (`plan.value_text`, as a reference spliced into a string reads).
+A value holding a spread reference (`$2[*].name`) becomes one line per element of its list.
+
+A value that cannot be had (its task did not succeed, or its path is not in the result) becomes a
+line saying why, and the projection is not `complete`: a query then asks the joiner, as it does
+without a projection (`round_answer`: a planner's round is answered by its projection only when
+every task of the round succeeded, and the joiner's LLM call is skipped).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import PlanChecker
+from .parser import parse_plan
+from .plan import PlanError, ResolveError, Value, refs_in, resolve, spreads_in, value_text
+from .run import Run, TaskRecord
+from .tools import ToolSpec
+
+__all__ = ["Projection", "project", "round_answer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Projection:
+    text: str
+    complete: bool  # every value was had
+
+
+def project(values: Iterable[Value], run: Run) -> Projection:
+    """The answer `join(*values)` gives over the tasks of `run`."""
+    records = {t.id: t for t in run.tasks}
+    lines: list[str] = []
+    complete = True
+    for value in values:
+        failed = [records[i] for i in sorted(refs_in(value)) if i not in records or records[i].status != "ok"]
+        if failed:
+            first = failed[0]
+            lines.append(f"(unavailable: task {first.id} {first.tool} {first.status}: {first.error})")
+            complete = False
+            continue
+        try:
+            lines += _lines(value, {i: records[i].result for i in refs_in(value)})
+        except ResolveError as e:
+            lines.append(f"(unavailable: {e})")
+            complete = False
+    return Projection("\n".join(lines), complete)
+
+
+def _lines(value: Value, results: dict[int, Any]) -> list[str]:
+    spreads = spreads_in(value)
+    if not spreads:
+        return [value_text(resolve(value, results))]
+    elements = resolve(spreads[0].list_ref, results)
+    if not isinstance(elements, list):
+        raise ResolveError(f"{spreads[0].list_ref}[*] spreads over a list, but {spreads[0].list_ref} is not one")
+    return [value_text(resolve(value, results, element)) for element in elements]
+
+
+def round_answer(text: str, run: Run, catalog: Mapping[str, ToolSpec], records: list[TaskRecord]) -> str | None:
+    """The answer of a planner's round whose plan (`text`) ends in `join(VALUE, ...)`, when every
+    task of the round succeeded and every value checks and resolves; else None (ask the joiner)."""
+    if not records or any(t.status != "ok" for t in records):
+        return None
+    try:
+        answer = parse_plan(text).answer
+        if answer is None:
+            return None
+        checker = PlanChecker(catalog, known_tools={t.id: t.tool for t in run.tasks},
+                              spread_ids=[t.id for t in run.tasks if t.calls is not None])
+        checker.check_answer(answer)
+    except PlanError as e:
+        log.info("the plan's join(...) is not the answer, the joiner is asked: %s", e)
+        return None
+    projection = project(answer, run)
+    return projection.text if projection.complete else None
