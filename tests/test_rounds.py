@@ -1,0 +1,162 @@
+"""Asking the host in both protocol eras, end to end: `mcp-compiler serve --transport http` in a
+subprocess, a real upstream that writes every call it serves to a ledger (tests/fixtures/
+ledger_server.py), and the SDK's own `Client` as the host.
+
+2026-07-28 (`mode="auto"` lands there against a 2.x server): the destructive-tool confirmation
+and the host-model planner go through `input_required` round trips (server/rounds.py); the
+handshake era (`mode="legacy"`) asks mid-call as it always has. Both are run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client
+
+from mcp_compiler.server import TOOL_NAME
+from procs import free_port, stop, wait_for_port
+
+pytestmark = pytest.mark.anyio
+
+LEDGER_SERVER = str(Path(__file__).parent / "fixtures/ledger_server.py")
+ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
+
+
+class Served:
+    def __init__(self, url: str, ledger: Path, log: Path) -> None:
+        self.url, self.ledger, self.log = url, ledger, log
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.ledger.exists():
+            return []
+        return [json.loads(line) for line in self.ledger.read_text().splitlines()]
+
+    def reset(self) -> None:
+        self.ledger.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("rounds")
+    ledger, log = tmp / "ledger.jsonl", tmp / "serve.log"
+    config = tmp / "config.json"
+    config.write_text(json.dumps({"mcpServers": {"ledger": {"command": sys.executable, "args": [LEDGER_SERVER, str(ledger)]}}}))
+    port = free_port()
+    # No model of its own: a query is planned with the host's model.
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL")}
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_compiler", "serve", "--config", str(config), "--transport", "http", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog, env=env,
+        )
+    try:
+        wait_for_port(port, proc)
+        yield Served(f"http://127.0.0.1:{port}/mcp", ledger, log)
+    finally:
+        stop(proc)
+    problems = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("ERROR") or "Traceback" in line]
+    assert problems == []
+
+
+def tasks(result: types.CallToolResult) -> list[dict[str, Any]]:
+    assert result.structured_content is not None, result
+    return result.structured_content["tasks"]
+
+
+PLAN = '1. ledger.note("start")\n2. ledger.erase("old")\n3. ledger.erase($1.result)\njoin()'
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_destructive_task_approved_and_one_refused(served: Served, era: str) -> None:
+    served.reset()
+    asked: list[tuple[str, list[dict[str, Any]]]] = []
+
+    async def host(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append((params.message, served.calls()))  # what had run when the question came
+        return types.ElicitResult(action="accept", content={"run": '"old"' in params.message})
+
+    with anyio.fail_after(90):
+        async with Client(served.url, mode=ERAS[era], elicitation_callback=host) as client:
+            result = await client.call_tool(TOOL_NAME, {"plan": PLAN})
+            assert client.protocol_version == era
+    statuses = [(t["status"], t.get("error")) for t in tasks(result)]
+    assert statuses[:2] == [("ok", None), ("ok", None)]
+    assert statuses[2][0] == "error" and "not confirmed" in statuses[2][1]
+    assert served.calls() == [{"tool": "note", "text": "start"}, {"tool": "erase", "name": "old"}]
+    assert len(asked) == 2 and all("ledger.erase" in message and "destructive" in message for message, _ in asked)
+    if era == "2026-07-28":
+        # Both asked in one round, before anything ran; the reference shown as written.
+        assert [calls for _, calls in asked] == [[], []]
+        assert 'ledger.erase("old")' in asked[0][0] and "ledger.erase($1.result)" in asked[1][0]
+    else:
+        # Mid-call, each when its call is due: task 3 after task 1 has run, with its value.
+        assert '"noted start"' in asked[1][0] or "noted start" in asked[1][0]
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_string_true_or_a_declined_form_refuses(served: Served, era: str) -> None:
+    served.reset()
+    answers = iter([types.ElicitResult(action="accept", content={"run": "true"}), types.ElicitResult(action="decline")])
+
+    async def host(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return next(answers)
+
+    plan = '1. ledger.erase("a")\n2. ledger.erase("b")\njoin()'
+    with anyio.fail_after(90):
+        async with Client(served.url, mode=ERAS[era], elicitation_callback=host) as client:
+            result = await client.call_tool(TOOL_NAME, {"plan": plan})
+    assert result.is_error
+    assert [t["status"] for t in tasks(result)] == ["error", "error"]
+    assert served.calls() == []
+
+
+def host_model(seen: list[str]):
+    """The host's model: plans a round, asks for a second, plans it, then answers."""
+
+    async def callback(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        system = params.system_prompt or ""
+        prompt = params.messages[-1].content.text
+        if "Action: Finish(" in system:
+            if "join" in seen:
+                seen.append("join")
+                # The answer is the last task's result, as the joiner is shown it.
+                value = re.findall(r"\b(\d+)\b", prompt.split("ledger.add($1.result, 10)")[-1])[-1]
+                reply = f"Thought: done.\nAction: Finish({value})"
+            else:
+                seen.append("join")
+                reply = "Thought: one more step.\nAction: Replan(add 10 to the sum)"
+        elif not seen:
+            seen.append("plan")
+            reply = '1. ledger.add(1, 2)\n2. ledger.note("planned")\njoin()\n<END_OF_PLAN>'
+        else:
+            seen.append("replan")
+            reply = "3. ledger.add($1.result, 10)\njoin()\n<END_OF_PLAN>"
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text=reply), model="host")
+
+    return callback
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_query_planned_by_the_hosts_model_over_several_round_trips(served: Served, era: str) -> None:
+    served.reset()
+    seen: list[str] = []
+    with anyio.fail_after(90):
+        async with Client(served.url, mode=ERAS[era], sampling_callback=host_model(seen)) as client:
+            result = await client.call_tool(TOOL_NAME, {"query": "what is (1 + 2) + 10? note it"})
+    assert not result.is_error, result.content
+    assert result.content[0].text == "13"
+    assert seen == ["plan", "join", "replan", "join"]  # four sampling requests, each asked once
+    # Each upstream call exactly once, though the call went back and forth four times.
+    assert served.calls() == [{"tool": "add", "a": 1, "b": 2}, {"tool": "note", "text": "planned"}, {"tool": "add", "a": 3, "b": 10}]
+    run = result.structured_content
+    assert run is not None and [u["model"] for u in run["usage"]["calls"]] == ["sampling"] * 4
