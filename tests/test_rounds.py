@@ -160,3 +160,59 @@ async def test_a_query_planned_by_the_hosts_model_over_several_round_trips(serve
     assert served.calls() == [{"tool": "add", "a": 1, "b": 2}, {"tool": "note", "text": "planned"}, {"tool": "add", "a": 3, "b": 10}]
     run = result.structured_content
     assert run is not None and [u["model"] for u in run["usage"]["calls"]] == ["sampling"] * 4
+
+
+# ---- the round trips themselves, in process ----------------------------------------------------------
+
+
+async def test_a_retry_is_matched_by_its_sealed_state_asked_again_when_unanswered_and_never_replayed() -> None:
+    from mcp.shared.exceptions import MCPError
+
+    from mcp_compiler.server import CompilerServer
+    from mcp_compiler.tools import FunctionToolbox
+
+    erased: list[str] = []
+
+    async def erase(name: str) -> str:
+        """Erase a record."""
+        erased.append(name)
+        return f"erased {name}"
+
+    erase.destructive = True  # type: ignore[attr-defined]
+
+    async def never(ctx: Any, params: Any) -> types.ElicitResult:
+        raise AssertionError("this test answers by hand")
+
+    app = CompilerServer(FunctionToolbox({"erase": erase}))
+    arguments = {"plan": '1. erase("x")'}
+    with anyio.fail_after(30):
+        async with Client(app.server, elicitation_callback=never) as client:
+            session = client.session
+            first = await session.call_tool(TOOL_NAME, arguments, allow_input_required=True)
+            assert isinstance(first, types.InputRequiredResult) and list(first.input_requests or {}) == ["confirm-1"]
+            assert first.request_state and "." not in first.request_state[3:]  # sealed: the run id is not readable
+
+            tampered = first.request_state[:-2] + ("AA" if not first.request_state.endswith("AA") else "BB")
+            with pytest.raises(MCPError) as bad:
+                await session.call_tool(TOOL_NAME, arguments, request_state=tampered, allow_input_required=True)
+            assert bad.value.error.code == types.INVALID_PARAMS
+            with pytest.raises(MCPError):  # the state is bound to the call's arguments
+                await session.call_tool(TOOL_NAME, {"plan": '1. erase("y")'}, request_state=first.request_state,
+                                        allow_input_required=True)
+
+            again = await session.call_tool(TOOL_NAME, arguments, request_state=first.request_state, allow_input_required=True)
+            assert isinstance(again, types.InputRequiredResult) and list(again.input_requests or {}) == ["confirm-1"]
+            assert erased == []
+
+            yes = {"confirm-1": types.ElicitResult(action="accept", content={"run": True})}
+            done = await session.call_tool(
+                TOOL_NAME, arguments, input_responses=yes, request_state=again.request_state, allow_input_required=True
+            )
+            assert isinstance(done, types.CallToolResult) and not done.is_error and erased == ["x"]
+
+            replayed = await session.call_tool(
+                TOOL_NAME, arguments, input_responses=yes, request_state=again.request_state, allow_input_required=True
+            )
+            assert isinstance(replayed, types.CallToolResult) and replayed.is_error
+            assert "no longer held" in replayed.content[0].text and erased == ["x"]
+    assert len(app.rounds) == 0

@@ -347,11 +347,13 @@ async def call_tool(app: CompilerServer, rounds: Rounds, ctx: Any, params: types
 
 async def _may_ask(app: CompilerServer, request: Any, capabilities: Any) -> bool:
     """Whether this call may need the host: a destructive task to confirm, or the host's model."""
+    # A compiler without a call policy (a test double) confirms nothing.
+    confirms = getattr(getattr(app.compiler, "policy", None), "destructive", "allow") == "confirm"
     if request.query is not None:
-        if app.compiler.policy.destructive == "confirm" and _declares(capabilities, "elicitation"):
+        if confirms and _declares(capabilities, "elicitation"):
             return True
         return _declares(capabilities, "sampling") and await app.plans_with_host_model()
-    if app.compiler.policy.destructive != "confirm" or not _declares(capabilities, "elicitation"):
+    if not confirms or not _declares(capabilities, "elicitation"):
         return False
     await settle(app.toolbox, [task.tool for task in request.plan.tasks])
     specs = app.toolbox.specs()
