@@ -40,7 +40,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -52,9 +52,6 @@ from ..plan import Plan, format_value, refs_in
 from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import settle
-
-if TYPE_CHECKING:
-    from .app import CompilerServer
 
 __all__ = ["Asker", "PendingRun", "Rounds", "STATE_TTL_S"]
 
@@ -308,8 +305,11 @@ def confirmation_requests(plan: Plan, specs: Mapping[str, Any]) -> dict[str, typ
     return requests
 
 
-async def call_tool(app: CompilerServer, rounds: Rounds, ctx: Any, params: types.CallToolRequestParams) -> Reply:
-    """`compile_and_run` for a 2026-07-28 caller: a first call, or a retry of one that asked."""
+async def call_tool(app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRequestParams) -> Reply:
+    """`compile_and_run` for a 2026-07-28 caller: a first call, or a retry of one that asked.
+
+    `app` is the `CompilerServer` (not imported: app.py imports this module).
+    """
     progress = ctx.session.report_progress
     if params.request_state is not None:
         pending = rounds.find(params.request_state)
@@ -345,7 +345,7 @@ async def call_tool(app: CompilerServer, rounds: Rounds, ctx: Any, params: types
     return await pending.reply(progress)
 
 
-async def _may_ask(app: CompilerServer, request: Any, capabilities: Any) -> bool:
+async def _may_ask(app: Any, request: Any, capabilities: Any) -> bool:
     """Whether this call may need the host: a destructive task to confirm, or the host's model."""
     # A compiler without a call policy (a test double) confirms nothing.
     confirms = getattr(getattr(app.compiler, "policy", None), "destructive", "allow") == "confirm"
