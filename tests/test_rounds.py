@@ -258,3 +258,39 @@ def test_the_typescript_sdk_answers_a_query_with_its_sampling_handler(served: Se
     assert out["result"]["content"][0]["text"] == "13" and not out["result"].get("isError")
     assert out["sampled"] == ["plan", "join", "replan", "join"]
     assert served.calls() == [{"tool": "add", "a": 1, "b": 2}, {"tool": "note", "text": "planned"}, {"tool": "add", "a": 3, "b": 10}]
+
+
+async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_are_capped() -> None:
+    from mcp_compiler.server import CompilerServer
+    from mcp_compiler.server.rounds import Rounds
+    from mcp_compiler.tools import FunctionToolbox
+
+    erased: list[str] = []
+
+    async def erase(name: str) -> str:
+        """Erase a record."""
+        erased.append(name)
+        return f"erased {name}"
+
+    erase.destructive = True  # type: ignore[attr-defined]
+
+    async def never(ctx: Any, params: Any) -> types.ElicitResult:
+        raise AssertionError("this test answers by hand")
+
+    app = CompilerServer(FunctionToolbox({"erase": erase}))
+    app.rounds = Rounds(ttl_s=0.5, max_pending=2)
+    with anyio.fail_after(30):
+        async with Client(app.server, elicitation_callback=never) as client:
+            session = client.session
+            asks = [await session.call_tool(TOOL_NAME, {"plan": f'1. erase("{n}")'}, allow_input_required=True) for n in "ab"]
+            assert all(isinstance(r, types.InputRequiredResult) for r in asks) and len(app.rounds) == 2
+            third = await session.call_tool(TOOL_NAME, {"plan": '1. erase("c")'}, allow_input_required=True)
+            assert isinstance(third, types.CallToolResult) and third.is_error and "limit" in third.content[0].text
+            while len(app.rounds):  # nobody comes back: after the TTL the runs are dropped
+                await anyio.sleep(0.05)
+            late = await session.call_tool(
+                TOOL_NAME, {"plan": '1. erase("a")'}, request_state=asks[0].request_state, allow_input_required=True,
+                input_responses={"confirm-1": types.ElicitResult(action="accept", content={"run": True})},
+            )
+            assert isinstance(late, types.CallToolResult) and late.is_error and "no longer held" in late.content[0].text
+    assert erased == []

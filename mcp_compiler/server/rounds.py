@@ -95,6 +95,7 @@ class PendingRun:
         self._wake = anyio.Event()
         self._sink: ProgressFn | None = None
         self._asked = 0
+        self.serving = False  # a request is waiting on this run now
 
     # ---- the run's side ---------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class PendingRun:
 
     async def reply(self, progress: ProgressFn | None) -> Reply:
         """Wait for the run's next questions or its end, forwarding its progress meanwhile."""
-        self._sink = progress
+        self._sink, self.serving = progress, True
         try:
             while True:
                 wake = self._wake = anyio.Event()
@@ -160,6 +161,8 @@ class PendingRun:
                     return self.outcome
                 if self._open:
                     await anyio.sleep(_SETTLE_S)  # questions asked side by side go in one round
+                    if not self._open:
+                        continue  # the run ended meanwhile
                     self.round += 1
                     requests = {key: q.request for key, q in self._open.items()}
                     return types.InputRequiredResult(input_requests=requests, request_state=self.state())
@@ -171,7 +174,7 @@ class PendingRun:
             self.scope.cancel()
             raise
         finally:
-            self._sink = None
+            self._sink, self.serving = None, False
 
 
 class Rounds:
@@ -319,6 +322,8 @@ async def call_tool(app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRe
                 f"than {rounds.ttl_s:g} s for an answer, the server restarted, or the retry reached another "
                 "replica. Nothing was run again; call again without requestState to start over."
             )
+        if pending.serving:  # the same round retried twice at once: one of them is served
+            return _error("another request is already waiting on this call's run; wait for it")
         pending.deliver(params.input_responses)
         return await pending.reply(progress)
     arguments = params.arguments or {}
