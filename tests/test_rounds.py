@@ -294,3 +294,39 @@ async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_
             )
             assert isinstance(late, types.CallToolResult) and late.is_error and "no longer held" in late.content[0].text
     assert erased == []
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_destructive_task_a_query_planned_is_asked_in_a_later_round(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_compiler.server import CompilerServer
+    from mcp_compiler.tools import FunctionToolbox
+
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    erased: list[str] = []
+    order: list[str] = []
+
+    async def erase(name: str) -> str:
+        """Erase a record."""
+        erased.append(name)
+        return f"erased {name}"
+
+    erase.destructive = True  # type: ignore[attr-defined]
+
+    async def model(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        joining = "Action: Finish(" in (params.system_prompt or "")
+        order.append("join" if joining else "plan")
+        reply = "Thought: done.\nAction: Finish(gone)" if joining else '1. erase("x")\n2. erase("y")\njoin()\n<END_OF_PLAN>'
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text=reply), model="m")
+
+    async def person(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        order.append("confirm")
+        return types.ElicitResult(action="accept", content={"run": '"x"' in params.message})
+
+    app = CompilerServer(FunctionToolbox({"erase": erase}))
+    with anyio.fail_after(30):
+        async with Client(app.server, mode=ERAS[era], sampling_callback=model, elicitation_callback=person) as client:
+            result = await client.call_tool(TOOL_NAME, {"query": "erase x and y"})
+    assert erased == ["x"]
+    assert order == ["plan", "confirm", "confirm", "join"]  # asked once planned, before the join
+    assert [t["status"] for t in tasks(result)] == ["ok", "error"]
