@@ -330,3 +330,32 @@ async def test_a_destructive_task_a_query_planned_is_asked_in_a_later_round(era:
     assert erased == ["x"]
     assert order == ["plan", "confirm", "confirm", "join"]  # asked once planned, before the join
     assert [t["status"] for t in tasks(result)] == ["ok", "error"]
+
+
+async def test_over_stdio_too_the_2026_era_confirms_before_anything_runs(tmp_path: Path) -> None:
+    from mcp import StdioServerParameters
+
+    ledger = tmp_path / "ledger.jsonl"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"mcpServers": {"ledger": {"command": sys.executable, "args": [LEDGER_SERVER, str(ledger)]}}}))
+    served = Served("", ledger, tmp_path / "unused.log")
+    asked: list[list[dict[str, Any]]] = []
+    progress: list[str] = []
+
+    async def host(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(served.calls())
+        return types.ElicitResult(action="accept", content={"run": '"old"' in params.message})
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(config)])
+    with anyio.fail_after(90):
+        async with Client(params, elicitation_callback=host) as client:
+            result = await client.call_tool(TOOL_NAME, {"plan": PLAN}, progress_callback=on_progress)
+            assert client.protocol_version == "2026-07-28"
+    assert asked == [[], []]
+    assert [t["status"] for t in tasks(result)] == ["ok", "ok", "error"]
+    assert served.calls() == [{"tool": "note", "text": "start"}, {"tool": "erase", "name": "old"}]
+    # The run's progress reaches the host on the retry that waits for it.
+    assert any(m.startswith("task 2 ledger.erase ok") for m in progress), progress
