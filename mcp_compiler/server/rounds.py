@@ -58,7 +58,7 @@ __all__ = ["Asker", "PendingRun", "Rounds", "STATE_TTL_S"]
 logger = logging.getLogger(__name__)
 
 STATE_TTL_S = 600.0  # how long a run waits for its retry, and how long the sealed state is valid
-_SETTLE_S = 0.05  # after a first question, how long other questions of the moment may join its round
+_SETTLE_S = 0.01  # after a first question, how long other questions of the moment may join its round
 _CONFIRM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"run": {"type": "boolean", "title": "Run it", "description": "Allow this call"}},
