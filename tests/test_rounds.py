@@ -359,3 +359,39 @@ async def test_over_stdio_too_the_2026_era_confirms_before_anything_runs(tmp_pat
     assert served.calls() == [{"tool": "note", "text": "start"}, {"tool": "erase", "name": "old"}]
     # The run's progress reaches the host on the retry that waits for it.
     assert any(m.startswith("task 2 ledger.erase ok") for m in progress), progress
+
+
+async def test_a_host_that_cancels_the_retry_it_waits_on_cancels_the_run_and_its_calls() -> None:
+    from mcp_compiler.server import CompilerServer
+    from mcp_compiler.tools import FunctionToolbox
+
+    ended: list[str] = []
+
+    async def slow(name: str) -> str:
+        """Take a long time."""
+        try:
+            await anyio.sleep(30)
+        except anyio.get_cancelled_exc_class():
+            ended.append("cancelled")
+            raise
+        return name
+
+    async def erase(name: str) -> str:
+        """Erase a record."""
+        return name
+
+    erase.destructive = True  # type: ignore[attr-defined]
+
+    app = CompilerServer(FunctionToolbox({"slow": slow, "erase": erase}))
+    with anyio.fail_after(30):
+        async with Client(app.server, elicitation_callback=lambda ctx, p: _yes()) as client:
+            with anyio.move_on_after(1.5) as waited:
+                await client.call_tool(TOOL_NAME, {"plan": '1. erase("x")\n2. slow("y")\njoin()'})
+            assert waited.cancelled_caught
+            while len(app.rounds):
+                await anyio.sleep(0.05)
+    assert ended == ["cancelled"]
+
+
+async def _yes() -> types.ElicitResult:
+    return types.ElicitResult(action="accept", content={"run": True})
