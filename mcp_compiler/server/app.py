@@ -63,6 +63,7 @@ from ..parser import parse_plan
 from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
 from ..run import Run
+from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
 from .rounds import STATE_TTL_S, Rounds
@@ -134,7 +135,12 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
     async def confirm(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
         if not _can_ask(session, "elicitation"):
             raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
-        message = scrub(f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}")
+        task = current_task_id()
+        which = f"task {task}, {spec.name}" if task is not None else spec.name
+        message = scrub(
+            f"mcp-compiler wants to run {which}, which is marked destructive, with {json.dumps(arguments)}; "
+            "this server asks before running such tools (compiler.destructive: confirm)"
+        )
         request = types.ElicitRequest(
             params=types.ElicitRequestFormParams(message=message, requested_schema=_CONFIRM_SCHEMA)
         )
