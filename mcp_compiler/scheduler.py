@@ -27,6 +27,7 @@ it waits for has ended, so the order holds transitively even through skipped tas
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -43,9 +44,16 @@ from .run import Run, TaskRecord
 from .spread import SpreadFailed, run_spread
 from .tools import ToolError
 
-__all__ = ["Scheduler", "TaskEvent", "TaskProgress"]
+__all__ = ["Scheduler", "TaskEvent", "TaskProgress", "current_task_id"]
 
 log = logging.getLogger(__name__)
+
+_current_task: contextvars.ContextVar[int | None] = contextvars.ContextVar("mcp_compiler_task", default=None)
+
+
+def current_task_id() -> int | None:
+    """The id of the task whose call is being made, for code the call goes through (a `Confirm`)."""
+    return _current_task.get()
 
 
 TaskEvent = Callable[[TaskRecord], None]
@@ -144,6 +152,7 @@ class Scheduler:
 
     async def _execute(self, bound: BoundTask, slot: _Slot) -> None:
         record = slot.record
+        _current_task.set(record.id)  # each task has its own coroutine, so its own context
         try:
             needed = sorted({*record.deps, *record.after})  # must succeed; `deps` also give values
             missing = [d for d in needed if d not in self._slots]

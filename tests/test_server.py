@@ -331,15 +331,15 @@ async def test_a_query_is_planned_with_the_hosts_model_through_sampling_without_
     assert run is not None and [u["model"] for u in run["usage"]["calls"]] == ["sampling", "sampling"]
 
 
-async def test_sampling_in_the_2026_era_is_refused_with_what_to_do_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sampling_in_the_2026_era_goes_through_input_required(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
         monkeypatch.delenv(name, raising=False)
     seen: list[str] = []
     async with Client(make_app(model="sampling").server, sampling_callback=_sampling_host(seen)) as client:
-        result = await call(client, {"query": "what is 1 + 2?"})
-    assert result.is_error
-    assert "2025-11-25" in text(result) and "plan" in text(result).lower()
-    assert seen == []
+        result = await call(client, {"query": "what is (1 + 2) + 10?"})
+        assert client.protocol_version == "2026-07-28"
+    assert not result.is_error, text(result)
+    assert text(result) == "13" and seen == ["plan", "join"]
 
 
 async def test_model_sampling_with_a_client_that_cannot_sample_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,9 +6,9 @@ are estimates by the rule in `mcp_compiler.tokens`.
 
 Protocol eras: a handshake-era connection (2025-11-25 and earlier) lets a tool call send
 `sampling/createMessage` to the client as often as it needs — plan, join, replans. The 2026-07-28
-era has no back-channel during a call (sampling there happens only through resolvers that run
-*before* a tool body, once per round-trip), so a run that needs several LLM calls cannot use it;
-the error says so and what to do instead.
+era has no back-channel during a call: there the server hands this class a session of its own
+(`server/rounds.py`) that turns each request into an `input_required` round trip. ERA_HINT is
+the error for a connection that can carry neither.
 """
 
 from __future__ import annotations

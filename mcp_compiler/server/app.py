@@ -11,7 +11,9 @@ Everything here is adapting MCP to the compiler, which knows nothing of MCP:
   `notifications/progress`. Progress values count events (each task's start and end, each
   planner phase), so they strictly increase; the total is twice the number of tasks known.
 - Asking the host: the destructive-tool confirmation (elicitation) and planning with the host's
-  model (sampling) go to the session of the call being served, handed to the run explicitly.
+  model (sampling) go to the session of the call being served, handed to the run explicitly. In
+  the 2026-07-28 era there is no such request mid-call: `rounds.py` holds the run across
+  `input_required` round trips and hands the run a session that turns each request into one.
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
   `notifications/cancelled`, a dropped connection, SIGTERM) cancels the run's scope and with it
   every downstream call in flight. It is quiet: a cancelled call is not an error of ours, so it
@@ -31,7 +33,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +45,7 @@ import mcp_types as types
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp.shared.message import ServerMessageMetadata
@@ -59,8 +63,11 @@ from ..parser import parse_plan
 from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
 from ..run import Run
+from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
+from .rounds import STATE_TTL_S, Rounds
+from .rounds import call_tool as call_tool_in_rounds
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
     catalog_text, tool_description,
@@ -128,7 +135,12 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
     async def confirm(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
         if not _can_ask(session, "elicitation"):
             raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
-        message = scrub(f"mcp-compiler wants to run {spec.name}, which is marked destructive, with {json.dumps(arguments)}")
+        task = current_task_id()
+        which = f"task {task}, {spec.name}" if task is not None else spec.name
+        message = scrub(
+            f"mcp-compiler wants to run {which}, which is marked destructive, with {json.dumps(arguments)}; "
+            "this server asks before running such tools (compiler.destructive: confirm)"
+        )
         request = types.ElicitRequest(
             params=types.ElicitRequestFormParams(message=message, requested_schema=_CONFIRM_SCHEMA)
         )
@@ -203,6 +215,7 @@ class CompilerServer:
         self.limits = limits or RequestLimits.from_config(config.compiler)
         self._bus = InMemorySubscriptionBus()
         self._listeners = _Listeners()
+        self.rounds = Rounds()  # 2026-07-28 runs waiting for their hosts' answers
         self.server = _Server(
             "mcp-compiler",
             version=__version__,
@@ -216,8 +229,17 @@ class CompilerServer:
             on_list_resources=self._list_resources,
             on_read_resource=self._read_resource,
             on_subscriptions_listen=ListenHandler(self._bus),
+            lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
+        # Seals the requestState of input_required results and verifies it on the retry.
+        security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S)
+        self.server.middleware.append(RequestStateBoundary(security, default_audience="mcp-compiler"))
+
+    @asynccontextmanager
+    async def _lifespan(self, server: Any) -> AsyncIterator[dict[str, Any]]:
+        async with self.rounds.open():  # the runs held across round trips belong to the served server
+            yield {}
 
     # ---- tools/list ---------------------------------------------------------------------------
 
@@ -252,9 +274,11 @@ class CompilerServer:
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name != TOOL_NAME:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.rounds.available:
+            return await call_tool_in_rounds(self, self.rounds, ctx, params)
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
             request_id=ctx.request_id,
@@ -319,6 +343,16 @@ class CompilerServer:
         parsed = await anyio.to_thread.run_sync(parse_plan, plan) if big else parse_plan(plan)
         check_plan_tasks(parsed, self.limits.max_plan_tasks)
         return RunRequest(plan=parsed)
+
+    async def plans_with_host_model(self) -> bool:
+        """A query is planned with the host's model (sampling): this server has no model of its own."""
+        if self._llm is None:
+            try:
+                chosen = await anyio.to_thread.run_sync(choose_model, self.model)
+            except ValueError:
+                return False  # the call itself reports the configuration error
+            self._llm = None if chosen == "sampling" else chosen
+        return self._llm is None
 
     async def _planner_llm(self, session: Any, request_id: types.RequestId | None) -> LLM:
         """Our configured model if there is one; else the host's, through sampling on this session."""
