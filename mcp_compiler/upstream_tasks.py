@@ -14,6 +14,12 @@ without the extension, -32021) is one plan task like any other.
 - `completed` gives the task's result; `failed` raises its JSON-RPC error as `MCPError`;
   `cancelled` (by someone else) raises too. `input_required` fails the call with what the
   upstream asked: upstream questions are not relayed to our host (yet), and the task is cancelled.
+
+The 2025-11-25 experimental tasks (a `task` param on `tools/call`, `tasks/result`) are another
+wire, which neither the SDK nor this module speaks: a tool listed with
+`execution.taskSupport: "required"` (only that revision has the field) is listed as unavailable,
+with `legacy_task_only`'s reason, and calling it fails with that reason instead of the server's
+-32601.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from .task_wire import (
     TaskState,
 )
 
-__all__ = ["UpstreamTasks", "follow_task"]
+__all__ = ["UpstreamTasks", "follow_task", "legacy_task_only"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +101,12 @@ async def _cancel(session: object, task_id: str) -> None:
             )
         except Exception as exc:  # noqa: BLE001 - best effort: the server may be gone
             logger.debug("tasks/cancel for an upstream task failed: %s", exc)
+
+
+def legacy_task_only(tool: types.Tool) -> str | None:
+    """Why `tool` cannot be called, when it needs 2025-11-25 task augmentation; else None."""
+    execution = getattr(tool, "execution", None)
+    if getattr(execution, "task_support", None) != "required":
+        return None
+    return ("it runs only as a 2025-11-25 experimental task (execution.taskSupport: required), which "
+            "mcp-compiler does not speak; it speaks the 2026-07-28 Tasks extension (SEP-2663)")

@@ -243,23 +243,25 @@ class TaskStore:
             task.answer(responses)
 
     async def _drive(self, task: Task, work: Work, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with anyio.CancelScope() as scope:
-            task.scope = scope
-            task_status.started()
-            try:
-                task.result = _wire(await work(task))
-                task.set("completed", task.status_message)
-            except MCPError as exc:
-                task.error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
-                task.set("failed", exc.error.message)
-            except Exception as exc:  # noqa: BLE001 - a bug fails its task, not the server
-                await anyio.lowlevel.checkpoint_if_cancelled()
-                logger.exception("task %s failed unexpectedly", task.task_id[:8])
-                task.error = {"code": types.INTERNAL_ERROR, "message": f"internal error ({type(exc).__name__})"}
-                task.set("failed", task.error["message"])
-        if not task.ended:  # cancelled: by tasks/cancel, or the server is shutting down
-            task.set("cancelled", "cancelled")
-        task.scope = None
+        try:
+            with anyio.CancelScope() as scope:
+                task.scope = scope
+                task_status.started()
+                try:
+                    task.result = _wire(await work(task))
+                    task.set("completed", task.status_message)
+                except MCPError as exc:
+                    task.error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
+                    task.set("failed", exc.error.message)
+                except Exception as exc:  # noqa: BLE001 - a bug fails its task, not the server
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                    logger.exception("task %s failed unexpectedly", task.task_id[:8])
+                    task.error = {"code": types.INTERNAL_ERROR, "message": f"internal error ({type(exc).__name__})"}
+                    task.set("failed", task.error["message"])
+        finally:
+            task.scope = None
+            if not task.ended:  # cancelled: by tasks/cancel, or the server shutting down
+                task.set("cancelled", "cancelled")
 
     def _evict(self) -> None:
         now = time.time()
@@ -284,6 +286,7 @@ class TaskSession:
         self.client_capabilities = getattr(session, "client_capabilities", None)
         self.protocol_version = getattr(session, "protocol_version", None)
         self._limits = limits
+        self._watched = False  # run events say more than progress lines: once they come, they win
 
     async def send_request(self, request: Any, result_type: Any, *args: Any, **kwargs: Any) -> Any:
         answer = await self._task.ask(_wire(request), self._limits.input_timeout_s)
@@ -296,12 +299,13 @@ class TaskSession:
                                                                f"{exc.errors()[0]['msg']}") from None
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        if message:
+        if message and not self._watched:
             self._task.note(message)
 
     def on_run_event(self, event: Any) -> None:
         """A compiler event (`compiler.Event`): tasks done of known, then what happened."""
         total = getattr(event, "total", 0)
+        self._watched = True
         if total:
             self._task.note(f"{getattr(event, 'done', 0)} of {total} tasks done; {getattr(event, 'message', '')}")
 
