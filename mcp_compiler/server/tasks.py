@@ -48,7 +48,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding, compose_tool_call_handler
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
+from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
@@ -390,8 +391,17 @@ class TasksExtension(Extension):
         if not client_declares_tasks(ctx):
             raise _missing_capability(ctx.method)
 
+    def _find(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+        """SEP-2663 routing: an `Mcp-Name` header, when sent, must be the body's `taskId` (the
+        SDK checks it for the core methods only)."""
+        headers = getattr(ctx.request, "headers", None)
+        named = headers.get(MCP_NAME_HEADER) if headers is not None else None
+        if named is not None and decode_header_value(named) != task_id:
+            raise MCPError(code=HEADER_MISMATCH, message=f"{MCP_NAME_HEADER} header does not match the body's taskId")
+
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
         self._check(ctx)
+        self._find(ctx, params.task_id)
         task = self.store.get(params.task_id, owner_of(ctx))
         if task is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
@@ -399,11 +409,13 @@ class TasksExtension(Extension):
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         self._check(ctx)
+        self._find(ctx, params.task_id)
         self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskParams) -> dict[str, Any]:
         self._check(ctx)
+        self._find(ctx, params.task_id)
         self.store.cancel(params.task_id, owner_of(ctx))
         return {"resultType": "complete"}
 
