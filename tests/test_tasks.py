@@ -267,3 +267,44 @@ async def test_a_tool_needing_2025_11_25_task_augmentation_is_listed_unavailable
             await pool.call(spec, {"topic": "tasks"})
         assert "2025-11-25 experimental task" in str(failed.value) and "-32601" not in str(failed.value)
         assert await pool.call(pool.specs()["everything.echo"], {"message": "hi"}) == "Echo: hi"  # the rest works
+
+
+async def test_a_query_planned_with_the_hosts_model_asks_through_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sampling has no back channel at 2026-07-28; inside a task it is the task's input_required."""
+    from mcp_compiler import FunctionToolbox
+    from mcp_compiler.server.app import CompilerServer
+
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    async def no_sampling(*_: Any) -> types.CreateMessageResult:
+        raise AssertionError("questions come through the task")
+
+    app = CompilerServer(FunctionToolbox({"add": add}), model="sampling")
+    asked: list[str] = []
+    async with Client(app.server, extensions=[UpstreamTasks()], sampling_callback=no_sampling) as client:
+        assert client.protocol_version == "2026-07-28"
+        created = await client.session.call_tool("compile_and_run", {"query": "(1 + 2) + 10?"}, allow_claimed=True)
+        assert isinstance(created, CreateTaskResult)
+        with anyio.fail_after(30):
+            while True:
+                state, _ = await poll_until(client, created.task_id, lambda s: s.status != "working")
+                if state.status != "input_required":
+                    break
+                for key, request in (state.input_requests or {}).items():
+                    assert request["method"] == "sampling/createMessage"
+                    joining = "Action: Finish(" in request["params"].get("systemPrompt", "")
+                    asked.append("join" if joining else "plan")
+                    reply = "Thought: known.\nAction: Finish(13)" if joining else "1. add(1, 2)\n2. add($1, 10)\njoin()\n<END_OF_PLAN>"
+                    answer = {"role": "assistant", "content": {"type": "text", "text": reply}, "model": "host"}
+                    await client.session.send_request(UpdateTaskRequest(params=UpdateTaskParams(
+                        task_id=created.task_id, input_responses={key: answer})), Ack)
+                    # The answer is taken up asynchronously: wait until that question is gone.
+                    await poll_until(client, created.task_id, lambda s, k=key: k not in (s.input_requests or {}))
+    assert state.status == "completed", state
+    result = types.CallToolResult.model_validate(state.result)
+    assert not result.is_error and result.content[0].text == "13"
+    assert asked == ["plan", "join"]
