@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,40 @@ async def test_the_tasks_methods_answer_minus_32021_to_a_client_without_the_exte
         assert unknown.value.code == -32602
         # Acks for an unknown id, as the SEP requires.
         await client.session.send_request(CancelTaskRequest(params=CancelTaskParams(task_id="no-such-task")), Ack)
+
+
+async def test_over_http_a_task_outlives_its_request_and_a_connection_with_the_same_token_cancels_it(tmp_path: Path) -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from procs import free_port, stop, wait_for_port
+
+    log = tmp_path / "upstream.log"
+    serve = serve_params(tmp_path, log)
+    port = free_port()
+    with open(tmp_path / "serve.log", "wb") as errlog:
+        proc = subprocess.Popen(
+            [serve.command, *serve.args, "--transport", "http", "--port", str(port)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=errlog, env={**os.environ, "MCP_COMPILER_TOKEN": "tok-1"},
+        )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        await anyio.to_thread.run_sync(wait_for_port, port, proc)
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer tok-1"}, timeout=60) as http:
+            async with Client(streamable_http_client(url, http_client=http), extensions=[UpstreamTasks()]) as client:
+                assert client.protocol_version == "2026-07-28"
+                with anyio.fail_after(60):
+                    created = await start_task(client, '1. up.slow(60, "h")\njoin()')
+                    await wait_for_lines(log, "start h")
+                    # A second connection with the same token sees the task: it is the token's.
+                    async with Client(streamable_http_client(url, http_client=http), extensions=[UpstreamTasks()]) as other:
+                        assert (await get(other, created.task_id)).status == "working"
+                        await other.session.send_request(
+                            CancelTaskRequest(params=CancelTaskParams(task_id=created.task_id)), Ack)
+                    final, _ = await poll_until(client, created.task_id, lambda s: s.status != "working")
+                    assert final.status == "cancelled"
+                    await wait_for_lines(log, "cancelled h")
+    finally:
+        stop(proc)
 
 
 # ---- the store, in process --------------------------------------------------------------------------
