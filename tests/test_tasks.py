@@ -343,3 +343,15 @@ async def test_a_query_planned_with_the_hosts_model_asks_through_the_task(monkey
     result = types.CallToolResult.model_validate(state.result)
     assert not result.is_error and result.content[0].text == "13"
     assert asked == ["plan", "join"]
+
+
+async def test_an_upstream_task_that_asks_a_question_fails_its_call_saying_what_it_asked(tmp_path: Path) -> None:
+    config = Config.model_validate({"mcpServers": {"up": {"command": sys.executable, "args": [str(TASKS_SERVER)]}}})
+    async with UpstreamPool(config) as pool:
+        with anyio.fail_after(30), pytest.raises(ToolError) as failed:
+            await pool.call(pool.specs()["up.confirm_delete"], {"filename": "f.txt"})
+        assert "elicitation/create" in str(failed.value) and "input_required" in str(failed.value)
+        # The same session goes on: a task tool and a plain one both answer.
+        with anyio.fail_after(30):
+            assert await pool.call(pool.specs()["up.slow"], {"seconds": 0.1, "tag": "after"}) == {"result": "done after"}
+            assert await pool.call(pool.specs()["up.greet"], {"name": "x"}) == {"result": "Hello, x!"}
