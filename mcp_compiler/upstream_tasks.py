@@ -11,6 +11,8 @@ without the extension, -32021) is one plan task like any other.
   run) cancels the poll.
 - Cancellation: when the call is cancelled or fails while the task runs, the upstream task gets a
   `tasks/cancel` (shielded, within 5 s) so its work stops too.
+- Progress: each new `statusMessage` of the upstream task is relayed as progress of the call, to
+  the progress callback the caller set with `with_task_progress`.
 - `completed` gives the task's result; `failed` raises its JSON-RPC error as `MCPError`;
   `cancelled` (by someone else) raises too. `input_required` fails the call with what the
   upstream asked: upstream questions are not relayed to our host (yet), and the task is cancelled.
@@ -25,6 +27,9 @@ with `legacy_task_only`'s reason, and calling it fails with that reason instead 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import TypeVar
 
 import anyio
 import mcp_types as types
@@ -36,7 +41,12 @@ from .task_wire import (
     TaskState,
 )
 
-__all__ = ["UpstreamTasks", "follow_task", "legacy_task_only"]
+__all__ = ["UpstreamTasks", "follow_task", "legacy_task_only", "with_task_progress"]
+
+T = TypeVar("T")
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+# The SDK hands a claim's resolver no progress callback: the call's own travels beside it.
+_progress: ContextVar[Progress | None] = ContextVar("mcp_compiler_upstream_task_progress", default=None)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +67,7 @@ class UpstreamTasks(ClientExtension):
 async def follow_task(created: CreateTaskResult, ctx: ClaimContext) -> types.CallToolResult:
     """Poll the upstream task to its end and return its result (see the module docstring)."""
     session, task_id = ctx.session, created.task_id
+    relay, said, steps = _progress.get(), created.status_message, 0
     ceiling = min(max((created.poll_interval_ms or 1000) / 1000, _FIRST_POLL_S), _MAX_POLL_S)
     delay = _FIRST_POLL_S
     finished = False
@@ -67,6 +78,9 @@ async def follow_task(created: CreateTaskResult, ctx: ClaimContext) -> types.Cal
             if state.poll_interval_ms:
                 ceiling = min(max(state.poll_interval_ms / 1000, _FIRST_POLL_S), _MAX_POLL_S)
             delay = min(delay * 2, ceiling)
+            if relay is not None and state.status_message and state.status_message != said:
+                said, steps = state.status_message, steps + 1
+                await relay(steps, None, said)
             if state.status == "completed":
                 finished = True
                 return types.CallToolResult.model_validate(state.result or {"content": []})
@@ -91,6 +105,15 @@ async def follow_task(created: CreateTaskResult, ctx: ClaimContext) -> types.Cal
     finally:
         if not finished:
             await _cancel(session, task_id)
+
+
+async def with_task_progress(progress: Progress | None, call: Awaitable[T]) -> T:
+    """Await `call` (a `tools/call`) with `progress` receiving its upstream task's status lines."""
+    token = _progress.set(progress)
+    try:
+        return await call
+    finally:
+        _progress.reset(token)
 
 
 async def _cancel(session: object, task_id: str) -> None:

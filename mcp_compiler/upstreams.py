@@ -107,7 +107,7 @@ from .plan import MAX_VALUE_DEPTH, nests_deeper
 from .schemas import schema_problem, validator_for
 from .text import scrub
 from .tools import ToolProgress, ToolSpec
-from .upstream_tasks import UpstreamTasks, legacy_task_only
+from .upstream_tasks import UpstreamTasks, legacy_task_only, with_task_progress
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
 
@@ -710,7 +710,7 @@ class _Upstream:
         client = await self.live_client()
         on_progress = None if progress is None else _relay_progress(progress)
         try:
-            result = await client.call_tool(tool, arguments, progress_callback=on_progress)
+            result = await with_task_progress(on_progress, client.call_tool(tool, arguments, progress_callback=on_progress))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None

@@ -167,6 +167,22 @@ async def test_an_upstream_tool_that_runs_only_as_a_task_is_one_plan_task(tmp_pa
     assert run is not None and run["tasks"][0]["result"] == {"result": "LOUD"}
 
 
+async def test_an_upstream_tasks_status_lines_reach_the_host_as_progress_of_its_plan_task(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
+
+    async with Client(serve_params(tmp_path, tmp_path / "upstream.log")) as client:
+        with anyio.fail_after(60):
+            result = await client.call_tool(
+                "compile_and_run", {"plan": '1. up.slow(1.6, "p")\njoin()'}, progress_callback=on_progress
+            )
+    assert not result.is_error, result.content
+    relayed = [m for m in seen if m.startswith("task 1 up.slow: ") and "p: slept" in m]
+    assert len(relayed) >= 2 and relayed == sorted(relayed), seen  # slept 1, 2, ... of 4, in order
+
+
 async def test_the_tasks_methods_answer_minus_32021_to_a_client_without_the_extension(tmp_path: Path) -> None:
     log = tmp_path / "upstream.log"
     async with Client(serve_params(tmp_path, log), elicitation_callback=_no_elicitation) as client:
