@@ -391,7 +391,7 @@ class TasksExtension(Extension):
         if not client_declares_tasks(ctx):
             raise _missing_capability(ctx.method)
 
-    def _find(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+    def _check_routing(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
         """SEP-2663 routing: an `Mcp-Name` header, when sent, must be the body's `taskId` (the
         SDK checks it for the core methods only)."""
         headers = getattr(ctx.request, "headers", None)
@@ -401,7 +401,7 @@ class TasksExtension(Extension):
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
         self._check(ctx)
-        self._find(ctx, params.task_id)
+        self._check_routing(ctx, params.task_id)
         task = self.store.get(params.task_id, owner_of(ctx))
         if task is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
@@ -409,13 +409,13 @@ class TasksExtension(Extension):
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         self._check(ctx)
-        self._find(ctx, params.task_id)
+        self._check_routing(ctx, params.task_id)
         self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskParams) -> dict[str, Any]:
         self._check(ctx)
-        self._find(ctx, params.task_id)
+        self._check_routing(ctx, params.task_id)
         self.store.cancel(params.task_id, owner_of(ctx))
         return {"resultType": "complete"}
 
