@@ -107,6 +107,7 @@ from .plan import MAX_VALUE_DEPTH, nests_deeper
 from .schemas import schema_problem, validator_for
 from .text import scrub
 from .tools import ToolProgress, ToolSpec
+from .upstream_tasks import UpstreamTasks, legacy_task_only, with_task_progress
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
 
@@ -423,6 +424,7 @@ class _Upstream:
         # Only to keep the HTTP read timeout above the call policy's: that one must fire first.
         self.call_timeout_s = config.timeout_s or compiler.call_timeout_s
         self.specs: dict[str, ToolSpec] = {}  # by the server's own tool name
+        self._task_only: dict[str, str] = {}  # tools only callable with 2025-11-25 task augmentation: why not
         self.state: State = "connecting"
         self.last_error: str | None = None
         self.restarts = 0
@@ -537,6 +539,7 @@ class _Upstream:
             cache=None,  # a refresh after list_changed must reach the server
             message_handler=self._on_message,
             client_info=types.Implementation(name="mcp-compiler", version=__version__),
+            extensions=[UpstreamTasks()],  # a tool answered with a task is polled to its end (SEP-2663)
         )
         wire.client = client
         async with client:
@@ -641,6 +644,7 @@ class _Upstream:
 
     def _update_tools(self, tools: Sequence[types.Tool]) -> None:
         specs: dict[str, ToolSpec] = {}
+        self._task_only = {}
         for tool in tools:
             if not self.config.allows(tool.name):
                 continue
@@ -681,9 +685,13 @@ class _Upstream:
         # The policy applies to tools *marked* destructive. MCP's default (an unannotated tool may
         # be destructive) would put every unannotated third-party tool behind a confirmation.
         destructive = not read_only and hints.destructive_hint is True
+        description = _clean_text(tool.description) or _clean_text(tool.title, one_line=True)
+        if (task_only := legacy_task_only(tool)) is not None:  # listed, and every call fails with why
+            self._task_only[tool.name] = task_only
+            description = f"(unavailable: {task_only}) {description}"
         return ToolSpec(
             name=f"{self.prefix}.{tool.name}",
-            description=_clean_text(tool.description) or _clean_text(tool.title, one_line=True),
+            description=description,
             input_schema=dict(tool.input_schema or {"type": "object", "properties": {}}),
             output_schema=self._output_schema(tool) or None,
             provider=self.prefix,
@@ -697,10 +705,12 @@ class _Upstream:
     async def call(
         self, tool: str, arguments: dict[str, Any], progress: ToolProgress | None = None
     ) -> types.CallToolResult:
+        if tool in self._task_only:
+            raise ToolError(f"{self.prefix}.{tool} is unavailable: {self._task_only[tool]}")
         client = await self.live_client()
         on_progress = None if progress is None else _relay_progress(progress)
         try:
-            result = await client.call_tool(tool, arguments, progress_callback=on_progress)
+            result = await with_task_progress(on_progress, client.call_tool(tool, arguments, progress_callback=on_progress))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None

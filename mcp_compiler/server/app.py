@@ -68,6 +68,7 @@ from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
 from .rounds import STATE_TTL_S, Rounds
 from .rounds import call_tool as call_tool_in_rounds
+from .tasks import TaskSession, TaskStore, TasksExtension, install_tasks
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
     catalog_text, tool_description,
@@ -235,10 +236,14 @@ class CompilerServer:
         # Seals the requestState of input_required results and verifies it on the retry.
         security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S)
         self.server.middleware.append(RequestStateBoundary(security, default_audience="mcp-compiler"))
+        # compile_and_run may run as a task (SEP-2663) for a client declaring the extension.
+        self.tasks = TaskStore()
+        install_tasks(self.server, TasksExtension(self.tasks, lambda params: params.name == TOOL_NAME))
 
     @asynccontextmanager
-    async def _lifespan(self, server: Any) -> AsyncIterator[dict[str, Any]]:
-        async with self.rounds.open():  # the runs held across round trips belong to the served server
+    async def _lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:
+        # The runs held across round trips, and the tasks, belong to the server while it serves.
+        async with self.rounds.open(), self.tasks.running():
             yield {}
 
     # ---- tools/list ---------------------------------------------------------------------------
@@ -277,16 +282,18 @@ class CompilerServer:
     ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name != TOOL_NAME:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.rounds.available:
+        # A call running as a task asks through the task's input_required (tasks/update), not in rounds.
+        in_task = isinstance(ctx.session, TaskSession)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.rounds.available and not in_task:
             return await call_tool_in_rounds(self, self.rounds, ctx, params)
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
-            request_id=ctx.request_id,
+            request_id=ctx.request_id, watch=getattr(ctx.session, "on_run_event", None),  # a TaskSession's
         )
 
     async def call(
         self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None, session: Any = None,
-        request_id: types.RequestId | None = None,
+        request_id: types.RequestId | None = None, watch: EventHandler | None = None,
     ) -> types.CallToolResult:
         """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
 
@@ -296,7 +303,7 @@ class CompilerServer:
         try:
             request = await self.request_from(arguments)
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
-            run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id))
+            run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
@@ -374,13 +381,18 @@ class CompilerServer:
         return SamplingLLM(session, related_request_id=request_id)  # per call: the session is the caller's
 
     async def _run_with_progress(
-        self, request: RunRequest, llm: LLM | None, progress: ProgressFn | None, confirm: Confirm
+        self, request: RunRequest, llm: LLM | None, progress: ProgressFn | None, confirm: Confirm,
+        watch: EventHandler | None = None,
     ) -> Run:
-        if progress is None:
+        if progress is None and watch is None:
             return await make_run(self.compiler, request, llm=llm, confirm=confirm)
         send, receive = anyio.create_memory_object_stream[Event](_PROGRESS_BUFFER)
 
         def on_event(event: Event) -> None:
+            if watch is not None:
+                watch(event)
+            if progress is None:
+                return
             try:
                 send.send_nowait(event)
             except anyio.WouldBlock:
@@ -391,13 +403,16 @@ class CompilerServer:
         runs: list[Run] = []
         failure: Exception | None = None
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_forward_progress, receive, progress)
+            if progress is not None:
+                tg.start_soon(_forward_progress, receive, progress)
             try:
                 runs.append(await make_run(self.compiler, request, llm=llm, on_event=on_event, confirm=confirm))
             except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped from the task group's group
                 failure = exc
             finally:
                 send.close()  # the forwarder drains what is left, then ends
+                if progress is None:
+                    receive.close()
         if failure is not None:
             raise failure
         return runs[0]

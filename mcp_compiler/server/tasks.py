@@ -1,0 +1,433 @@
+"""The Tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663), server side.
+
+A `tools/call` from a client that declares the extension on that request (its `_meta`
+`io.modelcontextprotocol/clientCapabilities.extensions`, 2026-07-28 era only) may be answered at
+once with a task (`resultType: "task"`) while the call runs in the background; the client polls
+`tasks/get`, answers `input_required` through `tasks/update`, and may `tasks/cancel`. Which calls
+become tasks is the server's choice (`TasksExtension(runs_as_task=...)`).
+
+- Ownership: every task runs in the store's task group (`TaskStore.running()`, entered by the
+  server's lifespan), inside its own cancel scope: `tasks/cancel` cancels that scope and with it
+  everything the call awaits (for `compile_and_run`: every downstream call in flight).
+- Bounds: a task is kept `ttl_s` from its creation once it has ended (a running one is kept until
+  it ends), at most `max_tasks` at once (the oldest ended ones go first; with every slot running,
+  a new call is answered directly instead of as a task). A question waits `input_timeout_s` for
+  its answer.
+- Task ids are 256 random bits (`secrets`), the only handle to a task. A task is bound to the
+  credentials of the request that made it (a digest of its `Authorization` header): a request
+  with other credentials is told the task does not exist.
+- Asking the host: the handler runs with a `TaskSession` in place of the request's session. Its
+  `send_request` (what the destructive-tool confirmation and sampling call) parks the task in
+  `input_required` with the request under a fresh key, and returns when `tasks/update` brings the
+  answer; `report_progress` and `on_run_event` become the task's `statusMessage`. So code that
+  asks "the session" needs no change to ask through a task.
+- Wire shapes follow the conformance suite for SEP-2663: flat `CreateTaskResult`, `ttlMs`,
+  `pollIntervalMs`, no `requestState`; unknown task ids give -32602 on `tasks/get` and an empty
+  ack on `tasks/update`/`tasks/cancel`; a request that did not declare the extension gets -32021
+  from the tasks methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension, MethodBinding, compose_tool_call_handler
+from mcp.server.lowlevel.server import Server
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_NAME_HEADER, decode_header_value
+from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, ValidationError
+
+from ..task_wire import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
+from ..text import scrub
+
+__all__ = [
+    "TASKS_EXTENSION", "TaskLimits", "TaskSession", "TaskStore", "TasksExtension", "client_declares_tasks",
+    "install_tasks",
+]
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["working", "input_required", "completed", "failed", "cancelled"]
+_TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class TaskLimits:
+    ttl_s: float = 3600.0  # how long an ended task stays readable (from its creation)
+    max_tasks: int = 256  # stored at once, running or ended
+    poll_interval_ms: int = 500  # the pace suggested to pollers
+    input_timeout_s: float = 600.0  # how long a question waits for tasks/update
+
+
+# ---- the wire ------------------------------------------------------------------------------------
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return value
+
+
+# ---- one task ------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Question:
+    request: dict[str, Any]
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    answer: Any = None
+
+
+@dataclass(eq=False)
+class Task:
+    """One task's state; changed only by its own run and by the store's methods."""
+
+    task_id: str
+    owner: str
+    ttl_s: float
+    poll_interval_ms: int
+    created: float = field(default_factory=time.time)
+    updated: float = 0.0
+    status: Status = "working"
+    status_message: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    questions: dict[str, _Question] = field(default_factory=dict)
+    scope: anyio.CancelScope | None = None
+    _keys: Any = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.updated = self.created
+
+    @property
+    def ended(self) -> bool:
+        return self.status in _TERMINAL
+
+    def set(self, status: Status, message: str | None = None) -> None:
+        if self.ended:
+            return  # terminal states never change
+        self.status = status
+        if message is not None:
+            self.status_message = scrub(message)
+        self.updated = time.time()
+
+    def note(self, message: str) -> None:
+        """A progress line while working (no status change)."""
+        if not self.ended:
+            self.status_message = scrub(message)
+            self.updated = time.time()
+
+    def header(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "taskId": self.task_id, "status": self.status, "createdAt": _iso(self.created),
+            "lastUpdatedAt": _iso(self.updated), "ttlMs": int(self.ttl_s * 1000),
+            "pollIntervalMs": self.poll_interval_ms,
+        }
+        if self.status_message:
+            out["statusMessage"] = self.status_message
+        return out
+
+    def detailed(self) -> dict[str, Any]:
+        """What `tasks/get` returns: the header plus the status's own payload."""
+        out = self.header()
+        if self.status == "completed" and self.result is not None:
+            out["result"] = self.result
+        elif self.status == "failed" and self.error is not None:
+            out["error"] = self.error
+        elif self.status == "input_required":
+            out["inputRequests"] = {key: q.request for key, q in self.questions.items()}
+        return out
+
+    async def ask(self, request: dict[str, Any], timeout_s: float) -> Any:
+        """Park in `input_required` with `request` until `tasks/update` answers it."""
+        key = f"q{next(self._keys)}"  # unique over the task's life (SEP-2663)
+        question = self.questions[key] = _Question(request)
+        self.set("input_required", "waiting for the host's answer through tasks/update")
+        try:
+            with anyio.fail_after(timeout_s):
+                await question.answered.wait()
+        except TimeoutError:
+            raise MCPError(
+                code=types.REQUEST_TIMEOUT, message=f"no answer through tasks/update within {timeout_s:g} s"
+            ) from None
+        finally:
+            self.questions.pop(key, None)
+            if not self.questions and self.status == "input_required":
+                self.set("working", "answer received; working")
+        return question.answer
+
+    def answer(self, responses: Mapping[str, Any]) -> None:
+        """Deliver answers to outstanding questions; other keys are ignored (SEP-2663)."""
+        for key, response in responses.items():
+            question = self.questions.get(key)
+            if question is not None and not question.answered.is_set():
+                question.answer = response
+                question.answered.set()
+
+
+# ---- the store -----------------------------------------------------------------------------------
+
+Work = Callable[[Task], Awaitable[Any]]
+
+
+class TaskStore:
+    """Tasks by id, each running in the store's task group. Enter `running()` to serve tasks."""
+
+    def __init__(self, limits: TaskLimits | None = None) -> None:
+        self.limits = limits or TaskLimits()
+        self._tasks: dict[str, Task] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[TaskStore]:
+        """Own the tasks' task group; leaving cancels every task still running."""
+        if self._tg is not None:  # entered already (e.g. several in-process connections): share it
+            yield self
+            return
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                yield self
+            finally:
+                self._tg = None
+                tg.cancel_scope.cancel()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def start(self, owner: str, work: Work) -> Task | None:
+        """A new task running `work`, readable by `get` before this returns; None when every slot
+        is taken by a running task, or the store is not running (the caller then runs the work
+        itself)."""
+        self._evict()
+        if self._tg is None or len(self._tasks) >= self.limits.max_tasks:
+            return None
+        task = Task(secrets.token_urlsafe(32), owner, self.limits.ttl_s, self.limits.poll_interval_ms)
+        self._tasks[task.task_id] = task
+        await self._tg.start(self._drive, task, work)
+        return task
+
+    def get(self, task_id: str, owner: str) -> Task | None:
+        self._evict()
+        task = self._tasks.get(task_id)
+        # Another caller's task does not exist for this one (no oracle for ids either).
+        return task if task is not None and secrets.compare_digest(task.owner, owner) else None
+
+    def cancel(self, task_id: str, owner: str) -> None:
+        task = self.get(task_id, owner)
+        if task is not None and not task.ended and task.scope is not None:
+            task.scope.cancel()
+
+    def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
+        task = self.get(task_id, owner)
+        if task is not None and not task.ended:
+            task.answer(responses)
+
+    async def _drive(self, task: Task, work: Work, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                task.scope = scope
+                task_status.started()
+                try:
+                    task.result = _wire(await work(task))
+                    task.set("completed", task.status_message)
+                except MCPError as exc:
+                    task.error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
+                    task.set("failed", exc.error.message)
+                except Exception as exc:  # noqa: BLE001 - a bug fails its task, not the server
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                    logger.exception("task %s failed unexpectedly", task.task_id[:8])
+                    task.error = {"code": types.INTERNAL_ERROR, "message": f"internal error ({type(exc).__name__})"}
+                    task.set("failed", task.error["message"])
+        finally:
+            task.scope = None
+            if not task.ended:  # cancelled: by tasks/cancel, or the server shutting down
+                task.set("cancelled", "cancelled")
+
+    def _evict(self) -> None:
+        now = time.time()
+        for task_id, task in list(self._tasks.items()):
+            if task.ended and now - task.created > task.ttl_s:
+                del self._tasks[task_id]
+        ended = sorted((t for t in self._tasks.values() if t.ended), key=lambda t: t.updated)
+        while len(self._tasks) >= self.limits.max_tasks and ended:
+            del self._tasks[ended.pop(0).task_id]
+
+
+# ---- asking the host through a task -------------------------------------------------------------
+
+
+class TaskSession:
+    """Stands in for a request's session while its call runs as a task (see the module docstring)."""
+
+    can_send_request = True
+
+    def __init__(self, task: Task, session: Any, limits: TaskLimits) -> None:
+        self._task = task
+        self.client_capabilities = getattr(session, "client_capabilities", None)
+        self.protocol_version = getattr(session, "protocol_version", None)
+        self._limits = limits
+        self._watched = False  # run events say more than progress lines: once they come, they win
+
+    async def send_request(self, request: Any, result_type: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = await self._task.ask(_wire(request), self._limits.input_timeout_s)
+        if isinstance(answer, Mapping) and "code" in answer and "message" in answer and len(answer) <= 3:
+            raise MCPError(code=int(answer["code"]), message=str(answer["message"]))  # the host's ErrorData
+        try:
+            return result_type.model_validate(answer)
+        except ValidationError as exc:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"the answer through tasks/update does not fit: "
+                                                               f"{exc.errors()[0]['msg']}") from None
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if message and not self._watched:
+            self._task.note(message)
+
+    def on_run_event(self, event: Any) -> None:
+        """A compiler event (`compiler.Event`): tasks done of known, then what happened."""
+        total = getattr(event, "total", 0)
+        self._watched = True
+        if total:
+            self._task.note(f"{getattr(event, 'done', 0)} of {total} tasks done; {getattr(event, 'message', '')}")
+
+
+# ---- the extension ---------------------------------------------------------------------------------
+
+
+def client_declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """This request declared the extension (2026-07-28 per-request capabilities)."""
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return False
+    declared = (ctx.meta or {}).get(types.CLIENT_CAPABILITIES_META_KEY)
+    extensions = declared.get("extensions") if isinstance(declared, Mapping) else None
+    if isinstance(extensions, Mapping) and TASKS_EXTENSION in extensions:
+        return True
+    capabilities = getattr(ctx.session, "client_capabilities", None)
+    return TASKS_EXTENSION in (getattr(capabilities, "extensions", None) or {})
+
+
+def owner_of(ctx: ServerRequestContext[Any, Any]) -> str:
+    """The credentials a request came with, as a digest (empty without any)."""
+    headers = getattr(ctx.request, "headers", None)
+    credentials = headers.get("authorization") if headers is not None else None
+    return hashlib.sha256(credentials.encode()).hexdigest() if credentials else ""
+
+
+def _missing_capability(method: str) -> MCPError:
+    return MCPError(
+        code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+        message=f"{method} needs the {TASKS_EXTENSION} extension, which this request did not declare "
+                f"(_meta {types.CLIENT_CAPABILITIES_META_KEY}.extensions)",
+        data={"requiredCapabilities": {"extensions": {TASKS_EXTENSION: {}}}},
+    )
+
+
+class TasksExtension(Extension):
+    """SEP-2663 on a server: `tools/call`s chosen by `runs_as_task` run as tasks; those chosen by
+    `requires_task` are refused (-32021) to a request that did not declare the extension."""
+
+    identifier = TASKS_EXTENSION
+
+    def __init__(
+        self, store: TaskStore, runs_as_task: Callable[[types.CallToolRequestParams], bool] = lambda _: True,
+        requires_task: Callable[[types.CallToolRequestParams], bool] = lambda _: False,
+    ) -> None:
+        self.store = store
+        self.runs_as_task = runs_as_task
+        self.requires_task = requires_task
+
+    def method_handlers(self) -> dict[str, tuple[type[BaseModel], Any]]:
+        return {
+            "tasks/get": (GetTaskParams, self._get),
+            "tasks/update": (UpdateTaskParams, self._update),
+            "tasks/cancel": (CancelTaskParams, self._cancel),
+        }
+
+    def methods(self) -> list[MethodBinding]:
+        return [MethodBinding(method=m, params_type=p, handler=h) for m, (p, h) in self.method_handlers().items()]
+
+    async def intercept_tool_call(
+        self, params: types.CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if not client_declares_tasks(ctx):
+            if self.requires_task(params):
+                raise _missing_capability(f"tools/call of {params.name!r}")
+            return await call_next(ctx)
+        if not self.runs_as_task(params):
+            return await call_next(ctx)
+        session = ctx.session
+
+        async def work(task: Task) -> Any:
+            return await call_next(replace(ctx, session=TaskSession(task, session, self.store.limits)))  # type: ignore[arg-type]
+
+        task = await self.store.start(owner_of(ctx), work)
+        if task is None:
+            return await call_next(ctx)  # no room for another task: answer directly
+        return {"resultType": "task", **task.header()}
+
+    def _check(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            raise MCPError(code=types.METHOD_NOT_FOUND, message=f"{ctx.method}: the tasks extension is 2026-07-28 only")
+        if not client_declares_tasks(ctx):
+            raise _missing_capability(ctx.method)
+
+    def _check_routing(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+        """SEP-2663 routing: an `Mcp-Name` header, when sent, must be the body's `taskId` (the
+        SDK checks it for the core methods only)."""
+        headers = getattr(ctx.request, "headers", None)
+        named = headers.get(MCP_NAME_HEADER) if headers is not None else None
+        if named is not None and decode_header_value(named) != task_id:
+            raise MCPError(code=HEADER_MISMATCH, message=f"{MCP_NAME_HEADER} header does not match the body's taskId")
+
+    async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
+        self._check(ctx)
+        self._check_routing(ctx, params.task_id)
+        task = self.store.get(params.task_id, owner_of(ctx))
+        if task is None:
+            raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
+        return {"resultType": "complete", **task.detailed()}
+
+    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
+        self._check(ctx)
+        self._check_routing(ctx, params.task_id)
+        self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
+        return {"resultType": "complete"}
+
+    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskParams) -> dict[str, Any]:
+        self._check(ctx)
+        self._check_routing(ctx, params.task_id)
+        self.store.cancel(params.task_id, owner_of(ctx))
+        return {"resultType": "complete"}
+
+
+def install_tasks(server: Server[Any], extension: TasksExtension) -> None:
+    """What `MCPServer(extensions=[...])` does, for a lowlevel `Server`: advertise the extension,
+    serve its methods, and wrap the `tools/call` handler with its interceptor."""
+    for method, (params_type, handler) in extension.method_handlers().items():
+        server.add_request_handler(method, params_type, handler)
+    call = server.get_request_handler("tools/call")
+    assert call is not None, "register on_call_tool before installing the tasks extension"
+    server.add_request_handler(
+        "tools/call", types.CallToolRequestParams, compose_tool_call_handler([extension], call.handler)
+    )
+    server.extensions[TASKS_EXTENSION] = extension.settings()
