@@ -1,8 +1,8 @@
 """The MCP conformance suite's 2026-07-28 requirements run (npm @modelcontextprotocol/conformance,
 pinned in tests/fixtures/install_conformance.sh) against `mcp-compiler serve --transport http` over
 the bundled servers, held to tests/conformance/baseline-2026-07-28.yml: every failure must be in
-the baseline (scenarios that need the suite's own fixture tools, prompts or resources, and the
-tasks extension for now), and no baselined entry may pass. About 20 s.
+the baseline (scenarios, or single checks, that need the suite's own fixture tools, prompts or
+resources, each with the fixture it needs), and no baselined entry may pass. About 20 s.
 """
 
 from __future__ import annotations
