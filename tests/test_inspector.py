@@ -95,7 +95,8 @@ def check_call(result: Any) -> None:
     run = result["structuredContent"]
     assert [t["status"] for t in run["tasks"]] == ["ok", "ok", "ok"]
     assert run["tasks"][2]["result"]["value"] == 6650 - 6400
-    assert result["content"][0]["text"] == run["answer"]
+    assert "answer" not in run  # the answer is the text, once: the value of the last task
+    assert json.loads(result["content"][0]["text"]) == run["tasks"][2]["result"]
 
 
 def test_inspector_lists_tools_over_stdio_with_no_schema_errors() -> None:
