@@ -25,10 +25,12 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
+import anyio
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from ..errors import ToolError
+from ..tools import settle
 from ..text import scrub
 from .schemas import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
 from .store import RUNS_URI, RunStore, Unreadable
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 SERVERS_URI = "mcp-compiler://servers/"
 _EXPRESSION = re.compile(r"(\{[^{}]*\})")
+_LIST_WAIT_S = 5.0  # how long a first page waits for servers still starting (as tools/list)
 
 
 def namespaced(prefix: str, uri: str) -> str:
@@ -115,6 +118,10 @@ class Resources:
 
     async def _page(self, kind: str, cursor: str | None) -> tuple[list[Any], str | None]:
         """One upstream page, namespaced, and the cursor of the next (None after the last server)."""
+        if cursor is None:
+            # As tools/list does: servers still making their first connection get a few seconds.
+            with anyio.move_on_after(_LIST_WAIT_S):
+                await settle(self.toolbox, None)
         servers = self.servers()
         if cursor is not None:
             prefix, upstream_cursor = _uncursor(cursor)
@@ -138,11 +145,11 @@ class Resources:
     async def _upstream_page(self, kind: str, prefix: str, cursor: str | None) -> tuple[list[Any], str | None]:
         if kind == "resources":
             listed = await self.toolbox.list_resources(prefix, cursor)
-            items = [_named(r.model_copy(update={"uri": namespaced(prefix, r.uri)}), prefix) for r in listed.resources]
+            items = [_named(_clean(r).model_copy(update={"uri": namespaced(prefix, r.uri)}), prefix) for r in listed.resources]
             return items, listed.next_cursor
         templates = await self.toolbox.list_resource_templates(prefix, cursor)
         items = [
-            _named(t.model_copy(update={"uri_template": namespaced_template(prefix, t.uri_template)}), prefix)
+            _named(_clean(t).model_copy(update={"uri_template": namespaced_template(prefix, t.uri_template)}), prefix)
             for t in templates.resource_templates
         ]
         return items, templates.next_cursor
@@ -182,10 +189,7 @@ class Resources:
             result = await self.toolbox.read_resource(prefix, upstream_uri)
         except ToolError as exc:
             raise MCPError(code=types.INVALID_PARAMS, message=scrub(str(exc)), data={"uri": scrub(uri)}) from None
-        contents = [
-            c.model_copy(update={"uri": namespaced(prefix, c.uri)} | ({"text": scrub(c.text)} if isinstance(c, types.TextResourceContents) else {}))
-            for c in result.contents
-        ]
+        contents = [_clean(c).model_copy(update={"uri": namespaced(prefix, c.uri)}) for c in result.contents]
         size = sum(len(c.text if isinstance(c, types.TextResourceContents) else c.blob) for c in contents)
         if size > self.max_reply_bytes:
             raise MCPError(
@@ -197,11 +201,14 @@ class Resources:
         return types.ReadResourceResult(contents=contents)
 
 
+def _clean(model: Any) -> Any:
+    """An upstream's model with every string scrubbed (a lone surrogate would fail our reply)."""
+    return type(model).model_validate(scrub(model.model_dump(mode="json", by_alias=True, exclude_none=True)))
+
+
 def _named(item: Any, prefix: str) -> Any:
     """A listed resource or template, its title saying which server it is from."""
-    title = item.title or item.name
-    return item.model_copy(update={"title": scrub(f"{prefix}: {title}"), "name": scrub(item.name),
-                                   "description": scrub(item.description) if item.description else None})
+    return item.model_copy(update={"title": scrub(f"{prefix}: {item.title or item.name}")})
 
 
 def _text(uri: str, text: str, mime: str) -> types.ReadResourceResult:

@@ -73,6 +73,10 @@ def is_blocks(value: Any) -> bool:
 
 
 def _size(value: Any) -> int:
+    """Bytes of `value` as JSON in the reply (a string's by counting, not by encoding it)."""
+    if isinstance(value, str):
+        escaped = value.count('"') + value.count("\\") + value.count("\n") + value.count("\r") + value.count("\t")
+        return len(value.encode("utf-8", "replace")) + escaped + 2
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "replace"))
 
 
