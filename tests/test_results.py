@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import jsonschema
@@ -198,3 +199,19 @@ def test_a_namespaced_template_filled_in_names_the_upstream_uri() -> None:
     template = namespaced_template("ev", "demo://resource/dynamic/text/{resourceId}")
     assert template == "mcp-compiler://servers/ev/demo%3A%2F%2Fresource%2Fdynamic%2Ftext%2F{resourceId}"
     assert upstream_of(template.replace("{resourceId}", "7")) == ("ev", "demo://resource/dynamic/text/7")
+
+
+def test_a_plan_of_a_thousand_tasks_with_middling_values_still_fits_and_quickly() -> None:
+    # Each value is under the inline budget, but together they are twice the reply budget.
+    tasks = [
+        TaskRecord(i, "m.get", args={"q": "a" * 400}, status="ok", result={"v": "b" * 600}, start_s=0.0, end_s=0.1)
+        for i in range(1, 1001)
+    ]
+    run = plan_run(*tasks)
+    started = time.perf_counter()
+    result = reply_for(run, store=RunStore())
+    took = time.perf_counter() - started
+    assert size(result) <= ReplyBudget().max_reply_bytes
+    assert result.structured_content is not None
+    assert len(result.structured_content["tasks"]) == 1000
+    assert took < 10  # a few measurements of the reply, not one per value (about 0.3 s here)

@@ -124,6 +124,7 @@ class _Reply:
     natives: list[_Native] = field(default_factory=list)
     answer_ids: list[int] = field(default_factory=list)
     plain: bool = False  # the answer is the answer tasks' values (a plan), not a joiner's words
+    preview_chars: int = _PREVIEW_CHARS  # of a linked value; 0 when even previews do not fit
 
     def keep(self, path: str, item: Item) -> str | None:
         return self.store.put(self.run_id, path, item) if self.store is not None else None
@@ -230,16 +231,19 @@ def _link_block(name: str, uri: str | None, mime: str, size: int) -> dict[str, A
     return {"type": "resource_link", "uri": uri, "name": name, "mimeType": mime, "size": size}
 
 
-def _link_field(reply: _Reply, item: _Field) -> None:
+def _link_field(reply: _Reply, item: _Field) -> int:
+    """Keep the field and put its link in the task; returns the link's size in the reply."""
     value = item.task.pop(item.key)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     stored = Item.text(text, "text/plain" if isinstance(value, str) else "application/json")
     uri = reply.keep(item.path, stored)
-    preview = text[:_PREVIEW_CHARS] + ("…" if len(text) > _PREVIEW_CHARS else "")
+    cut = reply.preview_chars
+    preview = text[:cut] + ("…" if len(text) > cut and cut else "")
     item.stored = item.task[f"{item.key}_stored"] = reply.info(uri, stored, preview)
+    return _size(item.stored) + len(item.key) + 10
 
 
-def _link_native(reply: _Reply, native: _Native) -> None:
+def _link_native(reply: _Reply, native: _Native) -> int:
     """The native block replaced by a link: to its kept bytes, or (an embedded text resource) to
     its text, kept now. A resource link is small already and stays."""
     block = native.block
@@ -252,26 +256,53 @@ def _link_native(reply: _Reply, native: _Native) -> None:
         native.link = _link_block(f"task {native.task_id} resource", uri, stored.mime_type, len(stored.data))
     if native.link is not None:
         native.size = _size(native.link)
+    return native.size
 
 
 # ---- the answer and the reply budget ----------------------------------------------------------------
 
 
 def _fit(reply: _Reply) -> str:
-    """The answer text, after linking the largest values until the reply is within its budget."""
-    text = _answer_text(reply)
+    """The answer text, after linking the largest values until the reply is within its budget.
+
+    Each round measures the reply once, then links the largest values until what they free
+    covers the excess.
+    When nothing large is left, previews go and smaller values are linked too; the Run's
+    skeleton (about 250 bytes a task) is what remains.
+    """
     limit = reply.budget.max_reply_bytes
-    total = _size(reply.data) + len(text.encode("utf-8", "replace")) + sum(n.size for n in reply.natives)
-    while total > limit:
-        candidates: list[tuple[int, Callable[[], None]]] = [
-            (f.size, lambda f=f: _link_field(reply, f)) for f in reply.fields if f.stored is None and f.size > 512
-        ]
-        candidates += [(n.size, lambda n=n: _link_native(reply, n)) for n in reply.natives if n.link is None and n.size > 512]
-        if not candidates:
-            break
-        max(candidates, key=lambda c: c[0])[1]()
+    smallest = 512  # linking a value this small would not shrink it (its link has a preview)
+    while True:
         text = _answer_text(reply)
-        total = _size(reply.data) + len(text.encode("utf-8", "replace")) + sum(n.size for n in reply.natives)
+        over = _size(reply.data) + len(text.encode("utf-8", "replace")) + sum(n.size for n in reply.natives) - limit
+        if over <= 0:
+            break
+        # A leaf's result is in the text too (a plan's answer): linking it frees twice its size.
+        in_text = set(reply.answer_ids) if reply.plain else set()
+
+        def copies(f: _Field) -> int:
+            return 2 if f.key == "result" and f.task["id"] in in_text else 1
+
+        candidates: list[tuple[int, Callable[[], int]]] = [
+            (f.size * copies(f), lambda f=f: _link_field(reply, f) * copies(f))
+            for f in reply.fields if f.stored is None and f.size > smallest
+        ]
+        candidates += [
+            (n.size, lambda n=n: _link_native(reply, n)) for n in reply.natives if n.link is None and n.size > smallest
+        ]
+        if not candidates:
+            if reply.preview_chars == 0:
+                break
+            reply.preview_chars, smallest = 0, 160
+            for f in reply.fields:
+                if f.stored is not None:
+                    f.stored["preview"] = ""
+            continue
+        freed = 0
+        for size, link in sorted(candidates, key=lambda c: c[0], reverse=True):
+            if freed >= over:
+                break
+            freed += size - link()
     if len(text.encode("utf-8", "replace")) > min(limit // 2, max(reply.budget.max_inline_value_bytes, 4096)):
         stored = Item.text(text)
         uri = reply.keep("answer", stored)
