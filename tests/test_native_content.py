@@ -206,6 +206,7 @@ async def test_resources_and_templates_of_every_upstream_are_listed_page_by_page
 # ---- one copy of each value, within a budget ------------------------------------------------------
 
 
+@pytest.mark.slow  # 20 MB through two SDKs: 10-40 s on the build machine
 async def test_a_20_mb_result_gives_a_reply_an_sdk_http_client_reads_and_the_value_reads_back_in_parts(
     http_url: str,
 ) -> None:
@@ -264,6 +265,7 @@ def test_a_typescript_sdk_host_gets_native_blocks_and_reads_the_links(transport:
     assert got["reads"][links[2]][0]["text"].startswith("Resource 2: This is a plaintext")
 
 
+@pytest.mark.slow
 def test_a_typescript_sdk_host_reads_a_20_mb_reply_over_http(http_url: str) -> None:
     got = ts_host(f"1. media.big({BIG})", "--http", http_url)
     assert got["isError"] is False and got["reply"] < SSE_LIMIT
