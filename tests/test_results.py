@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_compiler.run import Run, TaskRecord, plain_answer
 from mcp_compiler.server import RUN_SCHEMA
-from mcp_compiler.server.resources import namespaced, namespaced_template, upstream_of
+from mcp_compiler.server.resources import Resources, namespaced, namespaced_template, upstream_of
 from mcp_compiler.server.results import ReplyBudget, reply_for
 from mcp_compiler.server.store import Item, RunStore, Unreadable
 
@@ -215,3 +215,40 @@ def test_a_plan_of_a_thousand_tasks_with_middling_values_still_fits_and_quickly(
     assert result.structured_content is not None
     assert len(result.structured_content["tasks"]) == 1000
     assert took < 10  # a few measurements of the reply, not one per value (about 0.3 s here)
+
+
+# ---- resources/list in pieces ------------------------------------------------------------------
+
+
+class ManyResources:
+    """A toolbox whose one server lists a page far larger than a reply (a unit test's stand-in)."""
+
+    def specs(self) -> dict[str, Any]:
+        return {}
+
+    def resource_servers(self) -> list[str]:
+        return ["big"]
+
+    async def list_resources(self, prefix: str, cursor: str | None = None) -> types.ListResourcesResult:
+        page = [types.Resource(uri=f"x://{cursor or 'a'}/{i}", name=f"r{i}", description="d" * 500) for i in range(200)]
+        return types.ListResourcesResult(resources=page, next_cursor=None if cursor else "second")
+
+    async def read_resource(self, prefix: str, uri: str) -> types.ReadResourceResult:
+        raise AssertionError("not read here")
+
+
+@pytest.mark.anyio
+async def test_an_upstream_page_larger_than_a_reply_is_listed_in_pieces_and_nothing_is_lost() -> None:
+    resources = Resources(ManyResources(), RunStore(), max_reply_bytes=32 * 2**10)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = await resources.list(cursor)
+        assert len(page.model_dump_json()) < 32 * 2**10
+        seen += [r.uri for r in page.resources]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    upstream = [namespaced("big", f"x://{c}/{i}") for c in ("a", "second") for i in range(200)]
+    assert seen == ["mcp-compiler://catalog", "mcp-compiler://catalog.json", *upstream]
+    assert pages > 4

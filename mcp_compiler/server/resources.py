@@ -11,7 +11,8 @@
   host fills them in (a value it percent-encodes is decoded once, as part of the upstream URI).
 
 `resources/list` and `resources/templates/list` gather every connected server's pages: one
-upstream page per page of ours, the cursor (opaque to hosts) naming the server and its cursor.
+upstream page per page of ours (in pieces when it is larger than half a reply), the cursor (opaque
+to hosts) naming the server, its cursor and how much of that page was sent.
 What an upstream sends is not trusted: texts are scrubbed, and a read larger than a reply carries
 (`compiler.max_reply_bytes`) is refused with an error saying so.
 """
@@ -66,15 +67,16 @@ def upstream_of(uri: str) -> tuple[str, str] | None:
     return unquote(prefix), unquote(rest)
 
 
-def _cursor(prefix: str, upstream: str | None) -> str:
-    return base64.urlsafe_b64encode(json.dumps([prefix, upstream]).encode()).decode()
+def _cursor(prefix: str, upstream: str | None, skip: int = 0) -> str:
+    """Our cursor: the server, its cursor for the page, and how many of that page were sent."""
+    return base64.urlsafe_b64encode(json.dumps([prefix, upstream, skip]).encode()).decode()
 
 
-def _uncursor(cursor: str) -> tuple[str, str | None]:
+def _uncursor(cursor: str) -> tuple[str, str | None, int]:
     try:
-        prefix, upstream = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(prefix, str) and (upstream is None or isinstance(upstream, str)):
-            return prefix, upstream
+        prefix, upstream, skip = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(prefix, str) and (upstream is None or isinstance(upstream, str)) and isinstance(skip, int):
+            return prefix, upstream, max(0, skip)
     except (ValueError, TypeError):
         pass
     raise MCPError(code=types.INVALID_PARAMS, message="invalid cursor: pass back the nextCursor of the last page")
@@ -124,9 +126,9 @@ class Resources:
                 await settle(self.toolbox, None)
         servers = self.servers()
         if cursor is not None:
-            prefix, upstream_cursor = _uncursor(cursor)
+            prefix, upstream_cursor, skip = _uncursor(cursor)
         elif servers:
-            prefix, upstream_cursor = servers[0], None
+            prefix, upstream_cursor, skip = servers[0], None, 0
         else:
             return [], None
         while True:
@@ -135,12 +137,16 @@ class Resources:
             except ToolError as exc:  # one server's failure leaves the others' pages
                 logger.warning("listing %s of %r failed: %s", kind, prefix, exc)
                 items, upstream_next = [], None
+            items = items[skip:]
+            fits = _fitting(items, self.max_reply_bytes // 2)
+            if fits < len(items):  # an upstream page larger than a reply: sent in pieces
+                return items[:fits], _cursor(prefix, upstream_cursor, skip + fits)
             if upstream_next is not None:
                 return items, _cursor(prefix, upstream_next)
             following = servers[servers.index(prefix) + 1:] if prefix in servers else []
             if items or not following:  # an empty page is skipped, unless it is the last
                 return items, (_cursor(following[0], None) if following else None)
-            prefix, upstream_cursor = following[0], None
+            prefix, upstream_cursor, skip = following[0], None, 0
 
     async def _upstream_page(self, kind: str, prefix: str, cursor: str | None) -> tuple[list[Any], str | None]:
         if kind == "resources":
@@ -199,6 +205,16 @@ class Resources:
                 data={"uri": scrub(uri), "bytes": size},
             )
         return types.ReadResourceResult(contents=contents)
+
+
+def _fitting(items: list[Any], budget: int) -> int:
+    """How many of `items`, from the first, fit `budget` bytes as JSON (at least one)."""
+    total = 0
+    for count, item in enumerate(items):
+        total += len(item.model_dump_json(by_alias=True, exclude_none=True))
+        if total > budget:
+            return max(1, count)
+    return len(items)
 
 
 def _clean(model: Any) -> Any:
