@@ -242,6 +242,15 @@ class CompilerConfig(_Strict):
     max_run_bytes: PositiveInt = 128 * 2**20
     # How many calls one spread task (`$N.path[*]`) may make: the elements of its list.
     max_spread: PositiveInt = 1_000
+    # What one MCP reply carries (server/results.py): a value (a task's result or arguments, a
+    # non-text block) over the first is kept and linked; a reply over the second links its largest
+    # values until it fits. The default stays well under the 1 MiB an SDK client's SSE reader takes.
+    max_inline_value_bytes: PositiveInt = 64 * 2**10
+    max_reply_bytes: Annotated[int, Field(ge=16 * 2**10)] = 512 * 2**10
+    # How long linked values are kept, and how many (server/store.py).
+    run_ttl_s: PositiveFloat = 600
+    run_store_max_runs: PositiveInt = 256
+    run_store_max_bytes: PositiveInt = 256 * 2**20
 
 
 class Config(BaseModel):

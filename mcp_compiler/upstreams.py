@@ -356,6 +356,41 @@ class UpstreamPool:
             await event.wait()
         return self._catalog
 
+    # ---- resources, proxied for the MCP server (server/resources.py) ----------------------------
+    # Each is one request to one server, bounded by its call timeout; a failure is a ToolError
+    # saying which server and why (redacted). What comes back is the server's, not yet trusted:
+    # the caller scrubs texts and bounds sizes.
+
+    def resource_servers(self) -> list[str]:
+        """Prefixes of the connected servers that declare resources, in config order."""
+        return [u.prefix for u in self._upstreams.values() if _offers_resources(u)]
+
+    async def list_resources(self, prefix: str, cursor: str | None = None) -> types.ListResourcesResult:
+        return await self._resource_request(prefix, "resources/list", lambda c: c.list_resources(cursor=cursor))
+
+    async def list_resource_templates(self, prefix: str, cursor: str | None = None) -> types.ListResourceTemplatesResult:
+        return await self._resource_request(
+            prefix, "resources/templates/list", lambda c: c.list_resource_templates(cursor=cursor)
+        )
+
+    async def read_resource(self, prefix: str, uri: str) -> types.ReadResourceResult:
+        return await self._resource_request(prefix, "resources/read", lambda c: c.read_resource(scrub(uri)))
+
+    async def _resource_request(self, prefix: str, method: str, request: Callable[[Client], Awaitable[Any]]) -> Any:
+        upstream = self._by_prefix.get(prefix)
+        if upstream is None:
+            raise ToolError(f"unknown server {prefix!r}")
+        client = await upstream.live_client()
+        try:
+            with anyio.fail_after(upstream.call_timeout_s):
+                return await request(client)
+        except TimeoutError:
+            raise ToolError(f"server {prefix!r}: no answer to {method} within {upstream.call_timeout_s:g}s") from None
+        except MCPError as exc:
+            raise ToolError(self.redact(scrub(f"server {prefix!r}: {method}: {exc.message}"))) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. a result the SDK cannot parse, a dropped connection
+            raise ToolError(self.redact(scrub(f"server {prefix!r}: {method}: {_describe_exception(exc)}"))) from None
+
     # ---- internals, called by the upstream tasks ---------------------------------------------
 
     def _rebuild_catalog(self) -> None:
@@ -379,6 +414,16 @@ class UpstreamPool:
         if self._tg is not None:
             for callback in self.on_catalog_change:
                 self._tg.start_soon(_run_callback, callback, self._catalog)
+
+
+def _offers_resources(upstream: _Upstream) -> bool:
+    client = upstream._client
+    if upstream.state != "connected" or client is None:
+        return False
+    try:
+        return client.server_capabilities.resources is not None
+    except RuntimeError:  # not connected after all
+        return False
 
 
 def _placeholders_bound(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def check_call(result: Any) -> None:
     run = result["structuredContent"]
     assert [t["status"] for t in run["tasks"]] == ["ok", "ok", "ok"]
     assert run["tasks"][2]["result"]["value"] == 6650 - 6400
-    assert result["content"][0]["text"] == run["answer"]
+    assert "answer" not in run  # the answer is the text, once: the value of the last task
+    assert json.loads(result["content"][0]["text"]) == run["tasks"][2]["result"]
 
 
 def test_inspector_lists_tools_over_stdio_with_no_schema_errors() -> None:
@@ -128,3 +129,95 @@ def test_inspector_reads_the_catalog_resource_over_http(http_url: str) -> None:
     result = output(inspector(http_url, "--method", "resources/read", "--uri", "mcp-compiler://catalog"))
     text = result["contents"][0]["text"]
     assert "wiki.fact(name: string, key: string)" in text and "math.eval(" in text
+
+
+# ---- rich content through mcp-compiler (issue 13): an image and resource links as native blocks ----
+
+THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))
+EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
+FIXTURES = Path(__file__).parent / "fixtures"
+RICH_PLAN = '1. media.chart("q1")\n2. everything.get-tiny-image()\n3. everything.get-resource-links(2)\njoin()'
+TEXT_RESOURCE = "mcp-compiler://servers/everything/demo%3A%2F%2Fresource%2Fdynamic%2Ftext%2F2"
+
+
+@pytest.fixture(scope="module")
+def rich_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mcp-compiler's config with server-everything and our media server behind it."""
+    if not EVERYTHING.exists():
+        done = subprocess.run(["bash", str(FIXTURES / "install_third_party.sh"), str(THIRD_PARTY)],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0 or not EVERYTHING.exists():
+            pytest.fail(f"server-everything is not in {THIRD_PARTY} and installing it failed: run "
+                        f"`bash tests/fixtures/install_third_party.sh`.\n{done.stderr[-500:]}")
+    path = tmp_path_factory.mktemp("rich") / "config.json"
+    path.write_text(json.dumps({"mcpServers": {
+        "media": {"command": sys.executable, "args": [str(FIXTURES / "media_server.py")]},
+        "everything": {"command": str(EVERYTHING), "args": ["stdio"]},
+    }}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rich_session(rich_config: Path) -> Path:
+    """The Inspector's own session file naming `mcp-compiler serve --config ...` (its CLI takes
+    `--config` as its own option, so the server's arguments go through a session file)."""
+    path = rich_config.parent / "inspector-session.json"
+    path.write_text(json.dumps({"mcpServers": {"compiler": {"command": SERVE[0], "args": [*SERVE[1:], "--config", str(rich_config)]}}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rich_http_url(rich_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("rich-http") / "serve.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen([*SERVE, "--config", str(rich_config), "--transport", "http", "--port", str(port)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(proc)
+
+
+def inspector_session(session: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The Inspector CLI on a session file (the catalog variable and --config exclude each other)."""
+    env = {k: v for k, v in os.environ.items() if k != "MCP_CATALOG_PATH"}
+    return subprocess.run(
+        [str(NODE), str(LAUNCHER), "--cli", "--config", str(session), "--server", "compiler", *args],
+        capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+        env={**env, "MCP_INSPECTOR_SECRET_STORE": "memory"},
+    )
+
+
+def check_rich_call(result: Any) -> list[dict[str, Any]]:
+    assert not result.get("isError"), result
+    content = result["content"]
+    assert [b["type"] for b in content] == ["text", "image", "resource_link", "image", "resource_link", "resource_link"]
+    image = content[3]
+    assert image["mimeType"] == "image/png" and image["data"][:20] not in content[0]["text"]
+    assert image["data"][:20] not in json.dumps(result["structuredContent"])
+    assert content[5]["uri"] == TEXT_RESOURCE
+    return content
+
+
+def test_inspector_gets_an_image_and_resource_links_as_native_blocks_over_stdio(rich_session: Path) -> None:
+    check_rich_call(output(inspector_session(
+        rich_session, "--method", "tools/call", "--tool-name", "compile_and_run", "--tool-arg", f"plan={RICH_PLAN}"
+    )))
+
+
+def test_inspector_reads_an_upstream_resource_through_mcp_compiler_over_stdio(rich_session: Path) -> None:
+    read = output(inspector_session(rich_session, "--method", "resources/read", "--uri", TEXT_RESOURCE))
+    assert read["contents"][0]["uri"] == TEXT_RESOURCE
+    assert read["contents"][0]["text"].startswith("Resource 2: This is a plaintext resource")
+
+
+def test_inspector_reads_the_links_of_a_reply_over_http(rich_http_url: str) -> None:
+    content = check_rich_call(output(inspector(
+        rich_http_url, "--method", "tools/call", "--tool-name", "compile_and_run", "--tool-arg", f"plan={RICH_PLAN}"
+    )))
+    chart = output(inspector(rich_http_url, "--method", "resources/read", "--uri", content[2]["uri"]))
+    assert chart["contents"][0]["text"] == "label,value\nq1,42\n"
+    text = output(inspector(rich_http_url, "--method", "resources/read", "--uri", TEXT_RESOURCE))
+    assert text["contents"][0]["text"].startswith("Resource 2: This is a plaintext resource")

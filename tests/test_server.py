@@ -83,7 +83,7 @@ async def test_one_tool_with_precise_input_and_output_schemas(mode: str) -> None
     assert all(p["type"] == "string" for p in tool.input_schema["properties"].values())
     assert tool.input_schema["additionalProperties"] is False
     assert tool.output_schema == OUTPUT_SCHEMA
-    assert {"answer", "tasks", "timings", "rounds", "usage"} <= set(tool.output_schema["required"])
+    assert {"tasks", "timings", "rounds", "usage"} <= set(tool.output_schema["required"])
     jsonschema.Draft202012Validator.check_schema(tool.output_schema)
 
 
@@ -179,7 +179,7 @@ async def test_a_plan_returns_the_answer_as_text_and_the_run_as_structured_conte
     run = result.structured_content
     assert run is not None
     jsonschema.validate(run, RUN_SCHEMA)
-    assert run["answer"] == "10"
+    assert "answer" not in run  # the text is the answer: the Run does not carry it twice
     assert [(t["id"], t["tool"], t["status"], t["result"]) for t in run["tasks"]] == [
         (1, "add", "ok", 3), (2, "add", "ok", 7), (3, "add", "ok", 10)
     ]

@@ -4,6 +4,9 @@
       └─ CompilerServer(toolbox, config)          app.py: tools/list, tools/call, resources
            └─ make_run(compiler, request, ...)    app.py: the one place a call becomes a Run
     schemas.py    the tool's name, schemas and description (pure functions of the catalog)
+    results.py    the result contract: a Run as the reply (native blocks, each value once, the budget)
+    store.py      values too big for a reply, kept for a while (mcp-compiler://runs/...)
+    resources.py  resources/list, templates, read: the catalog, kept values, the upstreams' (proxied)
     http.py       the ASGI app, DNS-rebinding protection, the bearer token, HTTP limits, uvicorn
     stdio.py      stdio with cancellable reads and writes (SIGTERM ends serve at once)
 """

@@ -66,13 +66,13 @@ from ..run import Run
 from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
+from .resources import Resources
+from .results import ReplyBudget, reply_for
 from .rounds import STATE_TTL_S, Rounds
 from .rounds import call_tool as call_tool_in_rounds
+from .schemas import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, tool_description
+from .store import RunStore
 from .tasks import TaskSession, TaskStore, TasksExtension, install_tasks
-from .schemas import (
-    CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
-    catalog_text, tool_description,
-)
 
 __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
 
@@ -214,6 +214,9 @@ class CompilerServer:
         self.model = model or config.compiler.model
         self._llm: LLM | None = self.compiler.llm  # chosen at the first query, then kept
         self.limits = limits or RequestLimits.from_config(config.compiler)
+        self.budget = ReplyBudget.from_config(config.compiler)
+        self.store = RunStore.from_config(config.compiler)
+        self.resources = Resources(toolbox, self.store, max_reply_bytes=self.budget.max_reply_bytes)
         self._bus = InMemorySubscriptionBus()
         self._listeners = _Listeners()
         self.rounds = Rounds()  # 2026-07-28 runs waiting for their hosts' answers
@@ -229,6 +232,7 @@ class CompilerServer:
             on_call_tool=self._call_tool,
             on_list_resources=self._list_resources,
             on_read_resource=self._read_resource,
+            on_list_resource_templates=self._list_resource_templates,
             on_subscriptions_listen=ListenHandler(self._bus),
             lifespan=self._lifespan,
         )
@@ -313,7 +317,7 @@ class CompilerServer:
             await anyio.lowlevel.checkpoint_if_cancelled()
             logger.exception("%s failed unexpectedly", TOOL_NAME)
             return _error(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
-        return run_result(run)
+        return reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
 
     async def request_from(self, arguments: Mapping[str, Any]) -> RunRequest:
         """Check the arguments and parse the plan (in a worker thread: a big plan must not stall others)."""
@@ -417,38 +421,22 @@ class CompilerServer:
             raise failure
         return runs[0]
 
-    # ---- resources: the full catalog ------------------------------------------------------------
+    # ---- resources: the catalog, kept values, the upstreams' (server/resources.py) ----------------
 
     async def _list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        count = len(self.toolbox.specs())
-        return types.ListResourcesResult(
-            resources=[
-                types.Resource(
-                    uri=CATALOG_URI, name="catalog", title="Every tool a plan can call",
-                    description=f"The {count} tools behind {TOOL_NAME}: signature and description",
-                    mime_type="text/plain",
-                ),
-                types.Resource(
-                    uri=CATALOG_JSON_URI, name="catalog.json", title="Every tool, with full JSON schemas",
-                    description=f"The {count} tools behind {TOOL_NAME}, as JSON", mime_type="application/json",
-                ),
-            ]
-        )
+        return await self.resources.list(params.cursor if params is not None else None)
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return await self.resources.templates(params.cursor if params is not None else None)
 
     async def _read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        uri = str(params.uri)
-        catalog = self.toolbox.specs()
-        if uri == CATALOG_URI:
-            text, mime = catalog_text(catalog), "text/plain"
-        elif uri == CATALOG_JSON_URI:
-            text, mime = catalog_json(catalog), "application/json"
-        else:
-            raise MCPError(code=types.INVALID_PARAMS, message=scrub(f"unknown resource {uri!r}"), data={"uri": scrub(uri)})
-        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, text=scrub(text), mime_type=mime)])
+        return await self.resources.read(str(params.uri))
 
     # ---- catalog changes ------------------------------------------------------------------------
 
@@ -522,22 +510,8 @@ async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
 
 
 def run_result(run: Run) -> types.CallToolResult:
-    """The answer as text and the Run as structuredContent; isError only when there is no answer."""
-    data = run.to_dict()
-    answered = bool(run.answer and run.answer.strip()) and (not run.tasks or any(t.status == "ok" for t in run.tasks))
-    if answered:
-        text = run.answer or ""
-    elif run.error:
-        text = f"The run produced no answer: {run.error}"
-    else:
-        failed = [t for t in run.tasks if t.status != "ok"]
-        text = "The run produced no answer; every task failed.\n" + "\n".join(
-            f"task {t.id} {t.tool}: {t.status}" + (f": {t.error}" if t.error else "") for t in failed[:20]
-        )
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=scrub(text))], structured_content=scrub(data),
-        is_error=not answered,
-    )
+    """The reply for a Run with the default budget and nowhere to keep values (`results.reply_for`)."""
+    return reply_for(run)
 
 
 def _error(message: str) -> types.CallToolResult:

@@ -71,6 +71,19 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"anyOf": [{"type": kind}, {"type": "null"}], **extra}
 
 
+_STORED_TEXT = (
+    "uri (read it with resources/read; null when it could not be kept), bytes, mime_type, parts (a value "
+    "larger than one reply is read as <uri>/parts/1 ... /parts/N), preview (its first characters)"
+)
+_STORED: dict[str, Any] = {
+    "type": "object",
+    "required": ["uri", "bytes", "mime_type", "parts", "preview"],
+    "properties": {
+        "uri": _nullable("string"), "bytes": {"type": "integer"}, "mime_type": {"type": "string"},
+        "parts": {"type": "integer"}, "preview": {"type": "string"},
+    },
+}
+
 _TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "tool", "status"],
@@ -120,15 +133,24 @@ _TASK_SCHEMA: dict[str, Any] = {
                 "error, start_s, end_s (each value is in the task's result list at its index)"
             ),
         },
+        "args_stored": {
+            **_STORED, "description": "object, in place of `args` when they were too large to inline: " + _STORED_TEXT,
+        },
+        "result_stored": {
+            **_STORED, "description": "object, in place of `result` when it was too large to inline: " + _STORED_TEXT,
+        },
     },
 }
 
 RUN_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "The Run: every task with its arguments, status, result and timing, and the answer.",
-    "required": ["answer", "tasks", "timings", "rounds", "usage"],
+    "description": (
+        "The Run: every task with its arguments, status, result and timing. The answer is the text content "
+        "(the Run of `mcp-compiler run --json` also carries it as `answer`)."
+    ),
+    "required": ["tasks", "timings", "rounds", "usage"],
     "properties": {
-        "answer": _nullable("string"),
+        "answer": _nullable("string", description="the answer (only in the Run of the CLI and the Python API)"),
         "tasks": {"type": "array", "items": _TASK_SCHEMA},
         "timings": {"type": "object", "additionalProperties": {"type": "number"}},
         "rounds": {"type": "array", "items": {"type": "object"}},
