@@ -232,6 +232,8 @@ class CompilerConfig(_Strict):
     max_plan_tasks: PositiveInt = 1_000
     max_plan_bytes: PositiveInt = 1_000_000
     description_max_tools: PositiveInt = 40
+    # The planner's system prompt, in tokens (tokens.py): beyond it, the tools for a query are retrieved.
+    planner_prompt_tokens: PositiveInt = 4_000
     # What clients of the HTTP transport may hold (server/http.py).
     http_max_sessions: PositiveInt = 256
     http_session_idle_s: PositiveFloat = 600

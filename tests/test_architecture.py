@@ -10,7 +10,8 @@ PACKAGE = Path(__file__).parents[1] / "mcp_compiler"
 
 ENGINE = {
     "plan", "parser", "checks", "scheduler", "compiler", "policy", "tools", "catalog", "run", "joiner",
-    "planner", "language", "errors", "tokens", "_concurrency", "testing", "llm", "schemas", "text",
+    "planner", "language", "errors", "tokens", "_concurrency", "testing", "llm", "schemas", "text", "search",
+    "builtins",
 }
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 
