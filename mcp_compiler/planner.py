@@ -56,14 +56,16 @@ def planner_prompt(
     if budget_tokens is None or count_tokens(whole) <= budget_tokens:
         return whole
     chosen = _retrieved(catalog, lines, question, first, budget_tokens)
-    text = _subset_header(len(chosen), len(catalog)) + "\n" + "\n".join(lines[n] for n in chosen)
+    text = _subset_header(len(chosen), len(catalog), search=SEARCH_TOOL in catalog) + "\n" + "\n".join(lines[n] for n in chosen)
     return _prompt(text, example_for(chosen))
 
 
-def _subset_header(listed: int, total: int) -> str:
-    return (
-        f"Tools ({listed} of {total}: those that match the question best; the others exist too). "
-        f"When a tool you need is not listed, write a plan that only calls {SEARCH_TOOL}(\"words for what it "
+def _subset_header(listed: int, total: int, *, search: bool) -> str:
+    header = f"Tools ({listed} of {total}: those that match the question best; the others exist too)."
+    if not search:
+        return header
+    return header + (
+        f" When a tool you need is not listed, write a plan that only calls {SEARCH_TOOL}(\"words for what it "
         f"does\") (one call per need) and ends with join(): the next round lists the tools it found."
     )
 
@@ -85,7 +87,7 @@ def _retrieved(
     builtins = [n for n, spec in catalog.items() if spec.provider == BUILTIN_SERVER and n.startswith(f"{BUILTIN_SERVER}.")]
     wanted = dict.fromkeys([*builtins, *(n for n in first if n in lines), *rank(catalog, question)])
     # Everything but the tool lines, with the longer example (which one is shown depends on the tools chosen).
-    header = _subset_header(len(catalog), len(catalog))
+    header = _subset_header(len(catalog), len(catalog), search=SEARCH_TOOL in catalog)
     used = max(count_tokens(_prompt(header, example)) for example in (EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH))
     chosen: list[str] = []
     for name in wanted:

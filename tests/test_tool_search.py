@@ -22,7 +22,7 @@ from mcp_compiler.errors import ToolError
 from mcp_compiler.gateway import build_compiler, open_gateway
 from mcp_compiler.planner import SEARCH_ROUND_REASON, planner_prompt
 from mcp_compiler.server import tool_description
-from mcp_compiler.server.schemas import RequestLimits
+from mcp_compiler.server.app import CompilerServer
 from mcp_compiler.testing import ScriptedLLM
 from mcp_compiler.tokens import count_tokens
 from mcp_compiler.tools import ToolSpec
@@ -111,7 +111,8 @@ async def test_search_tools_over_four_real_stub_servers_of_250_tools_each(tmp_pa
                      "cwd": str(ROOT)}
         for i in range(4)
     }
-    config = parse_config({"mcpServers": servers})
+    ghost = {"ghost": {"command": "/nonexistent/ghost-server"}}
+    config = parse_config({"mcpServers": {**servers, **ghost}, "compiler": {"connect_timeout_s": 20}})
     async with open_gateway(config) as gateway:
         catalog = gateway.toolbox.specs()
         assert len(catalog) == 1001 and {s.provider for s in catalog.values()} == {*servers, "compiler"}
@@ -119,8 +120,10 @@ async def test_search_tools_over_four_real_stub_servers_of_250_tools_each(tmp_pa
             '1. compiler.search_tools("driving route from Berlin to Munich", limit=5)\n'
             '2. compiler.search_tools("current stock quote for AAPL", limit=5)'
         )
-        description = tool_description(catalog, limits=RequestLimits())
+        description = CompilerServer(gateway.toolbox, config, compiler=gateway.compiler).description()
     assert run.ok, run.error
+    down = description.split("Not connected right now", 1)[1]
+    assert "- ghost: command not found: '/nonexistent/ghost-server' (next attempt at " in down
     routes, quotes = ([t["name"] for t in task.result["tools"]] for task in run.tasks)
     assert "stub1.maps__get_route" in routes  # maps is the 6th service: stub1's second
     assert "stub2.finance__get_stock_quote" in quotes
