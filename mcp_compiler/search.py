@@ -22,15 +22,17 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import bm25s
-from bm25s.stopwords import STOPWORDS_EN
-
 from .tools import ToolSpec
 
 __all__ = ["ToolIndex", "index_of", "rank", "terms", "tool_document"]
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # getHTTPForecast2 -> get HTTP Forecast 2
-_STOP = frozenset(STOPWORDS_EN) | {"s", "t", "e", "g", "i", "my", "me", "do", "does", "what", "which", "how"}
+# bm25s's English stop words (importing bm25s takes numpy and about 0.3 s: it waits for the first index).
+_STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+    "will", "with",
+}) | {"s", "t", "e", "g", "i", "my", "me", "do", "does", "what", "which", "how"}
 _PARAM_TEXT = 200  # characters of a parameter's description that go into the document
 
 
@@ -76,6 +78,8 @@ class ToolIndex:
             # An empty document would make bm25s's matrix skip a row: a placeholder term keeps them aligned.
             documents.append(terms(tool_document(spec)) or ["\x00"])
         self._vocabulary = {term for document in documents for term in document}
+        import bm25s  # here, not at the top: every process that imports mcp_compiler would pay for numpy
+
         self._bm25 = bm25s.BM25()
         if documents:
             self._bm25.index(documents, show_progress=False)
