@@ -30,8 +30,8 @@ SEARCH_MAX_LIMIT = 50
 _SEARCH_SPEC = ToolSpec(
     name=SEARCH_TOOL,
     description=(
-        "Find tools by what they do: the tools whose names, descriptions and parameters best match "
-        "`query` (words, not a sentence template), best first, each with its signature and input schema."
+        "Find tools by what they do: those whose names, descriptions and parameters best match `query`, "
+        "best first, each with its signature and input schema."
     ),
     input_schema={
         "type": "object",
