@@ -6,6 +6,7 @@ down in `mcp-compiler tools` with their cause and next attempt."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,27 @@ def test_mcp_compiler_tools_lists_down_servers_with_cause_and_next_attempt(tmp_p
     assert "ghost: command not found: '/nonexistent/ghost-server'" in down
     assert "(next attempt at " in down and " UTC)" in down
     assert "s3cr3t-value" not in done.stdout + done.stderr
+
+
+# ---- a real third-party server ----------------------------------------------------------------------
+
+THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))
+MEMORY = THIRD_PARTY / "node/node_modules/.bin/mcp-server-memory"
+
+
+@pytest.mark.network
+async def test_server_memory_parameters_show_their_shape_and_its_tools_are_found(tmp_path: Path) -> None:
+    if not MEMORY.exists():
+        done = subprocess.run(["bash", str(ROOT / "tests/fixtures/install_third_party.sh"), str(THIRD_PARTY)],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0 or not MEMORY.exists():
+            pytest.fail(f"server-memory is not in {THIRD_PARTY}: run `bash tests/fixtures/install_third_party.sh`\n"
+                        f"{done.stderr[-500:]}")
+    config = parse_config({"mcpServers": {"memory": {
+        "command": str(MEMORY), "env": {"MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl")}}}})
+    async with open_gateway(config) as gateway:
+        catalog = gateway.toolbox.specs()
+        run = await gateway.compiler.run_plan('1. compiler.search_tools("add observations to an entity", limit=3)')
+    line = tool_line(catalog["memory.create_entities"])
+    assert line.startswith("memory.create_entities(entities: [{name: string, entityType: string, observations: [string]}])")
+    assert run.ok and run.tasks[0].result["tools"][0]["name"] == "memory.add_observations"
