@@ -13,8 +13,11 @@ the tools retrieved for its question, finds the rest from inside a plan.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import anyio.to_thread
 
 from .catalog import Catalog, signature
 from .errors import ToolError
@@ -98,7 +101,8 @@ class BuiltinToolbox:
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         if spec.name != SEARCH_TOOL:
             raise ToolError(f"unknown tool {spec.name!r}")
-        return search_tools(self._catalog(), **arguments)
+        # In a worker thread: a new catalog's index takes a tenth of a second or more to build.
+        return await anyio.to_thread.run_sync(functools.partial(search_tools, self._catalog(), **arguments))
 
 
 class WithBuiltins:

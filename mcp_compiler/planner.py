@@ -9,9 +9,12 @@ description of it, which the MCP tool description shares.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import anyio.to_thread
 
 from . import language
 from .builtins import BUILTIN_SERVER, SEARCH_TOOL
@@ -128,8 +131,10 @@ class Planner:
 
     async def tasks(self, question: str, history: str = "", known_ids: Sequence[int] = ()) -> AsyncIterator[BoundTask]:
         """Yield each checked task as soon as it parses; one repair round on a PlanError."""
-        system = planner_prompt(self.catalog, question=self._search_text(question), budget_tokens=self.prompt_tokens,
-                                first=found_tools(self.run))
+        # In a worker thread: past the budget it ranks the catalog, whose index may have to be built first.
+        system = await anyio.to_thread.run_sync(functools.partial(
+            planner_prompt, self.catalog, question=self._search_text(question), budget_tokens=self.prompt_tokens,
+            first=found_tools(self.run)))
         prompt = _question_prompt(question, history, known_ids)
         messages = [Message("user", prompt)]
         for attempt in (1, 2):

@@ -12,7 +12,7 @@ tool's document holds and how text becomes terms:
   dropped, a plural's `s`/`ies` folded (`entities` matches `entity`).
 
 An index is built once per catalog (catalogs are immutable) and kept while that catalog is the
-one asked about: about 20 ms for 1,000 tools, a query then about 1 ms.
+one asked about: 0.12-0.2 s for 1,000 tools on a loaded 2-core machine, a query then about 1 ms.
 """
 
 from __future__ import annotations
