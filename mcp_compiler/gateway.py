@@ -19,7 +19,8 @@ config's names turn into the engine's:
     compiler.planner_prompt_tokens -> Compiler(planner_prompt_tokens=...)
 
 The toolbox the compiler and the MCP server get is the pool's tools and mcp-compiler's own
-(`compiler.search_tools`, builtins.py) as one: `WithBuiltins(pool)`.
+(`compiler.search_tools`, builtins.py) as one: `GatewayToolbox(pool)`, whose `unavailable()` adds
+when each server that is down is tried next.
 """
 
 from __future__ import annotations
@@ -83,9 +84,6 @@ class GatewayToolbox(WithBuiltins):
     """The pool's tools with the built-ins; `unavailable()` tells when each server down is retried."""
 
     inner: UpstreamPool
-
-    def __init__(self, pool: UpstreamPool) -> None:
-        super().__init__(pool)
 
     def unavailable(self) -> dict[str, str]:
         return down_servers(self.inner)
