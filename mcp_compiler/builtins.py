@@ -24,7 +24,9 @@ from .errors import ToolError
 from .search import rank
 from .tools import ToolProgress, Toolbox, ToolSpec, settle
 
-__all__ = ["BUILTIN_SERVER", "SEARCH_TOOL", "SEARCH_MAX_LIMIT", "BuiltinToolbox", "WithBuiltins", "search_tools"]
+__all__ = [
+    "BUILTIN_SERVER", "SEARCH_TOOL", "SEARCH_MAX_LIMIT", "BuiltinToolbox", "WithBuiltins", "is_builtin", "search_tools",
+]
 
 BUILTIN_SERVER = "compiler"
 SEARCH_TOOL = f"{BUILTIN_SERVER}.search_tools"
@@ -74,7 +76,7 @@ def search_tools(catalog: Mapping[str, ToolSpec], query: str, limit: int = 10) -
         raise ToolError("compiler.search_tools: `query` must be a non-empty string")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SEARCH_MAX_LIMIT:
         raise ToolError(f"compiler.search_tools: `limit` must be an integer from 1 to {SEARCH_MAX_LIMIT}")
-    found = [catalog[name] for name in rank(catalog, query) if not _is_builtin(catalog[name])][:limit]
+    found = [catalog[name] for name in rank(catalog, query) if not is_builtin(catalog[name])][:limit]
     return {
         "tools": [
             {"name": spec.name, "signature": signature(spec), "description": spec.description or "",
@@ -84,7 +86,8 @@ def search_tools(catalog: Mapping[str, ToolSpec], query: str, limit: int = 10) -
     }
 
 
-def _is_builtin(spec: ToolSpec) -> bool:
+def is_builtin(spec: ToolSpec) -> bool:
+    """One of mcp-compiler's own tools (`compiler.*`)."""
     return spec.provider == BUILTIN_SERVER and spec.name.startswith(BUILTIN_SERVER + ".")
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from .builtins import BUILTIN_SERVER
 from .errors import ConfigError
 
 from pydantic import (
@@ -273,7 +274,7 @@ class Config(BaseModel):
         return self
 
 
-RESERVED_PREFIXES = ("compiler",)  # the server name of mcp-compiler's built-in tools
+RESERVED_PREFIXES = (BUILTIN_SERVER,)  # the server name of mcp-compiler's built-in tools (builtins.py)
 
 
 def server_prefix(key: str) -> str:

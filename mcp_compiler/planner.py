@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 
 from . import language
-from .builtins import BUILTIN_SERVER, SEARCH_TOOL
+from .builtins import SEARCH_TOOL, is_builtin
 from .catalog import Catalog, tool_line
 from .checks import BoundTask, PlanChecker
 from .language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, Example, example_for
@@ -87,7 +87,7 @@ def _retrieved(
     """Tool names for a prompt within `budget_tokens`: built-ins, `first`, then the best matches.
 
     The built-ins are listed whatever the budget: they are the way to the rest."""
-    builtins = [n for n, spec in catalog.items() if spec.provider == BUILTIN_SERVER and n.startswith(f"{BUILTIN_SERVER}.")]
+    builtins = [name for name, spec in catalog.items() if is_builtin(spec)]
     wanted = dict.fromkeys([*builtins, *(n for n in first if n in lines), *rank(catalog, question)])
     # Everything but the tool lines, with the longer example (which one is shown depends on the tools chosen).
     header = _subset_header(len(catalog), len(catalog), search=SEARCH_TOOL in catalog)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..builtins import BUILTIN_SERVER, SEARCH_TOOL
+from ..builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
 from ..catalog import tool_line
 from ..config import CompilerConfig
 from ..language import CHECK_FAILS_WHOLE, RULES, example_for
@@ -192,7 +192,7 @@ def tool_description(
     others (`compiler.search_tools`, when the catalog has it) and where the full catalog is.
     """
     parts = _language(catalog)
-    builtins = {name: spec for name, spec in catalog.items() if _is_builtin(spec)}
+    builtins = {name: spec for name, spec in catalog.items() if is_builtin(spec)}
     servers_tools = {name: spec for name, spec in catalog.items() if name not in builtins}
     if not servers_tools:
         parts.append("Tools: none available yet (servers are still connecting or failed to start).")
@@ -209,10 +209,6 @@ def tool_description(
             "fails with the reason, the rest of the plan runs):\n" + "\n".join(lines)
         )
     return "\n\n".join(parts)
-
-
-def _is_builtin(spec: ToolSpec) -> bool:
-    return spec.provider == BUILTIN_SERVER and spec.name.startswith(f"{BUILTIN_SERVER}.")
 
 
 def _tools_part(catalog: Mapping[str, ToolSpec], limits: RequestLimits, *, search: bool) -> str:
