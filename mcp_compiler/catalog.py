@@ -10,13 +10,14 @@ catalog, its length and `catalog[name]` see only the tools servers have listed.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .tools import ToolSpec, positional_order
 
-__all__ = ["Catalog", "UnknownTool", "UnavailableTool", "tool_line", "param_list", "first_line"]
+__all__ = ["Catalog", "UnknownTool", "UnavailableTool", "tool_line", "param_list", "first_line", "shape", "signature"]
 
 _UNAVAILABLE_POSITIONAL = 32  # positional arguments a task may give a tool of a server that is down
 
@@ -98,10 +99,69 @@ class Catalog(Mapping[str, ToolSpec]):
 
 
 def param_list(schema: Mapping[str, Any]) -> list[str]:
-    """`name: type` for each parameter in positional order (required first), `?` marking optional."""
+    """`name: type` for each parameter in positional order (required first); an optional one is
+    `name: type = default` when it has a short default, else `name?: type`. Arrays and objects
+    show their items' and properties' shape, bounded (`shape`)."""
     required = set(schema.get("required", None) or [])
     props: Mapping[str, Any] = schema.get("properties", None) or {}
-    return [f"{p}{'' if p in required else '?'}: {_type_name(props[p])}" for p in positional_order(schema)]
+    out = []
+    for p in positional_order(schema):
+        prop = props[p]
+        default = _default_text(prop) if p not in required else None
+        if default is not None:
+            out.append(f"{p}: {shape(prop)} = {default}")
+        else:
+            out.append(f"{p}{'' if p in required else '?'}: {shape(prop)}")
+    return out
+
+
+_DEFAULT_CHARS = 24
+_SHAPE_CHARS = 120  # a parameter's shape longer than this is shown shallower
+_SHAPE_DEPTH = 3
+_SHAPE_FIELDS = 8  # properties shown in one object's shape; the rest are `…`
+
+
+def _default_text(prop: Any) -> str | None:
+    if not isinstance(prop, Mapping) or "default" not in prop:
+        return None
+    value = prop["default"]
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        text = "True" if value else "False"  # the plan language's spelling
+    return text if len(text) <= _DEFAULT_CHARS else None
+
+
+def shape(prop: Any) -> str:
+    """A parameter's type in a compact form: `string`, `integer|string`, `[string]`,
+    `{name: string, tags?: [string]}`. Nesting stops at a depth (and shallower while the text is
+    longer than `_SHAPE_CHARS`), where a shape is just `object` or `array`."""
+    for depth in range(_SHAPE_DEPTH, 0, -1):
+        text = _shape(prop, depth)
+        if len(text) <= _SHAPE_CHARS:
+            return text
+    return _shape(prop, 0)
+
+
+def _shape(prop: Any, depth: int) -> str:
+    if not isinstance(prop, Mapping):
+        return "any"
+    options = [sub for sub in prop.get("anyOf", None) or () if isinstance(sub, Mapping) and sub.get("type") != "null"]
+    if "type" not in prop and len(options) == 1:  # Optional[X]: X's shape
+        return _shape(options[0], depth)
+    kind = _type_name(prop)
+    if kind == "array" and depth > 0 and isinstance(prop.get("items"), Mapping):
+        return f"[{_shape(prop['items'], depth - 1)}]"
+    properties = prop.get("properties")
+    if kind == "object" and depth > 0 and isinstance(properties, Mapping) and properties:
+        required = set(prop.get("required", None) or [])
+        names = [str(n) for n in properties]
+        fields = [f"{n}{'' if n in required else '?'}: {_shape(properties[n], depth - 1)}" for n in names[:_SHAPE_FIELDS]]
+        if len(names) > _SHAPE_FIELDS:
+            fields.append("…")
+        return "{" + ", ".join(fields) + "}"
+    return kind
 
 
 def _type_name(prop: Any) -> str:
@@ -120,13 +180,19 @@ def first_line(text: str | None) -> str:
     return text.splitlines()[0].strip() if text else ""
 
 
+def signature(spec: ToolSpec, *, with_output: bool = True) -> str:
+    """`server.tool(param: type, opt?: type) [-> {fields}]`."""
+    line = f"{spec.name}({', '.join(param_list(spec.input_schema))})"
+    fields = list((spec.output_schema or {}).get("properties", {})) if with_output else []
+    if fields:
+        line += " -> {" + ", ".join(fields) + "}"
+    return line
+
+
 def tool_line(spec: ToolSpec, *, max_description: int = 160, with_output: bool = False) -> str:
     """`server.tool(param: type, opt?: type) [-> {fields}] — first line of the description`."""
     summary = first_line(spec.description)
     if len(summary) > max_description:
         summary = summary[: max_description - 1].rstrip() + "…"
-    line = f"{spec.name}({', '.join(param_list(spec.input_schema))})"
-    fields = list((spec.output_schema or {}).get("properties", {})) if with_output else []
-    if fields:
-        line += " -> {" + ", ".join(fields) + "}"
+    line = signature(spec, with_output=with_output)
     return f"{line} — {summary}" if summary else line

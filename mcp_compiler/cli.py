@@ -180,14 +180,15 @@ def load(args: argparse.Namespace) -> Config:
 
 
 async def cmd_tools(args: argparse.Namespace) -> int:
+    from .gateway import GatewayToolbox, down_servers
     from .upstreams import UpstreamPool
 
     async with UpstreamPool(load(args)) as pool:
-        catalog = pool.specs()
-        failed = [s for s in pool.status() if not s.connected]
-        for s in failed:
-            print(f"warning: server {s.name} is not connected: {s.last_error}", file=sys.stderr)
+        catalog = GatewayToolbox(pool).specs()  # what a plan can call: the servers' tools and the built-ins
+        down = down_servers(pool)
         if args.json:
+            for name, cause in down.items():  # stdout is the catalog's JSON
+                print(f"warning: server {name} is not connected: {cause}", file=sys.stderr)
             out = [
                 {
                     "name": spec.name, "server": spec.provider, "description": spec.description,
@@ -200,7 +201,16 @@ async def cmd_tools(args: argparse.Namespace) -> int:
         else:
             for spec in catalog.values():
                 print(tool_line(spec))
+            if down:
+                print(f"\nNot connected ({len(down)}; retried in the background, a task calling their tools fails "
+                      "with the reason):")
+                for name, cause in down.items():
+                    print(f"  {name}: {_one_line(cause)}")
     return EXIT_OK
+
+
+def _one_line(text: str) -> str:
+    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 # ---- run --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .answer import project, round_answer
+from .builtins import SEARCH_TOOL
 from .catalog import Catalog
 from .checks import check_plan
 from .errors import NoPlanner
@@ -20,7 +21,7 @@ from .joiner import Joiner
 from .llm import LLM, LLMError
 from .parser import parse_plan
 from .plan import Plan
-from .planner import Planner, render_results
+from .planner import SEARCH_ROUND_REASON, Planner, render_results
 from .run import Round, Run, TaskRecord, plain_answer
 from .policy import CallPolicy, Confirm, Destructive, Limits
 from .scheduler import Scheduler
@@ -69,6 +70,9 @@ class Compiler:
     """Runs plans (or, with an LLM, questions) over one toolbox under one call policy.
 
     Each call makes one Run. `max_replans` caps how often the joiner may ask for another round.
+    `planner_prompt_tokens` bounds the planner's prompt: beyond it, the tools are retrieved for the
+    question (planner.py). A round whose tasks only searched for tools (`compiler.search_tools`)
+    is replanned without asking the joiner, while rounds are left: the next plan needs what it found.
     `destructive` is the policy for tools marked destructive; a run's `confirm` is whom to ask.
     """
 
@@ -80,8 +84,10 @@ class Compiler:
         destructive: Destructive = "allow",
         llm: LLM | None = None,
         max_replans: int = 2,
+        planner_prompt_tokens: int | None = None,
     ) -> None:
         self.toolbox = toolbox
+        self.planner_prompt_tokens = planner_prompt_tokens
         self.limits = limits
         self.policy = CallPolicy(toolbox, limits, destructive)
         self.llm = llm
@@ -130,7 +136,8 @@ class Compiler:
             specs = self.toolbox.specs()
             # A Catalog may know more than its tools (e.g. the servers that are down), so keep it.
             catalog = specs if isinstance(specs, Catalog) else Catalog(specs.values())
-            planner = Planner(llm, catalog, run, purpose="plan" if number == 1 else "replan")
+            planner = Planner(llm, catalog, run, purpose="plan" if number == 1 else "replan",
+                              prompt_tokens=self.planner_prompt_tokens)
             await scheduler.run(planner.tasks(question, history, [t.id for t in run.tasks]), number)
             records = [t for t in run.tasks if t.round == number]
             rnd.task_ids = [t.id for t in records]
@@ -139,13 +146,17 @@ class Compiler:
             if planner.error and not records:
                 run.error = planner.error
                 break
+            last = number == self.max_replans + 1
+            if not last and records and all(t.tool == SEARCH_TOOL and t.status == "ok" for t in records):
+                rnd.decision, rnd.reason = "replan", SEARCH_ROUND_REASON
+                history = _history(run)
+                continue
             projection = round_answer(planner.text, run, catalog, records) if not planner.error else None
             if projection is not None:  # join(VALUE, ...) and every task succeeded: no joiner call
                 run.answer = rnd.reason = projection
                 rnd.decision, rnd.projected = "finish", True
                 break
             _phase(on_event, run, "joining")
-            last = number == self.max_replans + 1
             try:
                 decision = await Joiner(llm, run).decide(
                     question, _plans(run), render_results(run.tasks), last_round=last

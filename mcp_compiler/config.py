@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from .builtins import BUILTIN_SERVER
 from .errors import ConfigError
 
 from pydantic import (
@@ -232,6 +233,8 @@ class CompilerConfig(_Strict):
     max_plan_tasks: PositiveInt = 1_000
     max_plan_bytes: PositiveInt = 1_000_000
     description_max_tools: PositiveInt = 40
+    # The planner's system prompt, in tokens (tokens.py): beyond it, the tools for a query are retrieved.
+    planner_prompt_tokens: PositiveInt = 4_000
     # What clients of the HTTP transport may hold (server/http.py).
     http_max_sessions: PositiveInt = 256
     http_session_idle_s: PositiveFloat = 600
@@ -282,7 +285,7 @@ class Config(BaseModel):
         return self
 
 
-RESERVED_PREFIXES = ("compiler",)  # the server name of mcp-compiler's built-in tools
+RESERVED_PREFIXES = (BUILTIN_SERVER,)  # the server name of mcp-compiler's built-in tools (builtins.py)
 
 
 def server_prefix(key: str) -> str:

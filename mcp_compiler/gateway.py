@@ -17,14 +17,21 @@ config's names turn into the engine's:
     mcpServers.X.ordering         -> Limits.servers[X].ordering          ("plan" or "free"; default Limits.ordering)
     compiler.destructive          -> Compiler(destructive=...)
     compiler.max_replans          -> Compiler(max_replans=...)
+    compiler.planner_prompt_tokens -> Compiler(planner_prompt_tokens=...)
+
+The toolbox the compiler and the MCP server get is the pool's tools and mcp-compiler's own
+(`compiler.search_tools`, builtins.py) as one: `GatewayToolbox(pool)`, whose `unavailable()` adds
+when each server that is down is tried next.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from .builtins import WithBuiltins
 from .compiler import Compiler
 from .config import Config
 from .errors import RequestError
@@ -34,7 +41,10 @@ from .policy import Limits, ServerLimits
 from .tools import Toolbox
 from .upstreams import UpstreamPool, server_prefix
 
-__all__ = ["Gateway", "build_compiler", "limits_from", "open_gateway", "check_plan_size", "check_plan_tasks"]
+__all__ = [
+    "Gateway", "GatewayToolbox", "build_compiler", "check_plan_size", "check_plan_tasks", "down_servers",
+    "limits_from", "open_gateway", "retry_text",
+]
 
 
 def limits_from(config: Config) -> Limits:
@@ -57,7 +67,32 @@ def limits_from(config: Config) -> Limits:
 def build_compiler(toolbox: Toolbox, config: Config, *, llm: LLM | None = None) -> Compiler:
     """A compiler over `toolbox` with the config's limits and policies."""
     c = config.compiler
-    return Compiler(toolbox, limits_from(config), destructive=c.destructive, llm=llm, max_replans=c.max_replans)
+    return Compiler(toolbox, limits_from(config), destructive=c.destructive, llm=llm, max_replans=c.max_replans,
+                    planner_prompt_tokens=c.planner_prompt_tokens)
+
+
+def down_servers(pool: UpstreamPool) -> dict[str, str]:
+    """Each configured server that is not connected, by the name plans call it: why (redacted),
+    and when it is tried next while it backs off."""
+    causes = pool.unavailable()
+    retries = {server_prefix(s.name): s.retry_at for s in pool.status() if s.retry_at is not None}
+    return {prefix: cause + retry_text(retries.get(prefix)) for prefix, cause in causes.items()}
+
+
+def retry_text(retry_at: float | None) -> str:
+    """` (next attempt at 20:14:05 UTC)`, or nothing when no attempt is scheduled (connecting now)."""
+    if retry_at is None:
+        return ""
+    return f" (next attempt at {time.strftime('%H:%M:%S', time.gmtime(retry_at))} UTC)"
+
+
+class GatewayToolbox(WithBuiltins):
+    """The pool's tools with the built-ins; `unavailable()` tells when each server down is retried."""
+
+    inner: UpstreamPool
+
+    def unavailable(self) -> dict[str, str]:
+        return down_servers(self.inner)
 
 
 def check_plan_size(text: str, max_bytes: int) -> None:
@@ -81,11 +116,13 @@ def check_plan_tasks(plan: Plan, max_tasks: int) -> None:
 
 @dataclass(frozen=True)
 class Gateway:
-    """The configured servers' pool and the compiler over it, for as long as `open_gateway` runs."""
+    """The configured servers' pool, the toolbox over it with the built-ins, and the compiler over
+    that, for as long as `open_gateway` runs."""
 
     config: Config
     pool: UpstreamPool
     compiler: Compiler
+    toolbox: GatewayToolbox
 
 
 @asynccontextmanager
@@ -98,4 +135,5 @@ async def open_gateway(
     for the slowest upstream); a plan then waits only for the servers it names.
     """
     async with UpstreamPool(config, protocol_mode=protocol_mode, wait_for_servers=wait_for_servers) as pool:
-        yield Gateway(config, pool, build_compiler(pool, config, llm=llm))
+        toolbox = GatewayToolbox(pool)
+        yield Gateway(config, pool, build_compiler(toolbox, config, llm=llm), toolbox)

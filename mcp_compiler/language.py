@@ -56,8 +56,9 @@ SYNTAX = """\
 then `name=value`; they may span lines."""
 
 ARGUMENTS = """\
-- Positional arguments follow the tool's parameters in the order listed (required first; `?` marks \
-an optional one). `-> {fields}` lists the fields of a tool's result."""
+- Positional arguments follow the tool's parameters in the order listed (required first; `?` or \
+`= default` marks an optional one; `[T]` is an array of T, `{a: T}` an object). `-> {fields}` lists \
+the fields of a tool's result."""
 
 REFERENCES = """\
 - `$N` is task N's result, with its type; `$N.field`, `$N.items[0].name`, `$N["key"]` pick parts \

@@ -9,22 +9,29 @@ description of it, which the MCP tool description shares.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import anyio.to_thread
+
 from . import language
+from .builtins import SEARCH_TOOL, is_builtin
 from .catalog import Catalog, tool_line
 from .checks import BoundTask, PlanChecker
-from .language import example_for
+from .language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, Example, example_for
 from .llm import LLM, LLMError, Message
 from .parser import PlanParser
 from .plan import PlanError, value_text
 from .run import LLMUsage, Run, TaskRecord
+from .search import rank
+from .tokens import count_tokens
 
-__all__ = ["Planner", "planner_prompt", "tool_line", "render_results"]
+__all__ = ["Planner", "planner_prompt", "tool_line", "render_results", "found_tools"]
 
 END_OF_PLAN = "<END_OF_PLAN>"
+SEARCH_ROUND_REASON = "the plan only searched for tools: plan with what it found"
 RESULT_CHARS = 1500  # per task, in prompts: enough for a record, not a whole document
 
 _ROLE = """\
@@ -38,15 +45,60 @@ _OUTPUT = f"""\
 - Write only the plan (tasks and `Thought:` lines). End it with `join()` on its own line and then `{END_OF_PLAN}`."""
 
 
-def planner_prompt(catalog: Catalog) -> str:
-    """The system prompt: the role, the plan language (language.py), the catalog one tool a line, an example."""
-    tools = "\n".join(tool_line(spec, with_output=True) for spec in catalog.values()) or "(no tools are available)"
-    example = example_for(catalog)
+def planner_prompt(
+    catalog: Catalog, *, question: str = "", budget_tokens: int | None = None, first: Sequence[str] = ()
+) -> str:
+    """The system prompt: the role, the plan language (language.py), the tools one a line, an example.
+
+    Every tool is listed while the prompt fits `budget_tokens` (None: no budget). Beyond it, the
+    prompt lists the built-ins, then the tools named in `first` (found by earlier searches), then
+    those that match `question` best, while it fits, and says how to search for the rest.
+    """
+    lines = {name: tool_line(spec, with_output=True) for name, spec in catalog.items()}
+    whole = _prompt("Tools:\n" + ("\n".join(lines.values()) or "(no tools are available)"), example_for(lines))
+    if budget_tokens is None or count_tokens(whole) <= budget_tokens:
+        return whole
+    chosen = _retrieved(catalog, lines, question, first, budget_tokens)
+    text = _subset_header(len(chosen), len(catalog), search=SEARCH_TOOL in catalog) + "\n" + "\n".join(lines[n] for n in chosen)
+    return _prompt(text, example_for(chosen))
+
+
+def _subset_header(listed: int, total: int, *, search: bool) -> str:
+    header = f"Tools ({listed} of {total}: those that match the question best; the others exist too)."
+    if not search:
+        return header
+    return header + (
+        f" When a tool you need is not listed, write a plan that only calls {SEARCH_TOOL}(\"words for what it "
+        f"does\") (one call per need) and ends with join(): the next round lists the tools it found."
+    )
+
+
+def _prompt(tools: str, example: Example) -> str:
     return (
         f"{_ROLE}\n\nThe plan language:\n{language.RULES}\n{language.CHECK_FAILS_STREAMED}\n{_OUTPUT}\n\n"
-        f"Tools:\n{tools}\n\n"
+        f"{tools}\n\n"
         f"Example ({example.note}):\nQuestion: {example.question}\n{example.plan}\n{END_OF_PLAN}\n"
     )
+
+
+def _retrieved(
+    catalog: Catalog, lines: Mapping[str, str], question: str, first: Sequence[str], budget_tokens: int
+) -> list[str]:
+    """Tool names for a prompt within `budget_tokens`: built-ins, `first`, then the best matches.
+
+    The built-ins are listed whatever the budget: they are the way to the rest."""
+    builtins = [name for name, spec in catalog.items() if is_builtin(spec)]
+    wanted = dict.fromkeys([*builtins, *(n for n in first if n in lines), *rank(catalog, question)])
+    # Everything but the tool lines, with the longer example (which one is shown depends on the tools chosen).
+    header = _subset_header(len(catalog), len(catalog), search=SEARCH_TOOL in catalog)
+    used = max(count_tokens(_prompt(header, example)) for example in (EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH))
+    chosen: list[str] = []
+    for name in wanted:
+        cost = count_tokens(lines[name])
+        if used + cost <= budget_tokens or name in builtins:
+            chosen.append(name)
+            used += cost
+    return chosen
 
 
 def render_results(records: Sequence[TaskRecord]) -> str:
@@ -72,13 +124,17 @@ class Planner:
     catalog: Catalog
     run: Run
     purpose: str = "plan"
+    prompt_tokens: int | None = None  # the system prompt's budget: beyond it, tools are retrieved
     error: str | None = None
     text: str = ""
     _accepted: list[BoundTask] = field(default_factory=list)
 
     async def tasks(self, question: str, history: str = "", known_ids: Sequence[int] = ()) -> AsyncIterator[BoundTask]:
         """Yield each checked task as soon as it parses; one repair round on a PlanError."""
-        system = planner_prompt(self.catalog)
+        # In a worker thread: past the budget it ranks the catalog, whose index may have to be built first.
+        system = await anyio.to_thread.run_sync(functools.partial(
+            planner_prompt, self.catalog, question=self._search_text(question), budget_tokens=self.prompt_tokens,
+            first=found_tools(self.run)))
         prompt = _question_prompt(question, history, known_ids)
         messages = [Message("user", prompt)]
         for attempt in (1, 2):
@@ -122,6 +178,11 @@ class Planner:
         if not self._accepted and not self.text.strip():
             raise PlanError("the planner wrote no plan")
 
+    def _search_text(self, question: str) -> str:
+        """What the tools are retrieved by: the question, and why the joiner asked for each replan."""
+        return "\n".join([question, *(r.reason for r in self.run.rounds
+                                     if r.decision == "replan" and r.reason and r.reason != SEARCH_ROUND_REASON)])
+
     def plan_text(self) -> str:
         """The accepted tasks in canonical form."""
         return "\n".join(b.task.to_text() for b in self._accepted)
@@ -138,6 +199,18 @@ class Planner:
         else:
             ask = f"That plan is wrong: {error}\nWrite the whole plan again, fixed."
         return [*messages, Message("assistant", self.text), Message("user", ask)]
+
+
+def found_tools(run: Run) -> list[str]:
+    """The tools earlier rounds' `compiler.search_tools` calls found, in the order they were found."""
+    found: list[str] = []
+    for record in run.tasks:
+        result = record.result if record.tool == SEARCH_TOOL and record.status == "ok" else None
+        tools = result.get("tools") if isinstance(result, dict) else None
+        for tool in tools if isinstance(tools, list) else ():
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                found.append(tool["name"])
+    return list(dict.fromkeys(found))
 
 
 def _question_prompt(question: str, history: str, known_ids: Sequence[int]) -> str:

@@ -77,6 +77,7 @@ import os
 import re
 import signal
 import tempfile
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -197,6 +198,7 @@ class ServerStatus:
     last_error: str | None
     restarts: int
     protocol_version: str | None
+    retry_at: float | None = None  # when the next connection attempt starts (time.time()), while backing off
 
 
 def tool_value(result: types.CallToolResult) -> Any:
@@ -473,6 +475,7 @@ class _Upstream:
         self.state: State = "connecting"
         self.last_error: str | None = None
         self.restarts = 0
+        self.retry_at: float | None = None
         self.first_attempt_done = anyio.Event()
         self._state_changed = anyio.Event()
         self._client: Client | None = None
@@ -514,7 +517,11 @@ class _Upstream:
                                     f"time(s) within {_HEALTHY_AFTER_S:g} s of starting; retrying in {delay:.1f} s)")
             finally:
                 self.first_attempt_done.set()
-            await anyio.sleep(delay)
+            self.retry_at = time.time() + delay if delay > 0 else None
+            try:
+                await anyio.sleep(delay)
+            finally:
+                self.retry_at = None
 
     def _backoff(self, failures: int) -> float:
         if failures <= 0:
@@ -832,6 +839,7 @@ class _Upstream:
             last_error=self.last_error,
             restarts=self.restarts,
             protocol_version=client.protocol_version if client is not None and self.state == "connected" else None,
+            retry_at=self.retry_at,
         )
 
     def _describe(self, exc: BaseException) -> str:

@@ -150,4 +150,4 @@ async def test_a_call_that_is_not_safe_to_repeat_is_not_retried() -> None:
 
 
 def test_gateway_is_the_one_place_the_engine_is_built() -> None:
-    assert Gateway.__dataclass_fields__.keys() == {"config", "pool", "compiler"}
+    assert Gateway.__dataclass_fields__.keys() == {"config", "pool", "compiler", "toolbox"}

@@ -35,6 +35,7 @@ from . import bridge
 from .bfcl import BFCL_VERSION, bfcl_instances, find_bfcl_data
 from .model import DEFAULT_PROFILES, GroundTruthModel, LatencySetup, calibrate
 from .report import write_report
+from . import strategies
 from .strategies import STRATEGIES, Outcome, SubsetToolbox, run_strategy
 from .workloads import PAPER, Instance, wiki_instances
 
@@ -293,7 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tool-ms", metavar="LOW-HIGH", type=_range, help="tool latency range (default 200-600)")
     p.add_argument("--ttft", metavar="PROFILE=S,...", type=_ttft,
                    help="fix the time to first token (e.g. gpt-3.5=1.419,gpt-4=4.163) instead of calibrating")
+    p.add_argument("--planner-prompt-tokens", type=int, metavar="N",
+                   help=f"the planner prompt's budget, beyond which tools are retrieved (default "
+                        f"{strategies.PLANNER_PROMPT_TOKENS}, compiler.planner_prompt_tokens)")
     a = p.parse_args(argv)
+    if a.planner_prompt_tokens is not None:
+        strategies.PLANNER_PROMPT_TOKENS = a.planner_prompt_tokens
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     code = anyio.run(lambda: bench(a.quick, a.out, workloads=a.workloads.split(",") if a.workloads else None,
                                    instances=a.instances, bridge_cost=not a.no_bridge, time_scale=a.time_scale,

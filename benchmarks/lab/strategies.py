@@ -29,9 +29,11 @@ from typing import Any
 
 import anyio
 
+from mcp_compiler.builtins import WithBuiltins
 from mcp_compiler.catalog import Catalog, tool_line
 from mcp_compiler.checks import bind_task, coerce_arguments
 from mcp_compiler.compiler import Compiler
+from mcp_compiler.config import CompilerConfig
 from mcp_compiler.llm import LLM, Message, Usage, complete
 from mcp_compiler.parser import parse_plan
 from mcp_compiler.plan import resolve, value_text
@@ -297,9 +299,16 @@ async def parallel_fc(question: str, toolbox: Toolbox, llm: LLM, max_rounds: int
     return out
 
 
+# The planner prompt's budget (`compiler.planner_prompt_tokens`; `--planner-prompt-tokens`): a
+# question's tools are retrieved for it when its catalog would not fit.
+PLANNER_PROMPT_TOKENS = CompilerConfig().planner_prompt_tokens
+
+
 async def _compiler(name: str, question: str, toolbox: Toolbox, llm: LLM, limits: Limits) -> Outcome:
     out, clock = Outcome(name), _Clock()
-    run = await Compiler(toolbox, limits, llm=llm, max_replans=0).run_query(question)
+    # As the gateway serves it: the question's tools with the built-ins (compiler.search_tools).
+    compiler = Compiler(WithBuiltins(toolbox), limits, llm=llm, max_replans=0, planner_prompt_tokens=PLANNER_PROMPT_TOKENS)
+    run = await compiler.run_query(question)
     out.wall_s = clock.now()
     offset = run.started - clock.t0
     out.answer, out.error = run.answer, run.error

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
 from ..catalog import tool_line
 from ..config import CompilerConfig
 from ..language import CHECK_FAILS_WHOLE, RULES, example_for
@@ -228,30 +229,21 @@ def tool_description(
     limits: RequestLimits = RequestLimits(),
     unavailable: Mapping[str, str] | Sequence[str] = (),
 ) -> str:
-    """The description of `compile_and_run` for this catalog: the language, an example, the tools."""
+    """The description of `compile_and_run` for this catalog: the language, an example, the tools.
+
+    Past `limits`, a subset of the tools is listed, and the description says how a plan finds the
+    others (`compiler.search_tools`, when the catalog has it) and where the full catalog is.
+    """
     parts = _language(catalog)
-    if not catalog:
+    builtins = {name: spec for name, spec in catalog.items() if is_builtin(spec)}
+    servers_tools = {name: spec for name, spec in catalog.items() if name not in builtins}
+    if not servers_tools:
         parts.append("Tools: none available yet (servers are still connecting or failed to start).")
     else:
-        lines = [tool_line(spec, with_output=True) for spec in catalog.values()]
-        fits = sum(len(x) + 1 for x in lines) <= limits.description_max_chars
-        if len(lines) <= limits.description_max_tools and fits:
-            parts.append(f"Tools ({len(lines)}):\n" + "\n".join(lines))
-        else:
-            chosen: list[str] = []
-            size = 0
-            for spec in _useful_first(catalog):
-                line = tool_line(spec, max_description=100, with_output=True)
-                if len(chosen) >= limits.description_max_tools or size + len(line) + 1 > limits.description_max_chars:
-                    break
-                chosen.append(line)
-                size += len(line) + 1
-            servers = sorted({spec.provider or spec.name.split(".", 1)[0] for spec in catalog.values()})
-            parts.append(
-                f"Tools: {len(catalog)} exist on {len(servers)} servers ({', '.join(servers)}); "
-                f"{len(chosen)} are listed here. Read the resource {CATALOG_URI} for all of them "
-                f"({CATALOG_JSON_URI} has full schemas).\n" + "\n".join(chosen)
-            )
+        parts.append(_tools_part(servers_tools, limits, search=SEARCH_TOOL in builtins))
+    if builtins:
+        parts.append(f"mcp-compiler's own tools (server `{BUILTIN_SERVER}`, read-only):\n"
+                     + "\n".join(tool_line(spec, with_output=True) for spec in builtins.values()))
     if unavailable:
         causes = unavailable if isinstance(unavailable, Mapping) else dict.fromkeys(unavailable, "")
         lines = [f"- {name}: {_one_line(cause)}" if cause else f"- {name}" for name, cause in causes.items()]
@@ -260,6 +252,33 @@ def tool_description(
             "fails with the reason, the rest of the plan runs):\n" + "\n".join(lines)
         )
     return "\n\n".join(parts)
+
+
+def _tools_part(catalog: Mapping[str, ToolSpec], limits: RequestLimits, *, search: bool) -> str:
+    """Every tool, or those that fit the limits and how to reach the rest."""
+    lines = [tool_line(spec, with_output=True) for spec in catalog.values()]
+    fits = sum(len(x) + 1 for x in lines) <= limits.description_max_chars
+    if len(lines) <= limits.description_max_tools and fits:
+        return f"Tools ({len(lines)}):\n" + "\n".join(lines)
+    chosen: list[str] = []
+    size = 0
+    for spec in _useful_first(catalog):
+        line = tool_line(spec, max_description=100, with_output=True)
+        if len(chosen) >= limits.description_max_tools or size + len(line) + 1 > limits.description_max_chars:
+            break
+        chosen.append(line)
+        size += len(line) + 1
+    servers = sorted({spec.provider or spec.name.split(".", 1)[0] for spec in catalog.values()})
+    how = (
+        f"To find the others, call {SEARCH_TOOL} in a plan of its own, e.g. `1. {SEARCH_TOOL}(\"create "
+        f"calendar event\")` then `join()`: the answer lists the best matches, each with its signature and "
+        f"input schema, and your next plan can call them. " if search else ""
+    )
+    return (
+        f"Tools: {len(catalog)} exist on {len(servers)} servers ({', '.join(servers)}); "
+        f"{len(chosen)} are listed here. {how}The resource {CATALOG_URI} lists all of them "
+        f"({CATALOG_JSON_URI} has full schemas).\n" + "\n".join(chosen)
+    )
 
 
 def _one_line(text: str, limit: int = 200) -> str:

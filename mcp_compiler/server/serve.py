@@ -44,7 +44,7 @@ async def serve(
     # to the hosts by tools/list_changed, and a plan waits only for the servers it names.
     async with open_gateway(config, wait_for_servers=False) as gateway:
         pool = gateway.pool
-        app = CompilerServer(pool, config, model=model, limits=limits, compiler=gateway.compiler)
+        app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler)
         pool.on_catalog_change.append(app.catalog_changed)
         logger.info("connecting %d servers in the background", len(pool.status()))
         if transport == "stdio":
