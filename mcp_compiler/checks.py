@@ -194,7 +194,7 @@ class _PerSchema:
     def get(self, *schemas: Any) -> Any:
         key = tuple(map(id, schemas))
         entry = self._entries.get(key)
-        if entry is not None and all(a is b for a, b in zip(entry[0], schemas)):
+        if entry is not None:  # the entry keeps its objects alive, so these ids are still theirs
             return entry[1]
         if len(self._entries) >= self._LIMIT:
             self._entries.clear()

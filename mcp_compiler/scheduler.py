@@ -54,7 +54,7 @@ TaskProgress = Callable[[TaskRecord, float, "float | None", "str | None"], None]
 """Called when a running task's server reports progress (value, total, message); quick, never raises."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per task: no __dict__ to allocate and to trace
 class _Slot:
     record: TaskRecord
     ended: bool = False  # its record has its final status, and every edge it waited for has ended
@@ -79,7 +79,7 @@ class _Slot:
             self._done.set()
 
 
-@dataclass
+@dataclass(slots=True)
 class _ServerOrder:
     """Plan order on one server so far: its last call with side effects and the reads since."""
 
