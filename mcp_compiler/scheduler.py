@@ -176,7 +176,9 @@ class Scheduler:
             # Every edge is waited for before anything else, skipping included: a task never ends
             # before the tasks it is ordered after, so plan order holds through skipped tasks too.
             for dep in (*needed, *record.ordered_after):
-                await self._slots[dep].done.wait()
+                earlier = self._slots[dep]
+                if not earlier.ended:  # waiting on a set event still yields to the loop: one per edge
+                    await earlier.done.wait()
             failed = [d for d in needed if self._slots[d].record.status != "ok"]
             if failed:
                 first = self._slots[failed[0]].record
@@ -218,7 +220,8 @@ class Scheduler:
             if first is not slot:
                 slot.record.start_s = self._now()
                 slot.record.deduplicated_from = first.record.id
-                await first.done.wait()
+                if not first.ended:
+                    await first.done.wait()
                 source = first.record
                 self._finish(slot.record, source.status, result=source.result, error=source.error)
                 return
