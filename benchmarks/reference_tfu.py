@@ -10,7 +10,9 @@ machine's load falls on both; the tables give each one's median time per task an
 (min–max) over the runs, in wall time (what a caller waits: the reference's polling sleeps count)
 and in this process's CPU time (what the engine spends: on a machine shared with other work, wall
 time also counts the others' turns). `asyncio floor` is `asyncio.create_task` and `gather` of the same
-calls with nothing else: no engine can do less.
+calls with nothing else: no engine can do less. `anyio floor` is what any engine built on anyio
+task groups pays at least, as ours is: a task in a task group per call, each call under its own
+timeout scope (and, in the chain, waiting for the previous call's event).
 
 The reference does little per task (a bare `asyncio.create_task`, string substitution, an Event),
 holds no limits, timeouts or records, and finds ready tasks by polling every 10 ms. Ours runs
@@ -229,10 +231,31 @@ async def time_floor(shape: str, n: int) -> tuple[float, float]:
     return _since(start)
 
 
+async def time_anyio_floor(shape: str, n: int) -> tuple[float, float]:
+    """A task per call in one task group, each call under its own timeout; the chain's wait on events."""
+    done = [anyio.Event() for _ in range(n + 1)]
+    done[0].set()
+    results: list[Any] = [0] * (n + 1)
+
+    async def call(i: int) -> None:
+        if shape == "chain":
+            await done[i - 1].wait()
+        with anyio.move_on_after(60):
+            results[i] = await noop(results[i - 1] if shape == "chain" else i)
+        done[i].set()
+
+    start = _now()
+    async with anyio.create_task_group() as tg:
+        for i in range(1, n + 1):
+            tg.start_soon(call, i)
+    return _since(start)
+
+
 ENGINES: dict[str, Callable[[str, int], Awaitable[tuple[float, float]]]] = {
     "reference TFU": time_reference,
     "ours, default limits (16 in flight)": time_ours(Limits()),
     "ours, no binding cap": time_ours(Limits(max_concurrency=1000, max_per_server=1000)),
+    "anyio floor": time_anyio_floor,
     "asyncio floor": time_floor,
 }
 SHAPES = {"wide": 1000, "chain": 200}
