@@ -57,7 +57,7 @@ TaskProgress = Callable[[TaskRecord, float, "float | None", "str | None"], None]
 @dataclass(slots=True)  # one per task: no __dict__ to allocate and to trace
 class _Slot:
     record: TaskRecord
-    ended: bool = False  # its record has its final status, and every edge it waited for has ended
+    ended: bool = False  # its record has its final status: the last thing its task does
     _done: anyio.Event | None = None  # made only for a slot something waits on: most have no waiter
     writes: bool = False  # not read-only: its server's later calls wait for it (plan ordering)
     last_write: _Slot | None = None  # the last such call to its server before it (plan ordering)
@@ -155,8 +155,8 @@ class Scheduler:
             order.reads.append(slot)
         if before:
             record = slot.record
-            edges = [s.record.id for s in before if s.record.id not in record.deps and s.record.id not in record.after]
-            record.ordered_after = sorted(edges) if len(edges) > 1 else edges
+            known = {*record.deps, *record.after}
+            record.ordered_after = sorted(s.record.id for s in before if s.record.id not in known)
 
     def _ordering_of(self, server: str) -> str:
         limits = self._calls.policy.limits
