@@ -22,7 +22,7 @@ a whole plan with one, and the planner feeds one the tasks of an LLM stream as t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ import re
 from .catalog import Catalog, UnknownTool
 from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, spreads_in, value_text
 from .schemas import validator_for
-from .tools import ToolSpec
+from .tools import ToolSpec, positional_order
 
 __all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan", "coerce_arguments"]
 
@@ -142,11 +142,12 @@ class PlanChecker:
                 task.line, task.column,
             )
         data = task.data_deps
-        for dep in sorted(task.deps):
-            if dep not in self._seen:
-                # A reference to itself or a later task is how a cycle starts, so none can form.
-                how = "refers to" if dep in data else "is to run after"
-                raise PlanError(f"task {task.id} {how} ${dep}, which is not an earlier task", task.line, task.column)
+        unknown = [dep for dep in (*data, *task.after) if dep not in self._seen]
+        if unknown:
+            # A reference to itself or a later task is how a cycle starts, so none can form.
+            dep = min(unknown)
+            how = "refers to" if dep in data else "is to run after"
+            raise PlanError(f"task {task.id} {how} ${dep}, which is not an earlier task", task.line, task.column)
 
     def _check_references(self, bound: BoundTask) -> None:
         """Every reference's path against the referenced tool's output schema; whole-value
@@ -230,7 +231,7 @@ def _one_spread(task: Task | _JoinSite, spreads: list[Ref], what: str) -> Ref | 
 
 
 def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
-    params = spec.parameters
+    params = _PARAMETERS.get(spec.input_schema)
     if len(task.args) > len(params):
         raise task.error(f"takes at most {len(params)} positional argument(s), got {len(task.args)}{_signature(spec)}")
     arguments = dict(zip(params, task.args))
@@ -245,28 +246,41 @@ def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
     return arguments
 
 
-_VALIDATORS: dict[tuple[int, int], tuple[Any, Any, Any]] = {}  # (id(root), id(schema)) -> (root, schema, validator)
-_MAX_VALIDATORS = 4096
+class _PerSchema:
+    """What `build` makes of some schema objects, made once for as long as they are in use.
+
+    Keyed by the objects' identity (a schema is a dict, so cannot be hashed), and the entry keeps
+    them, so an id cannot be reused for another object while its entry is here. The catalog's
+    schemas are long-lived, so this is built once per tool, not once per task or per run.
+    """
+
+    _LIMIT = 4096  # entries; a catalog that keeps changing starts over rather than growing
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._entries: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = {}
+
+    def get(self, *schemas: Any) -> Any:
+        key = tuple(map(id, schemas))
+        entry = self._entries.get(key)
+        if entry is not None:  # the entry keeps its objects alive, so these ids are still theirs
+            return entry[1]
+        if len(self._entries) >= self._LIMIT:
+            self._entries.clear()
+        made = self._build(*schemas)
+        self._entries[key] = (schemas, made)
+        return made
 
 
-def _validator(schema: dict[str, Any], root: dict[str, Any]) -> Any:
-    """A validator per (tool schema, property), built once: building one cost about half of a
-    task's check. Keyed by identity; the entry keeps both objects, so an id cannot be reused."""
-    key = (id(root), id(schema))
-    cached = _VALIDATORS.get(key)
-    if cached is not None and cached[0] is root and cached[1] is schema:
-        return cached[2]
-    if len(_VALIDATORS) >= _MAX_VALIDATORS:
-        _VALIDATORS.clear()
-    validator = validator_for(schema, root=root)
-    _VALIDATORS[key] = (root, schema, validator)
-    return validator
+# A validator per (tool schema, property): building one cost about half of a task's check.
+# schemas.validator_for: patterns on RE2 (an upstream's pattern cannot block the loop) and `$ref`s
+# resolved within the tool's own schema (`root`), never fetched.
+_VALIDATORS = _PerSchema(lambda schema, root: validator_for(schema, root=root))
+_PARAMETERS = _PerSchema(positional_order)  # a tool's parameters in positional order
 
 
 def _validate(task: Task, name: str, value: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
-    # schemas.validator_for: patterns on RE2 (an upstream's pattern cannot block the loop) and
-    # `$ref`s resolved within the tool's own schema (`root`), never fetched.
-    error = jsonschema.exceptions.best_match(_validator(schema, root).iter_errors(value))
+    error = jsonschema.exceptions.best_match(_VALIDATORS.get(schema, root).iter_errors(value))
     if error is not None:
         where = name + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise task.error(f"argument {where}: {error.message}")
@@ -287,8 +301,19 @@ def _types(schema: dict[str, Any]) -> set[str]:
         return set(kind)
     found: set[str] = set()
     for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
-        found |= _types(sub)
+        if isinstance(sub, dict):  # `true` is a schema too, and says nothing of the type
+            found |= _types(sub)
     return found
+
+
+def _declared_types(schema: dict[str, Any]) -> dict[str, set[str]]:
+    """The JSON types each property declares, for the properties that declare some."""
+    properties = schema.get("properties", {})
+    found = {name: _types(sub) for name, sub in properties.items() if isinstance(sub, dict)}
+    return {name: types for name, types in found.items() if types}
+
+
+_DECLARED_TYPES = _PerSchema(_declared_types)  # after _types is defined: it calls it
 
 
 def coerce_arguments(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, Any]:
@@ -297,11 +322,11 @@ def coerce_arguments(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, Any
     A whole-value reference keeps its type, so `$1` may be a number where the tool wants a string
     (it gets the text) or numeric text where it wants a number (it gets the number).
     """
-    properties = spec.input_schema.get("properties", {})
+    declared = _DECLARED_TYPES.get(spec.input_schema)
     out = dict(arguments)
     for name, value in arguments.items():
-        types = _types(properties.get(name, {}))
-        if not types:
+        types = declared.get(name)
+        if types is None:
             continue
         if types == {"string"} and not isinstance(value, str):
             out[name] = value_text(value)

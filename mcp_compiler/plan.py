@@ -292,8 +292,11 @@ def _describe(value: Any) -> str:
 def measure(value: Any, limit: int) -> int:
     """About how many bytes `value` takes as compact JSON (strings by their length), counting no
     further than just past `limit`: a huge value costs no more to measure than the limit allows."""
-    if isinstance(value, str):  # the common result, measured without the walk
+    kind = type(value)
+    if kind is str:  # the common results, measured without the walk
         return len(value) + 3
+    if kind in _SCALARS:
+        return 8
     total = 0
     pending: list[Any] = [iter((value,))]  # iterators, so a long list is never copied
     while pending and total <= limit:
@@ -315,6 +318,8 @@ def measure(value: Any, limit: int) -> int:
 
 
 _END = object()
+_SCALARS = frozenset({int, float, bool, type(None)})
+_PLAIN = _SCALARS | {str}
 
 
 def nests_deeper(value: Any, limit: int) -> bool:
@@ -362,6 +367,8 @@ def resolved_size(value: Value, results: Mapping[int, Any], limit: int, element:
 def resolve(value: Value, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
     """Replace every reference in `value` with data from `results` (task ID -> value); a spread
     reference with the part of `element` (one item of its list) it names."""
+    if type(value) in _PLAIN:  # most arguments: nothing to replace or copy
+        return value
     if isinstance(value, Ref):
         return _follow(value, results, element)
     if isinstance(value, Template):

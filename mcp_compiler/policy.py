@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 
-from ._concurrency import holding
 from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from .plan import NO_ELEMENT, Value, measure, resolved_size
 from .tools import Toolbox, ToolProgress, ToolSpec
@@ -96,6 +96,7 @@ class CallPolicy:
         self.limits = limits
         self.destructive: Destructive = destructive
         self._server_slots: dict[str, anyio.CapacityLimiter] = {}
+        self._decided: dict[str, tuple[anyio.CapacityLimiter, float | None]] = {}  # limits_of, per server
         # Toolboxes that can report a call's progress (MCP upstreams) have this; others do not.
         self._call_with_progress = getattr(toolbox, "call_with_progress", None)
 
@@ -123,40 +124,26 @@ class CallPolicy:
         if await confirm(spec, arguments) is not True:
             raise CallRefused(f"{spec.name} was not confirmed, so it did not run")
 
-    async def call(
-        self, spec: ToolSpec, arguments: dict[str, Any], run_slots: anyio.CapacityLimiter,
-        on_start: Callable[[], None] = _nothing, progress: ToolProgress | None = None,
-    ) -> Any:
-        """Take the server's slot, then the run's; call under the timeout; retry a lost connection."""
-        timeout = self.limits.timeout_of(spec.provider)
-        # The server's slot first: a call waiting for its busy server must not sit on a run slot
-        # that a call to another server could use.
-        async with holding(self._slots_of(spec.provider)), holding(run_slots):
-            on_start()
-            # The scope, not the exception type, says whether our timeout fired: a tool may raise
-            # its own TimeoutError, or turn our cancellation into some other error.
-            with anyio.move_on_after(timeout) as scope:
-                try:
-                    return await self._call_with_retry(spec, arguments, progress)
-                except Exception:
-                    if scope.cancel_called:
-                        raise CallTimeout(f"timed out after {timeout:g} s") from None
-                    raise
-            raise CallTimeout(f"timed out after {timeout:g} s")
+    def limits_of(self, server: str) -> tuple[anyio.CapacityLimiter, float | None]:
+        """The server's slots and call timeout, decided once per server rather than per call."""
+        decided = self._decided.get(server)
+        if decided is None:
+            decided = self._decided[server] = (self._slots_of(server), self.limits.timeout_of(server))
+        return decided
 
-    async def _call_once(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
+    def call_once(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Awaitable[Any]:
+        """The toolbox's call, with progress reports when someone listens and the toolbox has them."""
         if progress is not None and self._call_with_progress is not None:
-            return await self._call_with_progress(spec, arguments, progress)
-        return await self.toolbox.call(spec, arguments)
+            return self._call_with_progress(spec, arguments, progress)
+        return self.toolbox.call(spec, arguments)
 
-    async def _call_with_retry(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
-        try:
-            return await self._call_once(spec, arguments, progress)
-        except ConnectionLost as lost:
-            if not spec.dedupable:
-                raise ConnectionLost(f"{lost}; not retried because {spec.name} is not marked read-only or idempotent")
-            log.info("retrying %s after its server reconnects: %s", spec.name, lost)
-            return await self._call_once(spec, arguments, progress)
+    async def retry(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None, lost: ConnectionLost) -> Any:
+        """A call whose server went away mid-call, made once more (after the toolbox reconnects)
+        if the tool may be repeated: read-only or idempotent."""
+        if not spec.dedupable:
+            raise ConnectionLost(f"{lost}; not retried because {spec.name} is not marked read-only or idempotent")
+        log.info("retrying %s after its server reconnects: %s", spec.name, lost)
+        return await self.call_once(spec, arguments, progress)
 
 
 class RunCalls:
@@ -188,11 +175,52 @@ class RunCalls:
         self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing,
         progress: ToolProgress | None = None,
     ) -> Any:
-        """Permit, then call; `on_start` runs once the call holds its slots and is about to start;
-        `progress` hears the server's progress reports during the call."""
+        """Permit; take the server's slot, then the run's; call under the timeout; account the result.
+
+        `on_start` runs once the call holds its slots and is about to start; `progress` hears the
+        server's progress reports during the call. One frame for every step, because this runs
+        once per task: the steps as layered calls and context managers were most of a zero-latency
+        task's cost (README, "Scheduler overhead").
+        """
+        policy = self.policy
         if spec.destructive:  # most calls are not: skip the await
-            await self.policy.permit(spec, arguments, self._confirm)
-        result = await self.policy.call(spec, arguments, self._slots, on_start, progress)
+            await policy.permit(spec, arguments, self._confirm)
+        server_slots, timeout = policy.limits_of(spec.provider)
+        run_slots = self._slots
+        # The server's slot first: a call waiting for its busy server must not sit on a run slot
+        # that a call to another server could use. A free slot is taken without a trip through
+        # the event loop (`acquire()` always yields), but a cancelled caller takes none.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            server_slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await server_slots.acquire()
+        try:
+            try:
+                run_slots.acquire_nowait()
+            except anyio.WouldBlock:
+                await run_slots.acquire()
+            try:
+                on_start()
+                # The scope, not the exception type, says whether our timeout fired: a tool may
+                # raise its own TimeoutError, or turn our cancellation into some other error.
+                scope = anyio.move_on_after(timeout) if timeout is not None else _NO_TIMEOUT
+                with scope:
+                    try:
+                        try:
+                            result = await policy.call_once(spec, arguments, progress)
+                        except ConnectionLost as lost:  # within the same timeout
+                            result = await policy.retry(spec, arguments, progress, lost)
+                    except Exception:
+                        if scope.cancel_called:
+                            raise CallTimeout(f"timed out after {timeout:g} s") from None
+                        raise
+                if scope.cancelled_caught:
+                    raise CallTimeout(f"timed out after {timeout:g} s")
+            finally:
+                run_slots.release()
+        finally:
+            server_slots.release()
         self._account(result)
         return result
 
@@ -210,6 +238,21 @@ class RunCalls:
                 "compiler.max_run_bytes); this result was dropped"
             )
         self._run_bytes += size
+
+
+class _NoTimeout:
+    """What `anyio.move_on_after(None)` would be, without the cost of a cancel scope."""
+
+    cancel_called = cancelled_caught = False
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_TIMEOUT = _NoTimeout()
 
 
 def _mib(size: int) -> str:

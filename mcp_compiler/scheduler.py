@@ -56,6 +56,9 @@ def current_task_id() -> int | None:
     return _current_task.get()
 
 
+_TASK_NAME = "mcp_compiler.scheduler.task"  # named here: anyio would otherwise build the name for each
+_CALL_KEY = json.JSONEncoder(sort_keys=True, default=str)  # what json.dumps builds for each call
+
 TaskEvent = Callable[[TaskRecord], None]
 """Called when a task starts running and when it ends; must be quick and must not raise."""
 
@@ -63,19 +66,36 @@ TaskProgress = Callable[[TaskRecord, float, "float | None", "str | None"], None]
 """Called when a running task's server reports progress (value, total, message); quick, never raises."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per task: no __dict__ to allocate and to trace
 class _Slot:
     record: TaskRecord
-    done: anyio.Event = field(default_factory=anyio.Event)
+    ended: bool = False  # its record has its final status: the last thing its task does
+    _done: anyio.Event | None = None  # made only for a slot something waits on: most have no waiter
     writes: bool = False  # not read-only: its server's later calls wait for it (plan ordering)
     last_write: _Slot | None = None  # the last such call to its server before it (plan ordering)
     call_key: str | None = None  # tool and resolved arguments, once known
     epoch: int = 0  # which state of its server a read-only or idempotent call saw, for sharing
 
+    @property
+    def done(self) -> anyio.Event:
+        """Set once the slot has ended."""
+        if self._done is None:
+            self._done = anyio.Event()
+            if self.ended:
+                self._done.set()
+        return self._done
 
-@dataclass
+    def end(self) -> None:
+        self.ended = True
+        if self._done is not None:
+            self._done.set()
+
+
+@dataclass(slots=True)
 class _ServerOrder:
     """Plan order on one server so far: its last call with side effects and the reads since."""
+
+    free: bool = False  # the server's limits say `ordering="free"`: no edges
 
     last_write: _Slot | None = None
     reads: list[_Slot] = field(default_factory=list)
@@ -107,18 +127,19 @@ class Scheduler:
             async with anyio.create_task_group() as tg:
                 if isinstance(tasks, AsyncIterable):
                     async for bound in tasks:
-                        tg.start_soon(self._execute, bound, self._add(bound, round_number))
+                        tg.start_soon(self._execute, bound, self._add(bound, round_number), name=_TASK_NAME)
                 else:
                     for bound in tasks:
-                        tg.start_soon(self._execute, bound, self._add(bound, round_number))
+                        tg.start_soon(self._execute, bound, self._add(bound, round_number), name=_TASK_NAME)
 
     def _add(self, bound: BoundTask, round_number: int) -> _Slot:
         if bound.id in self._slots:
             raise ValueError(f"task {bound.id} was already scheduled in this run")
-        data = bound.task.data_deps
+        task = bound.task
+        data = task.data_deps
         record = TaskRecord(
-            id=bound.id, tool=bound.spec.name, thought=bound.task.thought, round=round_number,
-            deps=sorted(data), after=[d for d in bound.task.after if d not in data],
+            id=task.id, tool=bound.spec.name, thought=task.thought, round=round_number,
+            deps=sorted(data) if data else [], after=[d for d in task.after if d not in data] if task.after else [],
         )
         slot = _Slot(record)
         self._keep_plan_order(bound, slot)
@@ -129,9 +150,11 @@ class Scheduler:
     def _keep_plan_order(self, bound: BoundTask, slot: _Slot) -> None:
         """Side-effect edges: this call against the earlier calls to its server, in plan order."""
         server = bound.spec.provider or bound.spec.name.split(".", 1)[0]
-        if self._ordering_of(server) == "free":
+        order = self._order.get(server)
+        if order is None:
+            order = self._order[server] = _ServerOrder(free=self._ordering_of(server) == "free")
+        if order.free:
             return
-        order = self._order.setdefault(server, _ServerOrder())
         slot.writes = not bound.spec.read_only
         slot.last_write = order.last_write
         # The edges to wait for, none implied by another: a read waits for the last write; a write
@@ -142,8 +165,10 @@ class Scheduler:
             order.last_write, order.reads = slot, []
         else:
             order.reads.append(slot)
-        known = set(slot.record.deps) | set(slot.record.after)
-        slot.record.ordered_after = sorted(s.record.id for s in before if s.record.id not in known)
+        if before:
+            record = slot.record
+            known = {*record.deps, *record.after}
+            record.ordered_after = sorted(s.record.id for s in before if s.record.id not in known)
 
     def _ordering_of(self, server: str) -> str:
         limits = self._calls.policy.limits
@@ -154,7 +179,8 @@ class Scheduler:
         record = slot.record
         _current_task.set(record.id)  # each task has its own coroutine, so its own context
         try:
-            needed = sorted({*record.deps, *record.after})  # must succeed; `deps` also give values
+            # Must succeed; `deps` also give values. Both lists are sorted and share no ID.
+            needed = sorted(record.deps + record.after) if record.after else record.deps
             missing = [d for d in needed if d not in self._slots]
             if missing:
                 how = "refers to" if missing[0] in record.deps else "is to run after"
@@ -163,7 +189,9 @@ class Scheduler:
             # Every edge is waited for before anything else, skipping included: a task never ends
             # before the tasks it is ordered after, so plan order holds through skipped tasks too.
             for dep in (*needed, *record.ordered_after):
-                await self._slots[dep].done.wait()
+                earlier = self._slots[dep]
+                if not earlier.ended:  # waiting on a set event still yields to the loop: one per edge
+                    await earlier.done.wait()
             failed = [d for d in needed if self._slots[d].record.status != "ok"]
             if failed:
                 first = self._slots[failed[0]].record
@@ -188,7 +216,7 @@ class Scheduler:
         finally:
             if not record.done:
                 self._finish(record, "cancelled", error=self._cancel_reason())
-            slot.done.set()
+            slot.end()
 
     async def _spread(self, bound: BoundTask, slot: _Slot, results: dict[int, Any]) -> None:
         record = slot.record
@@ -218,7 +246,7 @@ class Scheduler:
         new call, and so is an idempotent write with another write between it and its twin.
         """
         if bound.spec.dedupable:
-            slot.call_key = bound.spec.name + "\0" + json.dumps(arguments, sort_keys=True, default=str)
+            slot.call_key = bound.spec.name + "\0" + _CALL_KEY.encode(arguments)
             last = slot.last_write
             if last is not None:
                 # `last` has ended (this task waited for it); a twin of it right after it sees the
@@ -229,7 +257,8 @@ class Scheduler:
             if first is not slot:
                 slot.record.start_s = self._now()
                 slot.record.deduplicated_from = first.record.id
-                await first.done.wait()
+                if not first.ended:
+                    await first.done.wait()
                 source = first.record
                 self._finish(slot.record, source.status, result=source.result, error=source.error)
                 return

@@ -424,3 +424,24 @@ def test_an_upstreams_odd_output_schema_gives_a_plan_error_or_no_verdict_quickly
         except PlanError:
             pass
         assert time.perf_counter() - started < 0.5, path
+
+
+def test_a_validator_is_built_once_per_tool_property_not_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mcp_compiler.checks as checks
+
+    built: list[Any] = []
+
+    def counting(schema: Any, *, root: Any = None) -> Any:
+        built.append(schema)
+        return checks.validator_for(schema, root=root)
+
+    monkeypatch.setattr(checks, "_VALIDATORS", checks._PerSchema(lambda schema, root: counting(schema, root=root)))
+    spec = ToolSpec("t", input_schema={"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}})
+    catalog = {"t": spec}
+    text = "\n".join(f"{i}. t({i}, \"x\")" for i in range(1, 201))
+    check_plan(parse_plan(text), catalog)
+    check_plan(parse_plan(text), catalog)  # a second plan over the same catalog builds none
+    assert [s["type"] for s in built] == ["integer", "string"]
+    # And the cached validators still judge: a wrong literal is an error naming the argument.
+    with pytest.raises(PlanError, match="argument n: 'x' is not of type 'integer'"):
+        check_plan(parse_plan('1. t(1, "a")\n2. t("x", "b")'), catalog)
