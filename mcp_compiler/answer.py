@@ -20,7 +20,7 @@ from typing import Any
 
 from .checks import PlanChecker
 from .parser import parse_plan
-from .plan import PlanError, ResolveError, Value, refs_in, resolve, spreads_in, value_text
+from .plan import PlanError, ResolveError, Value, refs_in, resolve, resolve_element, spreads_in, value_text
 from .run import Run, TaskRecord
 from .tools import ToolSpec
 
@@ -62,7 +62,7 @@ def _lines(value: Value, results: dict[int, Any]) -> list[str]:
     elements = resolve(spreads[0].list_ref, results)
     if not isinstance(elements, list):
         raise ResolveError(f"{spreads[0].list_ref}[*] spreads over a list, but {spreads[0].list_ref} is not one")
-    return [value_text(resolve(value, results, element)) for element in elements]
+    return [value_text(resolve_element(value, results, element)) for element in elements]
 
 
 def round_answer(text: str, run: Run, catalog: Mapping[str, ToolSpec], records: list[TaskRecord]) -> str | None:

@@ -211,10 +211,12 @@ def bind_task(task: Task, catalog: Catalog) -> BoundTask:
         raise task.error(f"missing required argument(s) {', '.join(missing)}{_signature(spec)}")
     spreads: list[Ref] = []
     for name, value in arguments.items():
-        if name in properties and not refs_in(value):
-            _validate(task, name, value, properties[name], schema)
-        spreads += spreads_in(value)
-    spread = _one_spread(task, spreads, "a task")
+        if not refs_in(value):
+            if name in properties:
+                _validate(task, name, value, properties[name], schema)
+        else:
+            spreads += spreads_in(value)
+    spread = _one_spread(task, spreads, "a task") if spreads else None  # most tasks have none: no call
     return BoundTask(task, spec, arguments, spread)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Union
 
 from .errors import CompilerError
 
-__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH", "NO_ELEMENT", "AS_WRITTEN", "spreads_in", "join_text"]
+__all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH", "NO_ELEMENT", "AS_WRITTEN", "resolve_element", "spreads_in", "join_text"]
 
 PathItem = Union[str, int]
 
@@ -256,8 +256,25 @@ AS_WRITTEN: Any = _NoElement()  # resolve a spread reference to its own text (`"
 
 def _follow(ref: Ref, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
     """The value `ref` names; for a spread reference, within `element` (one item of its list)."""
-    if ref.spread is None:
-        return _walk(results[ref.task], ref.path, ref, f"${ref.task}")
+    if ref.spread is not None:
+        return _follow_spread(ref, results, element)
+    value = results[ref.task]  # the plain case, inline: it is on every task's path
+    walked = f"${ref.task}"
+    for item in ref.path:
+        try:
+            if isinstance(value, dict):
+                value = value[str(item)] if str(item) in value else value[item]
+            elif isinstance(value, (list, tuple, str)) and isinstance(item, int):
+                value = value[item]
+            else:
+                raise KeyError(item)
+        except (KeyError, IndexError, TypeError):
+            raise ResolveError(f"cannot resolve {ref}: {walked} {_describe(value)} has no {item!r}") from None
+        walked += f"[{item}]" if isinstance(item, int) else f".{item}"
+    return value
+
+
+def _follow_spread(ref: Ref, results: Mapping[int, Any], element: Any) -> Any:
     if element is NO_ELEMENT:  # the whole list, as the spread's own length and type checks see it
         return _walk(results[ref.task], ref.path, ref, f"${ref.task}")
     if element is AS_WRITTEN:
@@ -364,19 +381,33 @@ def resolved_size(value: Value, results: Mapping[int, Any], limit: int, element:
     return total
 
 
-def resolve(value: Value, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
-    """Replace every reference in `value` with data from `results` (task ID -> value); a spread
-    reference with the part of `element` (one item of its list) it names."""
+def resolve(value: Value, results: Mapping[int, Any]) -> Any:
+    """Replace every reference in `value` with data from `results` (task ID -> value)."""
     if type(value) in _PLAIN:  # most arguments: nothing to replace or copy
         return value
+    if isinstance(value, Ref):
+        return _follow(value, results)
+    if isinstance(value, Template):
+        return "".join(p if isinstance(p, str) else value_text(_follow(p, results)) for p in value.parts)
+    if isinstance(value, list):
+        return [resolve(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, results) for k, v in value.items()}
+    return value
+
+
+def resolve_element(value: Value, results: Mapping[int, Any], element: Any) -> Any:
+    """`resolve` for one call of a spread task: a spread reference becomes the part of `element`
+    (one item of its list) it names (`AS_WRITTEN`: its own text). Apart from `resolve`, so that a
+    plain task's resolution carries nothing for spreads."""
     if isinstance(value, Ref):
         return _follow(value, results, element)
     if isinstance(value, Template):
         return "".join(p if isinstance(p, str) else value_text(_follow(p, results, element)) for p in value.parts)
     if isinstance(value, list):
-        return [resolve(v, results, element) for v in value]
+        return [resolve_element(v, results, element) for v in value]
     if isinstance(value, dict):
-        return {k: resolve(v, results, element) for k, v in value.items()}
+        return {k: resolve_element(v, results, element) for k, v in value.items()}
     return value
 
 

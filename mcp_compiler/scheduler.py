@@ -38,7 +38,7 @@ from typing import Any
 import anyio
 
 from .checks import BoundTask, coerce_arguments
-from .plan import AS_WRITTEN, ResolveError, resolve
+from .plan import ResolveError, resolve
 from .policy import RunCalls
 from .run import Run, TaskRecord
 from .spread import SpreadFailed, run_spread
@@ -220,10 +220,6 @@ class Scheduler:
 
     async def _spread(self, bound: BoundTask, slot: _Slot, results: dict[int, Any]) -> None:
         record = slot.record
-        try:
-            record.args = resolve(bound.arguments, results, AS_WRITTEN)  # the spread as written, the rest resolved
-        except ResolveError:
-            pass  # every call fails on it, and says so
 
         def started() -> None:
             record.status, record.start_s = "running", self._now()

@@ -34,7 +34,7 @@ import anyio
 
 from .checks import BoundTask, coerce_arguments
 from .errors import CompilerError
-from .plan import ResolveError, resolve
+from .plan import AS_WRITTEN, ResolveError, resolve, resolve_element
 from .policy import RunCalls
 from .run import ElementCall, Run, TaskRecord
 from .tools import ToolError
@@ -71,6 +71,10 @@ async def run_spread(
 ) -> tuple[str, Any, str | None]:
     """Make the task's calls; return its (status, value, error). `on_start` runs once, when the
     first call starts (or an element fails before any did, or the list is empty)."""
+    try:
+        record.args = resolve_element(bound.arguments, results, AS_WRITTEN)  # the spread as written, the rest resolved
+    except ResolveError:
+        pass  # every call fails on it, and says so
     elements = spread_list(bound, results, calls.policy.limits.max_spread)
     spread = _Spread(bound, record, calls, run, on_start, progress, len(elements))
     return await spread.run(elements, results, sequential)
@@ -176,7 +180,7 @@ def _prepare(
     for i, element in enumerate(elements):
         try:
             calls.check_arguments(bound.arguments, results, element)
-            arguments = coerce_arguments(resolve(bound.arguments, results, element), bound.spec)
+            arguments = coerce_arguments(resolve_element(bound.arguments, results, element), bound.spec)
         except (ResolveError, ToolError) as e:
             end(records[i], "error", str(e))
             continue

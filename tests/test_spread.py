@@ -393,3 +393,13 @@ def test_a_replan_may_refer_to_an_earlier_spread_task_as_a_list_or_not_without_b
     with pytest.raises(PlanError, match=r"\$2 is a list"):
         PlanChecker(Box.SPECS, known_tools={2: "data.fact"}, spread_ids=[2]).check(
             parse_plan("3. data.fact($2.name)").tasks[0])
+
+
+def test_compiler_max_spread_in_the_config_is_the_engines_limit() -> None:
+    from mcp_compiler.config import ConfigError, parse_config
+    from mcp_compiler.gateway import limits_from
+
+    assert limits_from(parse_config({"mcpServers": {}, "compiler": {"max_spread": 7}})).max_spread == 7
+    assert limits_from(parse_config({"mcpServers": {}})).max_spread == 1000
+    with pytest.raises(ConfigError, match="max_spread"):
+        parse_config({"mcpServers": {}, "compiler": {"max_spread": 0}})
