@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).parents[1] / "mcp_compiler"
 
 ENGINE = {
     "plan", "parser", "checks", "scheduler", "compiler", "policy", "tools", "catalog", "run", "joiner",
-    "planner", "language", "errors", "tokens", "_concurrency", "testing", "llm", "schemas", "text",
+    "planner", "language", "errors", "tokens", "_concurrency", "testing", "llm", "schemas", "text", "relay",
 }
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 

@@ -12,6 +12,8 @@ Everything here is adapting MCP to the compiler, which knows nothing of MCP:
   planner phase), so they strictly increase; the total is twice the number of tasks known.
 - Asking the host: the destructive-tool confirmation (elicitation) and planning with the host's
   model (sampling) go to the session of the call being served, handed to the run explicitly.
+- Relay: an upstream's sampling, elicitation, roots and log messages during a call go to the host
+  of the `compile_and_run` that made it (`relay.serving` around the run, `host.SessionHost`).
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
   `notifications/cancelled`, a dropped connection, SIGTERM) cancels the run's scope and with it
   every downstream call in flight. It is quiet: a cancelled call is not an error of ours, so it
@@ -58,9 +60,11 @@ from ..llm.sampling import SamplingLLM
 from ..parser import parse_plan
 from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
+from ..relay import HostChannel, serving
 from ..run import Run
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
+from .host import HostLevels, SessionHost
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
     catalog_text, tool_description,
@@ -218,6 +222,10 @@ class CompilerServer:
             on_subscriptions_listen=ListenHandler(self._bus),
         )
         self.server.middleware.append(self._remember_listener)
+        # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
+        # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
+        self._log_levels = HostLevels()
+        self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._log_levels.set_level)
 
     # ---- tools/list ---------------------------------------------------------------------------
 
@@ -257,22 +265,26 @@ class CompilerServer:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
-            request_id=ctx.request_id,
+            request_id=ctx.request_id, host=self._log_levels.host_for(ctx),
         )
 
     async def call(
         self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None, session: Any = None,
-        request_id: types.RequestId | None = None,
+        request_id: types.RequestId | None = None, host: HostChannel | None = None,
     ) -> types.CallToolResult:
         """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
 
         `session` is the caller's: the destructive-tool confirmation asks it, and with no model of
         our own a query is planned with the host's model through MCP sampling when it offers it.
+        `host` (default: over `session`) is whom the upstreams' own requests go to (`relay.py`).
         """
+        if host is None and session is not None:
+            host = SessionHost(session, request_id)
         try:
             request = await self.request_from(arguments)
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
-            run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id))
+            with serving(host):
+                run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id))
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down

@@ -1,0 +1,223 @@
+"""Relay of the upstreams' own requests (sampling, elicitation, roots) and log messages to the host
+whose `compile_and_run` caused them (issue 13, items 1 and 4), end to end: a real SDK client as
+the host, `mcp-compiler serve` as a subprocess over stdio, and behind it real servers as
+subprocesses: `@modelcontextprotocol/server-everything` (handshake era) and an upstream of our own
+(tests/fixtures/asking_server.py) in both protocol eras."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from mcp_compiler.relay import HostRelay, HostUnavailable, serving
+
+pytestmark = pytest.mark.anyio
+
+FIXTURES = Path(__file__).parent / "fixtures"
+THIRD_PARTY = Path.home() / ".cache/mcp-compiler/third-party"
+EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
+TS_SDK = THIRD_PARTY / "node/node_modules/@modelcontextprotocol/sdk/package.json"
+
+
+def _third_party() -> None:
+    """The reference servers and the TypeScript SDK, installed by install_third_party.sh (run here
+    when missing); fails, naming the script, when that cannot work."""
+    if EVERYTHING.exists() and TS_SDK.exists():
+        return
+    script = FIXTURES / "install_third_party.sh"
+    done = subprocess.run(["bash", str(script), str(THIRD_PARTY)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 or not (EVERYTHING.exists() and TS_SDK.exists()):
+        pytest.fail(f"run `bash {script}` (npm): the third-party servers are missing\n{done.stderr[-500:]}")
+
+
+def _serve(tmp_path: Path, servers: dict[str, Any]) -> StdioServerParameters:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"mcpServers": servers}))
+    return StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(config)])
+
+
+def _asking(*, legacy: bool = False) -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(FIXTURES / "asking_server.py"), *(["--legacy"] if legacy else [])]}
+
+
+class Host:
+    """What a host answers, and what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Any]] = []
+        self.logs: list[types.LoggingMessageNotificationParams] = []
+
+    async def sampling(self, context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        self.asked.append(("sampling", params))
+        text = params.messages[0].content
+        return types.CreateMessageResult(
+            role="assistant", model="host-model",
+            content=types.TextContent(type="text", text=f"host saw [{getattr(text, 'text', text)}]"),
+        )
+
+    async def elicitation(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.asked.append(("elicitation", params))
+        return types.ElicitResult(action="accept", content={"colour": "teal"})
+
+    async def roots(self, context: Any) -> types.ListRootsResult:
+        self.asked.append(("roots", None))
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/project", name="project")])
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        self.logs.append(params)
+
+    def client(self, params: StdioServerParameters, *, mode: str = "legacy", offers: bool = True) -> Client:
+        return Client(
+            params, mode=mode, logging_callback=self.log,
+            sampling_callback=self.sampling if offers else None,
+            elicitation_callback=self.elicitation if offers else None,
+            list_roots_callback=self.roots if offers else None,
+        )
+
+
+async def _run(client: Client, plan: str) -> tuple[types.CallToolResult, dict[str, Any]]:
+    result = await client.call_tool("compile_and_run", {"plan": plan})
+    return result, result.structured_content or {}
+
+
+def _task(run: dict[str, Any], task_id: int) -> dict[str, Any]:
+    return next(t for t in run["tasks"] if t["id"] == task_id)
+
+
+@pytest.mark.parametrize("legacy_upstream", [False, True], ids=["upstream-2026", "upstream-handshake"])
+async def test_an_upstreams_sampling_elicitation_and_roots_are_answered_by_the_host(
+    tmp_path: Path, legacy_upstream: bool
+) -> None:
+    host = Host()
+    plan = '1. ask.ask_model("otters")\n2. ask.ask_person("favourite colour?")\n3. ask.roots()\njoin()'
+    async with host.client(_serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)})) as client:
+        with anyio.fail_after(90):
+            result, run = await _run(client, plan)
+    assert not result.is_error, result.content
+    assert _task(run, 1)["result"] == {"result": "model host-model wrote: host saw [write about otters]"}
+    assert _task(run, 2)["result"] == {"result": "the person said teal"}
+    assert _task(run, 3)["result"] == {"result": ["file:///work/project"]}
+    kinds = sorted(kind for kind, _ in host.asked)
+    assert kinds == ["elicitation", "roots", "sampling"], host.asked
+    sampling = next(p for kind, p in host.asked if kind == "sampling")
+    assert sampling.system_prompt == "You are the asking test server." and sampling.max_tokens == 50
+    elicitation = next(p for kind, p in host.asked if kind == "elicitation")
+    assert elicitation.message == "asking: favourite colour?"
+
+
+@pytest.mark.parametrize("legacy_upstream", [False, True], ids=["upstream-2026", "upstream-handshake"])
+async def test_a_host_without_the_capabilities_leaves_the_upstream_a_clear_error(
+    tmp_path: Path, legacy_upstream: bool
+) -> None:
+    host = Host()
+    plan = '1. ask.ask_model("otters")\n2. ask.roots()\n3. ask.ask_person("colour?")\njoin()'
+    async with host.client(_serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)}), offers=False) as client:
+        with anyio.fail_after(90):
+            _result, run = await _run(client, plan)
+    assert host.asked == []
+    for task_id in (1, 2, 3):
+        task = _task(run, task_id)
+        assert task["status"] == "error", task
+    if legacy_upstream:
+        # The upstream got our error as the answer to its request, and reports it in its own words.
+        assert all(_task(run, i)["error"] for i in (1, 2, 3))
+    else:
+        # 2026-07-28: the SDK drives input_required in our call; our error is the call's failure.
+        assert "did not offer sampling" in _task(run, 1)["error"]
+        assert "did not offer roots" in _task(run, 2)["error"]
+        assert "did not offer elicitation" in _task(run, 3)["error"]
+
+
+async def test_a_2026_era_host_cannot_be_asked_and_the_call_fails_at_once_saying_why(tmp_path: Path) -> None:
+    host = Host()
+    async with host.client(_serve(tmp_path, {"ask": _asking()}), mode="auto") as client:
+        assert client.protocol_version == "2026-07-28"
+        with anyio.fail_after(60):
+            started = anyio.current_time()
+            _result, run = await _run(client, '1. ask.ask_model("otters")\njoin()')
+            elapsed = anyio.current_time() - started
+    task = _task(run, 1)
+    assert task["status"] == "error" and "2026-07-28 protocol era" in task["error"], task
+    assert elapsed < 30  # an error, not a wait for a timeout
+    assert host.asked == []
+
+
+@pytest.mark.parametrize("legacy_upstream", [False, True], ids=["upstream-2026", "upstream-handshake"])
+async def test_upstream_log_messages_reach_the_host_at_the_level_it_set(tmp_path: Path, legacy_upstream: bool) -> None:
+    host = Host()
+    async with host.client(_serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)})) as client:
+        with pytest.warns(MCPDeprecationWarning):  # logging/setLevel is of the handshake era only
+            await client.set_logging_level("warning")
+        with anyio.fail_after(60):
+            result, run = await _run(client, "1. ask.chatty()\njoin()")
+        with anyio.fail_after(10):
+            while len(host.logs) < 2:  # notifications may trail the result
+                await anyio.sleep(0.05)
+    assert not result.is_error, run
+    relayed = [(p.level, p.logger, p.data) for p in host.logs if p.logger and p.logger.startswith("ask")]
+    assert relayed == [
+        ("warning", "ask.chat", "warning line from chatty"), ("error", "ask.chat", "error line from chatty"),
+    ], host.logs
+
+
+@pytest.mark.network
+async def test_everythings_capability_gated_tools_exist_and_are_answered_by_the_host(tmp_path: Path) -> None:
+    _third_party()
+    host = Host()
+    servers = {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}}
+    plan = (
+        '1. everything.trigger-sampling-request(prompt="otters", maxTokens=20)\n'
+        "2. everything.get-roots-list()\n"
+        "3. everything.trigger-elicitation-request()\n"
+        "join()"
+    )
+    async with host.client(_serve(tmp_path, servers)) as client:
+        with anyio.fail_after(90):
+            result, run = await _run(client, plan)
+    tasks = {t["id"]: t for t in run["tasks"]}
+    assert all(t["status"] == "ok" for t in tasks.values()), tasks
+    assert "host saw [Resource trigger-sampling-request context: otters]" in json.dumps(tasks[1]["result"])
+    assert "file:///work/project" in json.dumps(tasks[2]["result"])
+    assert {"sampling", "roots", "elicitation"} <= {kind for kind, _ in host.asked}
+    assert not result.is_error
+
+
+# ---- which host: the calls in flight (a unit test of the relay's choice) ---------------------------
+
+
+class _FakeHost:
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.log_level = "debug"
+
+    async def list_roots(self) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=f"file:///{self.key}")])
+
+
+async def test_the_relay_picks_the_host_of_the_calls_in_flight_and_fails_closed_when_there_are_several() -> None:
+    relay = HostRelay("srv", timeout_s=5)
+    with pytest.raises(HostUnavailable, match="none is"):
+        relay.host_for("roots/list")
+    a, a_again, b = _FakeHost("a"), _FakeHost("a"), _FakeHost("b")
+    with relay.calling(a), relay.calling(a_again):
+        assert relay.host_for("roots/list").key == "a"  # two calls of one host: that host
+        answer = await relay.list_roots(None)
+        assert str(answer.roots[0].uri) == "file:///a"
+        with relay.calling(b):
+            refused = await relay.list_roots(None)
+            assert isinstance(refused, types.ErrorData)
+            assert "calls of 2 different hosts are in flight" in refused.message
+            with serving(b):  # the calling task's own host (the 2026 era's input_required) is exact
+                assert relay.host_for("roots/list") is b
+    with relay.calling(None):
+        with pytest.raises(HostUnavailable, match="no host to ask"):
+            relay.host_for("roots/list")
