@@ -7,6 +7,7 @@ subprocesses: `@modelcontextprotocol/server-everything` (handshake era) and an u
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,67 @@ async def test_the_relay_picks_the_host_of_the_calls_in_flight_and_fails_closed_
     with relay.calling(None):
         with pytest.raises(HostUnavailable, match="no host to ask"):
             relay.host_for("roots/list")
+
+
+# ---- a TypeScript SDK host ------------------------------------------------------------------------
+
+
+def _ts_host(tmp_path: Path, servers: dict[str, Any], plan: str, **spec: Any) -> dict[str, Any]:
+    """Run tests/fixtures/ts_host.mjs (a host on the TypeScript SDK's client) against `mcp-compiler
+    serve` with `servers` behind it; what it saw, as JSON."""
+    _third_party()
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH (install_third_party.sh needs npm, which brings it)")
+    serve = _serve(tmp_path, servers)
+    spec = {"command": serve.command, "args": serve.args, "plan": plan, **spec}
+    done = subprocess.run(
+        [node, str(FIXTURES / "ts_host.mjs"), str(TS_SDK.parent), json.dumps(spec)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_a_6_s_everything_operation_succeeds_under_a_3_s_host_timeout_that_resets_on_progress(
+    tmp_path: Path,
+) -> None:
+    servers = {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}}
+    plan = "1. everything.trigger-long-running-operation(duration=6, steps=6)\njoin()"
+    seen = _ts_host(tmp_path, servers, plan, timeoutMs=3000)
+    assert "error" not in seen, seen
+    assert not seen["result"].get("isError"), seen["result"]
+    assert "Long running operation completed. Duration: 6 seconds" in json.dumps(seen["result"])
+    assert seen["elapsedMs"] > 6000  # longer than the host's timeout: only progress kept it waiting
+    relayed = [p for p in seen["progress"] if "everything.trigger-long-running-operation: " in p.get("message", "")]
+    assert len(relayed) == 6, seen["progress"]
+    times = [0] + [p["atMs"] for p in seen["progress"]]
+    assert max(b - a for a, b in zip(times, times[1:])) < 3000, times  # never a gap the timeout could hit
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("server", ["everything", "asking"])
+def test_a_typescript_sdk_host_answers_the_upstreams_sampling_elicitation_and_roots(
+    tmp_path: Path, server: str
+) -> None:
+    if server == "everything":
+        servers = {"up": {"command": str(EVERYTHING), "args": ["stdio"]}}
+        plan = ('1. up.trigger-sampling-request(prompt="otters", maxTokens=20)\n2. up.get-roots-list()\n'
+                "3. up.trigger-elicitation-request()\njoin()")
+    else:
+        servers = {"up": _asking()}  # the 2026-07-28 era behind, a handshake-era host in front
+        plan = '1. up.ask_model("otters")\n2. up.roots()\n3. up.ask_person("colour?")\n4. up.chatty()\njoin()'
+    seen = _ts_host(tmp_path, servers, plan, logLevel="error")
+    assert "error" not in seen, seen
+    run = seen["result"]["structuredContent"]
+    assert all(t["status"] == "ok" for t in run["tasks"]), run["tasks"]
+    text = json.dumps(run["tasks"])
+    assert "ts host saw [" in text and "file:///ts/project" in text
+    assert {a["kind"] for a in seen["asked"]} >= {"sampling", "roots", "elicitation"}
+    if server == "asking":
+        assert "the person said amber" in text
+        relayed = [(log["level"], log.get("logger"), log["data"]) for log in seen["logs"]]
+        assert ("error", "up.chat", "error line from chatty") in relayed
+        assert all(level == "error" for level, _, _ in relayed), relayed  # the level the host set
