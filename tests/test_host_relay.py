@@ -20,6 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from mcp_compiler.relay import HostRelay, HostUnavailable, serving
+from procs import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
 
@@ -128,14 +129,11 @@ async def test_a_host_without_the_capabilities_leaves_the_upstream_a_clear_error
     for task_id in (1, 2, 3):
         task = _task(run, task_id)
         assert task["status"] == "error", task
-    if legacy_upstream:
-        # The upstream got our error as the answer to its request, and reports it in its own words.
-        assert all(_task(run, i)["error"] for i in (1, 2, 3))
-    else:
-        # 2026-07-28: the SDK drives input_required in our call; our error is the call's failure.
-        assert "did not offer sampling" in _task(run, 1)["error"]
-        assert "did not offer roots" in _task(run, 2)["error"]
-        assert "did not offer elicitation" in _task(run, 3)["error"]
+    # Handshake era: the upstream got our error as the answer to its request and failed the call with
+    # it; 2026-07-28: the SDK drives input_required inside our call, and our error fails that call.
+    assert _task(run, 1)["error"] == "ask.ask_model: the host of this call (client 'mcp') did not offer sampling"
+    assert _task(run, 2)["error"] == "ask.roots: the host of this call (client 'mcp') did not offer roots"
+    assert _task(run, 3)["error"] == "ask.ask_person: the host of this call (client 'mcp') did not offer elicitation"
 
 
 async def test_a_2026_era_host_cannot_be_asked_and_the_call_fails_at_once_saying_why(tmp_path: Path) -> None:
@@ -190,6 +188,52 @@ async def test_everythings_capability_gated_tools_exist_and_are_answered_by_the_
     assert "file:///work/project" in json.dumps(tasks[2]["result"])
     assert {"sampling", "roots", "elicitation"} <= {kind for kind, _ in host.asked}
     assert not result.is_error
+
+
+async def test_over_http_each_host_is_asked_for_its_own_call_and_two_hosts_at_once_fail_closed(tmp_path: Path) -> None:
+    """Two handshake-era hosts on HTTP sessions of their own, one handshake-era upstream: host A's
+    request reaches A; while A's call is in flight, B's call cannot be told from A's, so the
+    upstream's request during it is refused, saying why, rather than sent to a guessed host."""
+    serve = _serve(tmp_path, {"ask": _asking(legacy=True)})
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen(
+            [serve.command, *serve.args, "--transport", "http", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
+        )
+    try:
+        wait_for_port(port, proc)
+        url = f"http://127.0.0.1:{port}/mcp"
+        a_asked, release_a = anyio.Event(), anyio.Event()
+
+        class SlowHost(Host):
+            async def sampling(self, context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+                a_asked.set()
+                with anyio.fail_after(30):
+                    await release_a.wait()
+                return await super().sampling(context, params)
+
+        host_a, host_b = SlowHost(), Host()
+        runs: dict[str, dict[str, Any]] = {}
+
+        async def call(name: str, client: Client) -> None:
+            runs[name] = (await _run(client, '1. ask.ask_model("otters")\njoin()'))[1]
+
+        async with host_a.client(url) as a, host_b.client(url) as b:  # type: ignore[arg-type]
+            with anyio.fail_after(90):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call, "a", a)
+                    await a_asked.wait()
+                    await call("b", b)
+                    release_a.set()
+    finally:
+        stop(proc)
+    assert _task(runs["a"], 1)["status"] == "ok", runs["a"]
+    assert _task(runs["a"], 1)["result"] == {"result": "model host-model wrote: host saw [write about otters]"}
+    b_task = _task(runs["b"], 1)
+    assert b_task["status"] == "error" and host_b.asked == [], b_task
+    assert "calls of 2 different hosts are in flight on 'ask'" in b_task["error"]
 
 
 # ---- which host: the calls in flight (a unit test of the relay's choice) ---------------------------
