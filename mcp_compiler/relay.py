@@ -118,6 +118,9 @@ class HostRelay:
         self._redact = redact
         self._calls: dict[int, HostChannel | None] = {}  # calls in flight -> their host
         self._next = 0
+        # Requests being put to a host found through the calls in flight, by host key: cancelled
+        # when the last of that host's calls ends (nobody waits for the answer any more).
+        self._asking: dict[Hashable, set[anyio.CancelScope]] = {}
 
     @contextmanager
     def calling(self, host: HostChannel | None) -> Iterator[None]:
@@ -129,6 +132,10 @@ class HostRelay:
             yield
         finally:
             del self._calls[ticket]
+            key = None if host is None else host.key
+            if not any((None if h is None else h.key) == key for h in self._calls.values()):
+                for scope in self._asking.pop(key, ()):
+                    scope.cancel()
 
     def host_for(self, what: str) -> HostChannel:
         """The host to pass `what` on to; HostUnavailable saying why there is none."""
@@ -190,8 +197,14 @@ class HostRelay:
     async def _relay(self, what: str, ask: Any) -> Any:
         try:
             host = self.host_for(what)
-            with anyio.fail_after(self.timeout_s):
-                return await ask(host)
+            with anyio.CancelScope() as scope, anyio.fail_after(self.timeout_s):
+                if current_host() is None:  # found through the calls in flight: bound to them
+                    self._asking.setdefault(host.key, set()).add(scope)
+                try:
+                    return await ask(host)
+                finally:
+                    self._asking.get(host.key, set()).discard(scope)
+            message = f"the call {what} belongs to ended before the host answered"
         except HostUnavailable as exc:
             message = str(exc)
         except TimeoutError:

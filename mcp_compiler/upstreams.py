@@ -20,6 +20,9 @@ policy's (`policy.py`), above this seam.
 - A call in flight when its server goes away fails at once with `UpstreamLost` (a
   `ConnectionLost`); a call made while a server reconnects waits for it, up to
   `compiler.connect_timeout_s`.
+- With `relay_to_hosts=True` (the MCP server) each session offers the server sampling,
+  elicitation and roots, and its requests and log messages during a call go to the host of that
+  call (`relay.HostRelay`, one per server; the host is `relay.current_host()` in the calling task).
 - Values follow the README's "value of a task" rule: `structured_content` when present, else the text content parsed as
   JSON when it parses, else the text. `is_error` results raise `ToolError(text)`.
 

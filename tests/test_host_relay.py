@@ -150,12 +150,26 @@ async def test_a_2026_era_host_cannot_be_asked_and_the_call_fails_at_once_saying
     assert host.asked == []
 
 
-@pytest.mark.parametrize("legacy_upstream", [False, True], ids=["upstream-2026", "upstream-handshake"])
-async def test_upstream_log_messages_reach_the_host_at_the_level_it_set(tmp_path: Path, legacy_upstream: bool) -> None:
+@pytest.mark.parametrize(
+    ("legacy_upstream", "host_mode"),
+    [(False, "legacy"), (True, "legacy"), (False, "2026-07-28"), (True, "2026-07-28")],
+    ids=["upstream-2026-host-handshake", "upstream-handshake-host-handshake", "upstream-2026-host-2026",
+         "upstream-handshake-host-2026"],
+)
+async def test_upstream_log_messages_reach_the_host_at_the_level_it_set(
+    tmp_path: Path, legacy_upstream: bool, host_mode: str
+) -> None:
     host = Host()
-    async with host.client(_serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)})) as client:
-        with pytest.warns(MCPDeprecationWarning):  # logging/setLevel is of the handshake era only
-            await client.set_logging_level("warning")
+    params = _serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)})
+    if host_mode == "legacy":
+        client = host.client(params)
+    else:  # the 2026-07-28 era: the level is a per-request opt-in
+        client = Client(params, mode="auto", logging_callback=host.log, log_level="warning")
+    async with client:
+        assert client.protocol_version == ("2025-11-25" if host_mode == "legacy" else "2026-07-28")
+        if host_mode == "legacy":
+            with pytest.warns(MCPDeprecationWarning):  # logging/setLevel is of the handshake era only
+                await client.set_logging_level("warning")
         with anyio.fail_after(60):
             result, run = await _run(client, "1. ask.chatty()\njoin()")
         with anyio.fail_after(10):
@@ -330,3 +344,25 @@ def test_a_typescript_sdk_host_answers_the_upstreams_sampling_elicitation_and_ro
         relayed = [(log["level"], log.get("logger"), log["data"]) for log in seen["logs"]]
         assert ("error", "up.chat", "error line from chatty") in relayed
         assert all(level == "error" for level, _, _ in relayed), relayed  # the level the host set
+
+
+class _SilentHost(_FakeHost):
+    async def list_roots(self) -> types.ListRootsResult:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_a_request_put_to_a_host_is_withdrawn_when_the_call_it_belongs_to_ends() -> None:
+    relay = HostRelay("srv", timeout_s=60)
+    answers: list[Any] = []
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            with relay.calling(_SilentHost("a")):
+                async def ask() -> None:
+                    answers.append(await relay.list_roots(None))
+
+                tg.start_soon(ask)
+                await anyio.sleep(0.1)  # the request is with the host, which never answers
+            # the call ended: nobody waits for that answer any more
+    [refused] = answers
+    assert isinstance(refused, types.ErrorData) and "ended before the host answered" in refused.message
