@@ -28,6 +28,7 @@ flight, no host, the host lacks the capability, the host's era has no back chann
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
@@ -180,19 +181,29 @@ class HostRelay:
             return
         if not at_least(params.level, host.log_level):
             return
-        data = params.data
-        text = data if isinstance(data, str) else None
         relayed = types.LoggingMessageNotificationParams(
             level=params.level,
             # Scoped with the server's name; the server's own logger name (if any) after it.
             logger=scrub(f"{self.server}.{params.logger}" if params.logger else self.server),
-            data=scrub(self._redact(text)) if text is not None else scrub(data),
+            data=scrub(self._redacted(params.data)),
         )
         try:
             with anyio.fail_after(5):
                 await host.log(relayed)
         except Exception as exc:  # noqa: BLE001 - a log line is advisory
             logger.debug("upstream %r: relaying a log message failed: %s", self.server, exc)
+
+    def _redacted(self, data: Any) -> Any:
+        """Log data without configured secrets: a string redacted; structured data kept as it is
+        unless its JSON holds a secret, in which case the redacted JSON text goes instead."""
+        if isinstance(data, str):
+            return self._redact(data)
+        try:
+            text = json.dumps(data, default=str)
+        except (TypeError, ValueError, RecursionError):
+            return self._redact(str(data))
+        redacted = self._redact(text)
+        return data if redacted == text else redacted
 
     async def _relay(self, what: str, ask: Any) -> Any:
         try:

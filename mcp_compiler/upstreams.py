@@ -718,7 +718,7 @@ class _Upstream:
         host = current_host() if self.pool.relay_to_hosts else None
         try:
             with self.relay.calling(host):
-                result = await client.call_tool(tool, arguments, progress_callback=on_progress, meta=_log_opt_in(host))
+                result = await client.call_tool(tool, arguments, progress_callback=on_progress, meta=_log_opt_in(host, client))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None
@@ -1109,11 +1109,13 @@ class _WireWriter(_WireStream):
         await self._inner.send(item)
 
 
-def _log_opt_in(host: Any) -> dict[str, Any] | None:
+def _log_opt_in(host: Any, client: Client) -> dict[str, Any] | None:
     """The 2026-07-28 era's per-request opt-in to log messages, at the level the host wants
-    (handshake-era servers ignore it: they send every level, filtered on the way to the host)."""
+    (handshake-era servers send every level; the relay filters them on the way to the host)."""
     level = getattr(host, "log_level", None)
-    return {types.LOG_LEVEL_META_KEY: level} if level else None
+    if not level or client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return None
+    return {types.LOG_LEVEL_META_KEY: level}
 
 
 def _relay_progress(progress: ToolProgress) -> Callable[[float, float | None, str | None], Awaitable[None]]:

@@ -182,6 +182,23 @@ async def test_upstream_log_messages_reach_the_host_at_the_level_it_set(
     ], host.logs
 
 
+async def test_relayed_log_lines_carry_no_configured_secret(tmp_path: Path) -> None:
+    host = Host()
+    secret = "s3cr3t-token-4f9a1c"
+    servers = {"ask": {**_asking(), "env": {"ASK_TOKEN": secret}}}
+    async with host.client(_serve(tmp_path, servers)) as client:
+        with anyio.fail_after(60):
+            result, _run_data = await _run(client, "1. ask.leaky()\njoin()")
+        with anyio.fail_after(10):
+            while len(host.logs) < 2:
+                await anyio.sleep(0.05)
+    assert not result.is_error
+    dumped = json.dumps([p.model_dump(mode="json") for p in host.logs])
+    assert secret not in dumped, dumped
+    data = [p.data for p in host.logs if p.logger == "ask"]
+    assert data == ["token is ***", '{"auth": {"token": "***"}, "n": 1}'], data  # redacted, not dropped
+
+
 @pytest.mark.network
 async def test_everythings_capability_gated_tools_exist_and_are_answered_by_the_host(tmp_path: Path) -> None:
     _third_party()
