@@ -64,7 +64,7 @@ from ..relay import HostChannel, serving
 from ..run import Run
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
-from .host import HostLevels, SessionHost
+from .host import Hosts, SessionHost
 from .schemas import (
     CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, catalog_json,
     catalog_text, tool_description,
@@ -224,8 +224,8 @@ class CompilerServer:
         self.server.middleware.append(self._remember_listener)
         # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
         # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
-        self._log_levels = HostLevels()
-        self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._log_levels.set_level)
+        self._hosts = Hosts()
+        self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._hosts.set_level)
 
     # ---- tools/list ---------------------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class CompilerServer:
             return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
-            request_id=ctx.request_id, host=self._log_levels.host_for(ctx),
+            request_id=ctx.request_id, host=self._hosts.channel(ctx),
         )
 
     async def call(

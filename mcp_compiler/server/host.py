@@ -13,7 +13,8 @@ response stream), and only for what the host declared:
   connection (every level until it sets one, as the SDK's server does), the per-request
   `io.modelcontextprotocol/logLevel` opt-in in the 2026-07-28 era (none without it).
 
-`HostLevels` keeps the handshake-era `logging/setLevel` of each connection, keyed like the
+`Hosts` makes the `SessionHost` of each call (`Hosts.channel(ctx)`) and keeps the handshake-era
+`logging/setLevel` of each connection, keyed like the
 listeners of `tools/list_changed` (`stdio`, or the HTTP `Mcp-Session-Id`), at most 1,024.
 """
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel
 from ..relay import Capability, HostUnavailable
 from ..text import scrub
 
-__all__ = ["HostLevels", "SessionHost"]
+__all__ = ["Hosts", "SessionHost"]
 
 _MAX_CONNECTIONS = 1024
 _ALL_LEVELS: types.LoggingLevel = "debug"
@@ -56,8 +57,9 @@ def connection_key(ctx: ServerRequestContext[Any, Any]) -> Hashable:
     return ("http", session_id) if session_id else ("request", id(ctx))
 
 
-class HostLevels:
-    """`logging/setLevel` of each handshake-era connection (the handler and the lookup)."""
+class Hosts:
+    """The hosts of calls: a channel per call, and the `logging/setLevel` of each handshake-era
+    connection (the request's handler)."""
 
     def __init__(self) -> None:
         self._levels: OrderedDict[Hashable, types.LoggingLevel] = OrderedDict()
@@ -76,7 +78,8 @@ class HostLevels:
             return requested if requested in _LEVELS else None
         return self._levels.get(connection_key(ctx), _ALL_LEVELS)
 
-    def host_for(self, ctx: ServerRequestContext[Any, Any]) -> SessionHost:
+    def channel(self, ctx: ServerRequestContext[Any, Any]) -> SessionHost:
+        """The host of the call `ctx` serves, with the log level it wants."""
         return SessionHost(ctx.session, ctx.request_id, key=connection_key(ctx), log_level=self.level_for(ctx))
 
 
