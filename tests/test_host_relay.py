@@ -383,3 +383,22 @@ async def test_a_request_put_to_a_host_is_withdrawn_when_the_call_it_belongs_to_
             # the call ended: nobody waits for that answer any more
     [refused] = answers
     assert isinstance(refused, types.ErrorData) and "ended before the host answered" in refused.message
+
+
+async def test_a_host_offering_form_elicitation_only_is_not_sent_a_url_request() -> None:
+    from mcp_compiler.server.host import SessionHost
+
+    class FormOnlySession:
+        client_capabilities = types.ClientCapabilities(
+            elicitation=types.ElicitationCapability(form=types.FormElicitationCapability())
+        )
+        client_params = None
+        can_send_request = True
+
+        async def send_request(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a URL-mode request reached a host that offers form mode only")
+
+    host = SessionHost(FormOnlySession(), 7)
+    url = types.ElicitRequestURLParams(message="sign in", url="https://example.com/login", elicitation_id="e1")
+    with pytest.raises(HostUnavailable, match="form mode only"):
+        await host.elicit(url)
