@@ -326,8 +326,11 @@ def test_a_6_s_everything_operation_succeeds_under_a_3_s_host_timeout_that_reset
 ) -> None:
     servers = {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}}
     plan = "1. everything.trigger-long-running-operation(duration=6, steps=6)\njoin()"
-    seen = _ts_host(tmp_path, servers, plan, timeoutMs=3000)
+    # The warm-up waits out everything's start-up (no progress is sent while a plan waits for its
+    # servers to connect), so the 3 s timeout measures the operation alone.
+    seen = _ts_host(tmp_path, servers, plan, timeoutMs=3000, warmupPlan='1. everything.echo(message="up")\njoin()')
     assert "error" not in seen, seen
+    assert not seen["warmup"].get("isError"), seen["warmup"]
     assert not seen["result"].get("isError"), seen["result"]
     assert "Long running operation completed. Duration: 6 seconds" in json.dumps(seen["result"])
     assert seen["elapsedMs"] > 6000  # longer than the host's timeout: only progress kept it waiting
