@@ -326,11 +326,10 @@ def test_a_6_s_everything_operation_succeeds_under_a_3_s_host_timeout_that_reset
 ) -> None:
     servers = {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}}
     plan = "1. everything.trigger-long-running-operation(duration=6, steps=6)\njoin()"
-    # The warm-up waits out everything's start-up (no progress is sent while a plan waits for its
-    # servers to connect), so the 3 s timeout measures the operation alone.
-    seen = _ts_host(tmp_path, servers, plan, timeoutMs=3000, warmupPlan='1. everything.echo(message="up")\njoin()')
+    # No warm-up: the call starts while everything is still starting (a plan waiting for its
+    # servers reports progress each second too), and the 3 s timeout covers that wait as well.
+    seen = _ts_host(tmp_path, servers, plan, timeoutMs=3000)
     assert "error" not in seen, seen
-    assert not seen["warmup"].get("isError"), seen["warmup"]
     assert not seen["result"].get("isError"), seen["result"]
     assert "Long running operation completed. Duration: 6 seconds" in json.dumps(seen["result"])
     assert seen["elapsedMs"] > 6000  # longer than the host's timeout: only progress kept it waiting
@@ -405,3 +404,26 @@ async def test_a_host_offering_form_elicitation_only_is_not_sent_a_url_request()
     url = types.ElicitRequestURLParams(message="sign in", url="https://example.com/login", elicitation_id="e1")
     with pytest.raises(HostUnavailable, match="form mode only"):
         await host.elicit(url)
+
+
+async def test_a_plan_waiting_for_its_servers_to_connect_reports_progress_each_second() -> None:
+    """So a host that resets its request timeout on progress keeps waiting through a slow start."""
+    from mcp_compiler.compiler import Compiler
+    from mcp_compiler.tools import FunctionToolbox
+
+    class SlowToStart(FunctionToolbox):
+        async def settle(self, tools: Any) -> None:
+            await anyio.sleep(2.5)
+
+    async def echo(text: str) -> str:
+        return text
+
+    events: list[str] = []
+    with anyio.fail_after(30):
+        run = await Compiler(SlowToStart({"echo": echo})).run_plan(
+            '1. echo("hi")\njoin()', on_event=lambda event: events.append(event.message)
+        )
+    assert run.answer == "hi"
+    waiting = [m for m in events if m.startswith("waiting for servers to connect")]
+    assert waiting == ["waiting for servers to connect (1 s)", "waiting for servers to connect (2 s)"], events
+    assert events.index(waiting[-1]) < next(i for i, m in enumerate(events) if m.startswith("task 1"))
