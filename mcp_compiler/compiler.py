@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio
+
 from .answer import project, round_answer
 from .builtins import SEARCH_TOOL
 from .catalog import Catalog
@@ -104,7 +106,7 @@ class Compiler:
     ) -> Run:
         """Check and run a plan written by the caller; PlanError before anything runs if it is wrong."""
         parsed = parse_plan(plan) if isinstance(plan, str) else plan
-        await settle(self.toolbox, [task.tool for task in parsed.tasks])  # servers a plan names may still be starting
+        await _settle(self.toolbox, [task.tool for task in parsed.tasks], on_event)  # servers a plan names may still be starting
         bound = check_plan(parsed, self.toolbox.specs())
         run = Run()
         await self._scheduler(run, on_event, confirm).run(bound)
@@ -125,7 +127,7 @@ class Compiler:
         llm = llm or self.llm
         if llm is None:
             raise NoPlanner(NO_PLANNER)
-        await settle(self.toolbox, None)  # the planner sees every server's tools
+        await _settle(self.toolbox, None, on_event)  # the planner sees every server's tools
         run = Run()
         scheduler = self._scheduler(run, on_event, confirm)
         history = ""
@@ -171,6 +173,27 @@ class Compiler:
             history = _history(run)
         _llm_timings(run)
         return run
+
+
+_WAITING_BEAT_S = 1.0
+
+
+async def _settle(toolbox: Toolbox, tools: list[str] | None, on_event: EventHandler | None) -> None:
+    """`settle`, with a phase event each second it waits for servers still starting, so a host
+    that resets its request timeout on progress keeps waiting through a slow start-up too."""
+    if on_event is None:
+        await settle(toolbox, tools)
+        return
+
+    async def beat() -> None:
+        for second in range(1, 1_000_000):
+            await anyio.sleep(_WAITING_BEAT_S)
+            on_event(Event("phase", f"waiting for servers to connect ({second * _WAITING_BEAT_S:g} s)", None, 0, 0))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(beat)
+        await settle(toolbox, tools)
+        tg.cancel_scope.cancel()
 
 
 def _phase(on_event: EventHandler | None, run: Run, message: str) -> None:

@@ -20,6 +20,9 @@ policy's (`policy.py`), above this seam.
 - A call in flight when its server goes away fails at once with `UpstreamLost` (a
   `ConnectionLost`); a call made while a server reconnects waits for it, up to
   `compiler.connect_timeout_s`.
+- With `relay_to_hosts=True` (the MCP server) each session offers the server sampling,
+  elicitation and roots, and its requests and log messages during a call go to the host of that
+  call (`relay.HostRelay`, one per server; the host is `relay.current_host()` in the calling task).
 - Values follow the README's "value of a task" rule: `structured_content` when present, else the text content parsed as
   JSON when it parses, else the text. `is_error` results raise `ToolError(text)`.
 
@@ -105,6 +108,7 @@ from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, Stdi
 from .errors import ConnectionLost, ToolError
 from .logs import Redactor
 from .plan import MAX_VALUE_DEPTH, nests_deeper
+from .relay import HostRelay, current_host
 from .schemas import schema_problem, validator_for
 from .text import scrub
 from .tools import ToolProgress, ToolSpec
@@ -236,14 +240,19 @@ class UpstreamPool:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         wait_for_servers: bool = True,
+        relay_to_hosts: bool = False,
     ) -> None:
         """`protocol_mode` is the SDK's `Client(mode=...)`: "auto" probes for 2026-07-28 and falls
         back to the handshake; "legacy" forces the handshake era for every server.
 
         `wait_for_servers=False` makes `async with` return at once, the servers joining in the
         background (catalog changes announce them); `settle()` waits for the ones a plan names.
+
+        `relay_to_hosts=True` (the MCP server) offers the servers sampling, elicitation and roots,
+        and passes their requests and log messages on to the host of the call (`relay.py`).
         """
         self._compiler = config.compiler
+        self.relay_to_hosts = relay_to_hosts
         self._wait_for_servers = wait_for_servers
         self.redact = Redactor.from_config(config)
         self._upstreams = {
@@ -487,6 +496,7 @@ class _Upstream:
         self.redact = pool.redact
         self._wire: _Wire | None = None
         self._output_validators: dict[str, tuple[Any, Any]] = {}  # tool -> (schema, its validator)
+        self.relay = HostRelay(self.prefix, timeout_s=self.call_timeout_s, redact=self.redact)
 
     # ---- the session task -------------------------------------------------------------------
 
@@ -585,11 +595,17 @@ class _Upstream:
     @asynccontextmanager
     async def _client_for(self, errlog: IO[bytes]) -> AsyncIterator[Client]:
         wire = self._wire = _Wire(self)
+        relay = self.relay if self.pool.relay_to_hosts else None
         client = Client(
             wire.around(self._open_transport(errlog)),
             mode=self.protocol_mode,
             cache=None,  # a refresh after list_changed must reach the server
             message_handler=self._on_message,
+            # What hosts may provide, advertised (and passed on to the host of the call, `relay.py`).
+            sampling_callback=relay.sampling if relay else None,
+            elicitation_callback=relay.elicitation if relay else None,
+            list_roots_callback=relay.list_roots if relay else None,
+            logging_callback=relay.log if relay else None,
             client_info=types.Implementation(name="mcp-compiler", version=__version__),
             extensions=[UpstreamTasks()],  # a tool answered with a task is polled to its end (SEP-2663)
         )
@@ -761,8 +777,11 @@ class _Upstream:
             raise ToolError(f"{self.prefix}.{tool} is unavailable: {self._task_only[tool]}")
         client = await self.live_client()
         on_progress = None if progress is None else _relay_progress(progress)
+        host = current_host() if self.pool.relay_to_hosts else None
         try:
-            result = await with_task_progress(on_progress, client.call_tool(tool, arguments, progress_callback=on_progress))
+            with self.relay.calling(host):
+                result = await with_task_progress(on_progress, client.call_tool(
+                    tool, arguments, progress_callback=on_progress, meta=_log_opt_in(host, client)))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None
@@ -1152,6 +1171,15 @@ class _WireWriter(_WireStream):
     async def send(self, item: Any) -> None:
         self._wire.outbound(item)  # before the send: the answer may come back before it returns
         await self._inner.send(item)
+
+
+def _log_opt_in(host: Any, client: Client) -> dict[str, Any] | None:
+    """The 2026-07-28 era's per-request opt-in to log messages, at the level the host wants
+    (handshake-era servers send every level; the relay filters them on the way to the host)."""
+    level = getattr(host, "log_level", None)
+    if not level or client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return None
+    return {types.LOG_LEVEL_META_KEY: level}
 
 
 def _relay_progress(progress: ToolProgress) -> Callable[[float, float | None, str | None], Awaitable[None]]:

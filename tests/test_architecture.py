@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).parents[1] / "mcp_compiler"
 ENGINE = {
     "plan", "parser", "checks", "scheduler", "compiler", "policy", "tools", "catalog", "run", "joiner",
     "planner", "language", "errors", "tokens", "testing", "llm", "schemas", "text",
-    "spread", "answer", "search", "builtins",
+    "spread", "answer", "search", "builtins", "relay",
 }
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 

@@ -1,7 +1,7 @@
 """Rich content and large results, end to end (issue 13, items 2 and 3): `mcp-compiler serve` as a
 real subprocess over stdio and HTTP, in front of `@modelcontextprotocol/server-everything` and an
 upstream of our own (tests/fixtures/media_server.py), with real hosts: the Python SDK's client and
-one written with the TypeScript SDK (tests/fixtures/ts_host.mjs). The MCP Inspector CLI's cases
+one written with the TypeScript SDK (tests/fixtures/ts_content_host.mjs). The MCP Inspector CLI's cases
 are in test_inspector.py.
 
 - an image and resource links arrive as native content blocks, never as base64 in the text, and
@@ -245,7 +245,7 @@ async def test_a_20_mb_result_gives_a_reply_an_sdk_http_client_reads_and_the_val
 
 def ts_host(plan: str, *target_args: str) -> dict[str, Any]:
     done = subprocess.run(
-        ["node", str(FIXTURES / "ts_host.mjs"), "--sdk", str(TS_SDK), "--plan", plan, *target_args],
+        ["node", str(FIXTURES / "ts_content_host.mjs"), "--sdk", str(TS_SDK), "--plan", plan, *target_args],
         capture_output=True, text=True, timeout=280, stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -14,6 +14,8 @@ Everything here is adapting MCP to the compiler, which knows nothing of MCP:
   model (sampling) go to the session of the call being served, handed to the run explicitly. In
   the 2026-07-28 era there is no such request mid-call: `rounds.py` holds the run across
   `input_required` round trips and hands the run a session that turns each request into one.
+- Relay: an upstream's sampling, elicitation, roots and log messages during a call go to the host
+  of the `compile_and_run` that made it (`relay.serving` around the run, `host.SessionHost`).
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
   `notifications/cancelled`, a dropped connection, SIGTERM) cancels the run's scope and with it
   every downstream call in flight. It is quiet: a cancelled call is not an error of ours, so it
@@ -62,10 +64,12 @@ from ..llm.sampling import SamplingLLM
 from ..parser import parse_plan
 from ..plan import Plan, PlanError
 from ..policy import NOBODY_TO_ASK, Confirm
+from ..relay import HostChannel, serving
 from ..run import Run
 from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import Toolbox, ToolSpec, settle
+from .host import Hosts, SessionHost
 from .resources import Resources
 from .results import ReplyBudget, reply_for
 from .rounds import STATE_TTL_S, Rounds
@@ -237,6 +241,10 @@ class CompilerServer:
             lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
+        # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
+        # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
+        self._hosts = Hosts()
+        self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._hosts.set_level)
         # Seals the requestState of input_required results and verifies it on the retry.
         security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S)
         self.server.middleware.append(RequestStateBoundary(security, default_audience="mcp-compiler"))
@@ -293,21 +301,27 @@ class CompilerServer:
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
             request_id=ctx.request_id, watch=getattr(ctx.session, "on_run_event", None),  # a TaskSession's
+            host=self._hosts.channel(ctx),
         )
 
     async def call(
         self, arguments: Mapping[str, Any], *, progress: ProgressFn | None = None, session: Any = None,
         request_id: types.RequestId | None = None, watch: EventHandler | None = None,
+        host: HostChannel | None = None,
     ) -> types.CallToolResult:
         """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
 
         `session` is the caller's: the destructive-tool confirmation asks it, and with no model of
         our own a query is planned with the host's model through MCP sampling when it offers it.
+        `host` (default: over `session`) is whom the upstreams' own requests go to (`relay.py`).
         """
+        if host is None and session is not None:
+            host = SessionHost(session, request_id)
         try:
             request = await self.request_from(arguments)
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
-            run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
+            with serving(host):
+                run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
         except (RequestError, PlanError) as exc:
             return _error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down

@@ -42,7 +42,7 @@ async def serve(
 
     # The host's `initialize` is answered at once: servers join in the background, each announced
     # to the hosts by tools/list_changed, and a plan waits only for the servers it names.
-    async with open_gateway(config, wait_for_servers=False) as gateway:
+    async with open_gateway(config, wait_for_servers=False, relay_to_hosts=True) as gateway:
         pool = gateway.pool
         app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler)
         pool.on_catalog_change.append(app.catalog_changed)
