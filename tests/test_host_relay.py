@@ -136,16 +136,36 @@ async def test_a_host_without_the_capabilities_leaves_the_upstream_a_clear_error
     assert _task(run, 3)["error"] == "ask.ask_person: the host of this call (client 'mcp') did not offer elicitation"
 
 
-async def test_a_2026_era_host_cannot_be_asked_and_the_call_fails_at_once_saying_why(tmp_path: Path) -> None:
+@pytest.mark.parametrize("legacy_upstream", [False, True], ids=["upstream-2026", "upstream-handshake"])
+async def test_a_2026_era_host_is_asked_the_upstreams_requests_through_input_required(
+    tmp_path: Path, legacy_upstream: bool
+) -> None:
+    # A 2026-07-28 host has no back channel mid-call: the upstream's requests become questions of
+    # the run held across round trips (server/rounds.py), and the SDK client answers them with its
+    # callbacks on each retry.
     host = Host()
-    async with host.client(_serve(tmp_path, {"ask": _asking()}), mode="auto") as client:
+    plan = '1. ask.ask_model("otters")\n2. ask.ask_person("favourite colour?")\n3. ask.roots()\njoin()'
+    async with host.client(_serve(tmp_path, {"ask": _asking(legacy=legacy_upstream)}), mode="auto") as client:
+        assert client.protocol_version == "2026-07-28"
+        with anyio.fail_after(90):
+            result, run = await _run(client, plan)
+    assert not result.is_error, result.content
+    assert _task(run, 1)["result"] == {"result": "model host-model wrote: host saw [write about otters]"}
+    assert _task(run, 2)["result"] == {"result": "the person said teal"}
+    assert _task(run, 3)["result"] == {"result": ["file:///work/project"]}
+    assert sorted(kind for kind, _ in host.asked) == ["elicitation", "roots", "sampling"], host.asked
+
+
+async def test_a_2026_era_host_that_offers_nothing_leaves_the_upstream_a_clear_error_at_once(tmp_path: Path) -> None:
+    host = Host()
+    async with host.client(_serve(tmp_path, {"ask": _asking()}), mode="auto", offers=False) as client:
         assert client.protocol_version == "2026-07-28"
         with anyio.fail_after(60):
             started = anyio.current_time()
             _result, run = await _run(client, '1. ask.ask_model("otters")\njoin()')
             elapsed = anyio.current_time() - started
     task = _task(run, 1)
-    assert task["status"] == "error" and "2026-07-28 protocol era" in task["error"], task
+    assert task["status"] == "error" and "did not offer sampling" in task["error"], task
     assert elapsed < 30  # an error, not a wait for a timeout
     assert host.asked == []
 

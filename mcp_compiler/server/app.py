@@ -297,7 +297,7 @@ class CompilerServer:
         # A call running as a task asks through the task's input_required (tasks/update), not in rounds.
         in_task = isinstance(ctx.session, TaskSession)
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.rounds.available and not in_task:
-            return await call_tool_in_rounds(self, self.rounds, ctx, params)
+            return await call_tool_in_rounds(self, self.rounds, ctx, params, self._hosts.channel(ctx))
         return await self.call(
             params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
             request_id=ctx.request_id, watch=getattr(ctx.session, "on_run_event", None),  # a TaskSession's
@@ -332,6 +332,10 @@ class CompilerServer:
             logger.exception("%s failed unexpectedly", TOOL_NAME)
             return _error(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
         return reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
+
+    def relays_to_hosts(self) -> bool:
+        """The servers behind may send requests for the host mid-call (`relay.py`)."""
+        return bool(getattr(self.toolbox, "relay_to_hosts", False))
 
     async def request_from(self, arguments: Mapping[str, Any]) -> RunRequest:
         """Check the arguments and parse the plan (in a worker thread: a big plan must not stall others)."""

@@ -52,6 +52,7 @@ from ..plan import Plan, format_value, refs_in
 from ..scheduler import current_task_id
 from ..text import scrub
 from ..tools import settle
+from .host import SessionHost
 
 __all__ = ["Asker", "PendingRun", "Rounds", "STATE_TTL_S"]
 
@@ -273,6 +274,11 @@ class Asker:
         answer = await self.pending.ask(key, request)
         return _as(result_type, answer)
 
+    async def send_relayed_request(self, request: Any, result_type: type[Any]) -> Any:
+        """An upstream's own request (`server/host.py`): a question of its own, never taken for a
+        task's confirmation."""
+        return _as(result_type, await self.pending.ask(self.pending.next_key("upstream"), request))
+
 
 def _as(result_type: type[Any], answer: Any) -> Any:
     """An input response as the result type the asker expects; a wrong shape is a clear error."""
@@ -308,10 +314,15 @@ def confirmation_requests(plan: Plan, specs: Mapping[str, Any]) -> dict[str, typ
     return requests
 
 
-async def call_tool(app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRequestParams) -> Reply:
+async def call_tool(
+    app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRequestParams, host: SessionHost | None = None
+) -> Reply:
     """`compile_and_run` for a 2026-07-28 caller: a first call, or a retry of one that asked.
 
-    `app` is the `CompilerServer` (not imported: app.py imports this module).
+    `app` is the `CompilerServer` (not imported: app.py imports this module). `host` is the
+    caller as the upstreams' own requests see it (`server/host.py`); in a run held across round
+    trips those requests become questions of the run too, so an upstream's sampling, elicitation
+    or roots request reaches a 2026-07-28 host as our `input_required`.
     """
     progress = ctx.session.report_progress
     if params.request_state is not None:
@@ -331,17 +342,19 @@ async def call_tool(app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRe
     try:
         request = await app.request_from(arguments)
     except Exception:  # noqa: BLE001 - the usual path shapes every error of the request
-        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id)
+        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id, host=host)
     asks = await _may_ask(app, request, capabilities)
     if not asks:
-        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id)
+        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id, host=host)
 
     async def work(pending: PendingRun) -> types.CallToolResult:
         if request.plan is not None and _declares(capabilities, "elicitation"):
             questions = confirmation_requests(request.plan, app.toolbox.specs())
             if questions:
                 await pending.ask_all(questions)  # before anything runs
-        return await app.call(arguments, progress=pending.progress, session=Asker(pending, capabilities))
+        asker = Asker(pending, capabilities)
+        relayed = None if host is None else SessionHost(asker, None, key=host.key, log_level=host.log_level)
+        return await app.call(arguments, progress=pending.progress, session=asker, host=relayed)
 
     try:
         pending = rounds.start(work)
@@ -351,16 +364,21 @@ async def call_tool(app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRe
 
 
 async def _may_ask(app: Any, request: Any, capabilities: Any) -> bool:
-    """Whether this call may need the host: a destructive task to confirm, or the host's model."""
+    """Whether this call may need the host: a destructive task to confirm, the host's model, or
+    the servers behind, which may ask the host for sampling, elicitation or roots mid-call."""
+    relayed = app.relays_to_hosts() and any(_declares(capabilities, c) for c in ("sampling", "elicitation", "roots"))
     # A compiler without a call policy (a test double) confirms nothing.
     confirms = getattr(getattr(app.compiler, "policy", None), "destructive", "allow") == "confirm"
     if request.query is not None:
-        if confirms and _declares(capabilities, "elicitation"):
+        if relayed or (confirms and _declares(capabilities, "elicitation")):
             return True
         return _declares(capabilities, "sampling") and await app.plans_with_host_model()
+    # Settled first, so that the plan's destructive tasks are known and asked about before anything runs.
+    await settle(app.toolbox, [task.tool for task in request.plan.tasks])
+    if relayed:
+        return True
     if not confirms or not _declares(capabilities, "elicitation"):
         return False
-    await settle(app.toolbox, [task.tool for task in request.plan.tasks])
     specs = app.toolbox.specs()
     return any(getattr(specs.get(task.tool), "destructive", False) for task in request.plan.tasks)
 
