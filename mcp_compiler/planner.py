@@ -156,7 +156,10 @@ class Planner:
         # of earlier rounds' tasks and of accepted ones let references to them be checked too.
         tools = {t.id: t.tool for t in self.run.tasks}
         tools.update((b.id, b.spec.name) for b in self._accepted)
-        checker = PlanChecker(self.catalog, known_ids=[*known_ids, *(b.id for b in self._accepted)], known_tools=tools)
+        # Which of them are spread tasks (their values are lists), so a reference to one is checked exactly.
+        spread = [t.id for t in self.run.tasks if t.calls is not None] + [b.id for b in self._accepted if b.spread]
+        checker = PlanChecker(self.catalog, known_ids=[*known_ids, *(b.id for b in self._accepted)], known_tools=tools,
+                              spread_ids=spread)
         parser = PlanParser()
         start = self.run.elapsed()
         stream = self.llm.stream(system, messages, stop=[END_OF_PLAN])

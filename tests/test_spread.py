@@ -403,3 +403,19 @@ def test_compiler_max_spread_in_the_config_is_the_engines_limit() -> None:
     assert limits_from(parse_config({"mcpServers": {}})).max_spread == 1000
     with pytest.raises(ConfigError, match="max_spread"):
         parse_config({"mcpServers": {}, "compiler": {"max_spread": 0}})
+
+
+async def test_a_replan_referring_to_an_earlier_spread_task_is_checked_as_a_list() -> None:
+    # Round 1 spreads; the replan's `$2.value` would take a field of a list, so the planner is sent
+    # back with the error ("$2 is a list"), and its repair `$2[1].value` runs.
+    llm = ScriptedLLM([
+        "1. data.items(2)\n2. data.fact($1.items[*].name)\njoin()",
+        "Thought: need more.\nAction: Replan(scale the second)",
+        "3. data.fact(\"x\", $2.value)\njoin()",
+        "3. data.fact(\"x\", $2[1].value)\njoin()",
+        "Action: Finish(done)",
+    ])
+    run = await _compiler(Box()).run_query("q", llm=llm)
+    assert run.answer == "done", run.error
+    assert "$2 is a list" in llm.requests[3].messages[-1].content
+    assert run.task(3).args == {"name": "x", "scale": 1} and run.task(3).status == "ok"
