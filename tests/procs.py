@@ -5,7 +5,10 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -68,3 +71,21 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@contextmanager
+def serving_http(args: list[str], log_dir: Path, *, show_log: bool = False) -> Iterator[str]:
+    """`args` (a `mcp-compiler serve` command line) over HTTP on a free port: yields the MCP URL,
+    stops the server after; `show_log` prints the end of its log to stderr then."""
+    port = free_port()
+    log = log_dir / "serve.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen([*args, "--transport", "http", "--port", str(port)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(proc)
+        if show_log:
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)

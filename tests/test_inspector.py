@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import free_port, stop, wait_for_port
+from procs import free_port, serving_http, stop, wait_for_port
 
 pytestmark = pytest.mark.network  # Node 22 and the Inspector come from npm
 
@@ -168,16 +168,8 @@ def rich_session(rich_config: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rich_http_url(rich_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("rich-http") / "serve.log"
-    with open(log, "wb") as errlog:
-        proc = subprocess.Popen([*SERVE, "--config", str(rich_config), "--transport", "http", "--port", str(port)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
-    try:
-        wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop(proc)
+    with serving_http([*SERVE, "--config", str(rich_config)], tmp_path_factory.mktemp("rich-http")) as url:
+        yield url
 
 
 def inspector_session(session: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,7 +28,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
-from procs import free_port, stop, wait_for_port
+from procs import serving_http
 
 pytestmark = [pytest.mark.network, pytest.mark.anyio]  # server-everything and the TypeScript SDK from npm
 
@@ -78,17 +78,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def http_url(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("http") / "serve.log"
-    with open(log, "wb") as errlog:
-        proc = subprocess.Popen([*SERVE, "--config", str(config), "--transport", "http", "--port", str(port)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
-    try:
-        wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop(proc)
-        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+    with serving_http([*SERVE, "--config", str(config)], tmp_path_factory.mktemp("http"), show_log=True) as url:
+        yield url
 
 
 def target(transport: str, config: Path, http_url: str | None) -> Any:
