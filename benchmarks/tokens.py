@@ -22,18 +22,25 @@ tool with an output schema). The "+ structuredContent" figures add the result's
 host's final reading is done from the text content alone: the answers are computed from what the
 host received, and asserted equal across the three strategies.
 
-Also printed: the tool definitions the host holds (name, description, input schema: once per
-conversation, whatever the question), and the planner's system prompt at 10, 100 and 1,000 tools
-with every tool listed and with retrieval (`benchmarks.toolsearch.prompt_tokens`).
+Also printed: the tool definitions the host holds (name, description, input schema), with the
+bundled servers alone and with benchmarks/toolsearch.py's 1,000 generated tools beside them (four
+stub servers, listed live over their own sessions for (a); a second `mcp-compiler serve` in front
+of all six for (b), which also runs every plan and must give the same reply); everything the host
+model reads per question over its turns, each turn re-reading the definitions and the turns
+before; and the planner's system prompt at 10, 100 and 1,000 tools with every tool listed and with
+retrieval (`benchmarks.toolsearch.prompt_tokens`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -225,15 +232,15 @@ def definitions_tokens(tools: list[Any]) -> int:
                                for t in tools]))
 
 
-async def _ready(compiler: Client) -> list[Any]:
-    """compile_and_run's tool list once every bundled server is connected (serve connects them in
-    the background), within READY_TIMEOUT_S."""
+async def _ready(compiler: Client, tools: int) -> list[Any]:
+    """compile_and_run's tool list once its description holds all `tools` (serve connects the
+    servers in the background), within READY_TIMEOUT_S."""
     with anyio.fail_after(READY_TIMEOUT_S):
         while True:
-            tools = (await compiler.list_tools()).tools
-            if "Not connected" not in (tools[0].description or "") and all(
-                    f"{s}." in (tools[0].description or "") for s in SERVERS):
-                return tools
+            listed = (await compiler.list_tools()).tools
+            description = listed[0].description or ""
+            if f"Tools ({tools}):" in description or f"Tools: {tools} exist" in description:
+                return listed
             await anyio.sleep(0.2)
 
 
@@ -246,45 +253,75 @@ async def _via_compiler(compiler: Client, plan: str) -> tuple[str, Tally]:
     return result_text(result), tally
 
 
-async def measure(tasks: tuple[Task, ...] = TASKS) -> tuple[list[Row], dict[str, int]]:
-    """Every task in the three strategies, and the tool definitions each host holds; raises when a
-    task's answers disagree."""
-    serve = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve"], cwd=str(ROOT))
-    rows = []
-    async with (Client(_server("mcp_compiler.servers.wiki")) as wiki,
-                Client(_server("mcp_compiler.servers.math")) as math_,
-                Client(serve) as compiler):
-        clients = {"wiki": wiki, "math": math_}
-        listed = [tool for c in clients.values() for tool in (await c.list_tools()).tools]
-        definitions = {"tools": len(listed), "a": definitions_tokens(listed),
-                       "b": definitions_tokens(await _ready(compiler))}
-        for task in tasks:
-            host = DirectHost(clients)
-            answers = {"a": await task.host(host)}
-            projected, tally_b = await _via_compiler(compiler, task.plan)
-            full, tally_c = await _via_compiler(compiler, without_projection(task.plan))
-            answers["b"], answers["c"] = task.read_projected(projected), task.read_full(full)
-            if len({repr(a) for a in answers.values()}) != 1:
-                raise AssertionError(f"{task.name}: the strategies disagree: {answers}")
-            rows.append(Row(task.name, host.calls, answers, {"a": host.tally, "b": tally_b, "c": tally_c}))
-    return rows, definitions
+def stub_servers() -> dict[str, dict[str, Any]]:
+    """benchmarks/toolsearch.py's 1,000 generated tools on four stub servers (250 tools each)."""
+    from benchmarks.toolsearch import CATALOG
+
+    services = list(CATALOG)
+    return {f"stub{i}": {"command": sys.executable, "args": ["-m", "benchmarks.toolsearch", "serve", *services[i::4]],
+                         "cwd": str(ROOT)} for i in range(4)}
+
+
+def _params(entry: dict[str, Any]) -> StdioServerParameters:
+    return StdioServerParameters(command=entry["command"], args=entry["args"], cwd=entry.get("cwd", str(ROOT)))
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    # "bundled" (wiki + math) and "catalog" (the same + 1,000 generated tools): {"tools", "a", "b"}
+    definitions: dict[str, dict[str, int]]
+
+
+async def measure(tasks: tuple[Task, ...] = TASKS) -> Report:
+    """Every task in the three strategies, and the tool definitions each host holds, with the
+    bundled servers alone and with the 1,000-tool catalog beside them (where every (b) reply is
+    checked to be the same). Raises when a task's answers disagree."""
+    bundled = {name: {"command": sys.executable, "args": ["-m", f"mcp_compiler.servers.{name}"]} for name in SERVERS}
+    everything = {**bundled, **stub_servers()}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.json"
+        config.write_text(json.dumps({"mcpServers": everything, "compiler": {"connect_timeout_s": READY_TIMEOUT_S}}))
+        async with AsyncExitStack() as stack:
+            clients = {name: await stack.enter_async_context(Client(_params(e))) for name, e in everything.items()}
+            serve = ["-m", "mcp_compiler", "serve"]
+            compiler = await stack.enter_async_context(Client(_params({"command": sys.executable, "args": serve})))
+            with_catalog = await stack.enter_async_context(
+                Client(_params({"command": sys.executable, "args": [*serve, "--config", str(config)]})))
+            listed = {name: (await c.list_tools()).tools for name, c in clients.items()}
+            small = [t for name in SERVERS for t in listed[name]]
+            large = [t for tools in listed.values() for t in tools]
+            definitions = {
+                "bundled": {"tools": len(small), "a": definitions_tokens(small),
+                            "b": definitions_tokens(await _ready(compiler, len(small)))},
+                "catalog": {"tools": len(large), "a": definitions_tokens(large),
+                            "b": definitions_tokens(await _ready(with_catalog, len(large)))},
+            }
+            rows = [await _task(task, clients, compiler, with_catalog) for task in tasks]
+    return Report(rows, definitions)
+
+
+async def _task(task: Task, clients: dict[str, Client], compiler: Client, with_catalog: Client) -> Row:
+    host = DirectHost(clients)
+    answers = {"a": await task.host(host)}
+    projected, tally_b = await _via_compiler(compiler, task.plan)
+    full, tally_c = await _via_compiler(compiler, without_projection(task.plan))
+    answers["b"], answers["c"] = task.read_projected(projected), task.read_full(full)
+    if len({repr(a) for a in answers.values()}) != 1:
+        raise AssertionError(f"{task.name}: the strategies disagree: {answers}")
+    beside_catalog, _ = await _via_compiler(with_catalog, task.plan)
+    if beside_catalog != projected:
+        raise AssertionError(f"{task.name}: beside the 1,000 tools the reply differs:\n{beside_catalog}\n{projected}")
+    return Row(task.name, host.calls, answers, {"a": host.tally, "b": tally_b, "c": tally_c})
 
 
 # ---- the report ---------------------------------------------------------------------------------
 
 
-def catalog_definitions() -> dict[str, int]:
-    """The tool definitions a host holds for the generated 1,000-tool catalog: every tool listed
-    (a), or compile_and_run alone, whose description lists what fits and says how to search (b)."""
-    from benchmarks.toolsearch import CATALOG, _Fixed, specs
-    from mcp_compiler.builtins import WithBuiltins
-    from mcp_compiler.server.schemas import INPUT_SCHEMA, TOOL_NAME, tool_description
-
-    every = [{**t, "name": f"{server}__{t['name']}"} for server, tools in CATALOG.items() for t in tools]
-    listed = _json([{k: t[k] for k in ("name", "description", "inputSchema")} for t in every])
-    description = tool_description(WithBuiltins(_Fixed(specs())).specs())
-    ours = _json([{"name": TOOL_NAME, "description": description, "inputSchema": INPUT_SCHEMA}])
-    return {"tools": len(every), "a": count_tokens(listed), "b": count_tokens(ours)}
+def read_over_turns(tally: Tally, definitions: int) -> int:
+    """Everything the host model reads to answer, turn by turn: each model turn reads the tool
+    definitions and every earlier turn's calls and results; the last one writes the answer."""
+    return (len(tally.turns) + 1) * definitions + tally.over_turns
 
 
 def _ratio(a: int, b: int) -> str:
@@ -308,13 +345,31 @@ def tasks_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def definitions_table(bundled: dict[str, int], catalog: dict[str, int]) -> str:
+def definitions_table(definitions: dict[str, dict[str, int]]) -> str:
+    small, large = definitions["bundled"], definitions["catalog"]
     return "\n".join([
         "| tools behind the host | (a) every tool listed to the host | (b), (c) compile_and_run alone |",
         "|---|---:|---:|",
-        f"| the bundled wiki + math ({bundled['tools']}) | {bundled['a']:,} | {bundled['b']:,} |",
-        f"| the generated catalog ({catalog['tools']:,}) | {catalog['a']:,} | {catalog['b']:,} |",
+        f"| the bundled wiki + math ({small['tools']}) | {small['a']:,} | {small['b']:,} |",
+        f"| the same + the generated catalog ({large['tools']:,}) | {large['a']:,} | {large['b']:,} |",
     ])
+
+
+def totals_table(report: Report) -> str:
+    small, large = report.definitions["bundled"], report.definitions["catalog"]
+    lines = [
+        "| question | model turns (a) / (b) | wiki + math: (a) / (b) "
+        f"| + 1,000 tools ({large['tools']:,}): (a) / (b) |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in report.rows:
+        a, b = row.tallies["a"], row.tallies["b"]
+        lines.append(
+            f"| {row.task} | {len(a.turns) + 1} / {len(b.turns) + 1} "
+            f"| {read_over_turns(a, small['a']):,} / {read_over_turns(b, small['b']):,} "
+            f"| {read_over_turns(a, large['a']):,} / {read_over_turns(b, large['b']):,} |"
+        )
+    return "\n".join(lines)
 
 
 def prompt_table() -> str:
@@ -327,12 +382,15 @@ def prompt_table() -> str:
 
 
 def main() -> None:
-    rows, bundled = anyio.run(measure)
+    report = anyio.run(measure)
+    rows = report.rows
     print("Tokens reaching the host model per question (text content, and the calls it emits):\n")
     print(tasks_table(rows))
     print("\nAnswers (equal in the three strategies): " + "; ".join(f"{r.task}: {r.answers['a']}" for r in rows))
     print("\nTool definitions in the host's context (once per conversation):\n")
-    print(definitions_table(bundled, catalog_definitions()))
+    print(definitions_table(report.definitions))
+    print("\nEverything the host model reads per question, over its turns, tool definitions included:\n")
+    print(totals_table(report))
     print("\nThe planner's system prompt (benchmarks/toolsearch.py's catalog):\n")
     print(prompt_table())
 
