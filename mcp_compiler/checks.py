@@ -233,7 +233,8 @@ def _one_spread(task: Task | _JoinSite, spreads: list[Ref], what: str) -> Ref | 
 
 
 def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
-    params = _PARAMETERS.get(spec.input_schema)
+    # The cached order is the schema's; a spec that defines its own (UnavailableTool) is asked.
+    params = _PARAMETERS.get(spec.input_schema) if type(spec).parameters is _SCHEMA_ORDER else spec.parameters
     if len(task.args) > len(params):
         raise task.error(f"takes at most {len(params)} positional argument(s), got {len(task.args)}{_signature(spec)}")
     arguments = dict(zip(params, task.args))
@@ -279,6 +280,7 @@ class _PerSchema:
 # resolved within the tool's own schema (`root`), never fetched.
 _VALIDATORS = _PerSchema(lambda schema, root: validator_for(schema, root=root))
 _PARAMETERS = _PerSchema(positional_order)  # a tool's parameters in positional order
+_SCHEMA_ORDER = ToolSpec.parameters  # the property that `_PARAMETERS` stands in for
 
 
 def _validate(task: Task, name: str, value: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
