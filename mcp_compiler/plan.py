@@ -255,27 +255,9 @@ AS_WRITTEN: Any = _NoElement()  # resolve a spread reference to its own text (`"
 
 
 def _follow(ref: Ref, results: Mapping[int, Any], element: Any = NO_ELEMENT) -> Any:
-    """The value `ref` names; for a spread reference, within `element` (one item of its list)."""
-    if ref.spread is not None:
-        return _follow_spread(ref, results, element)
-    value = results[ref.task]  # the plain case, inline: it is on every task's path
-    walked = f"${ref.task}"
-    for item in ref.path:
-        try:
-            if isinstance(value, dict):
-                value = value[str(item)] if str(item) in value else value[item]
-            elif isinstance(value, (list, tuple, str)) and isinstance(item, int):
-                value = value[item]
-            else:
-                raise KeyError(item)
-        except (KeyError, IndexError, TypeError):
-            raise ResolveError(f"cannot resolve {ref}: {walked} {_describe(value)} has no {item!r}") from None
-        walked += f"[{item}]" if isinstance(item, int) else f".{item}"
-    return value
-
-
-def _follow_spread(ref: Ref, results: Mapping[int, Any], element: Any) -> Any:
-    if element is NO_ELEMENT:  # the whole list, as the spread's own length and type checks see it
+    """The value `ref` names; for a spread reference, within `element` (one item of its list), or
+    without one the whole list (as the spread's own length and type checks see it)."""
+    if ref.spread is None or element is NO_ELEMENT:
         return _walk(results[ref.task], ref.path, ref, f"${ref.task}")
     if element is AS_WRITTEN:
         return str(ref)
