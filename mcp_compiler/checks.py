@@ -47,6 +47,7 @@ class BoundTask:
     spec: ToolSpec
     arguments: dict[str, Value]
     spread: Ref | None = None  # the list a spread task makes one call per element of (`$1.items`)
+    deps: tuple[int, ...] = ()  # the tasks its arguments refer to, sorted: found while checking them
 
     @property
     def id(self) -> int:
@@ -210,14 +211,17 @@ def bind_task(task: Task, catalog: Catalog) -> BoundTask:
     if missing:
         raise task.error(f"missing required argument(s) {', '.join(missing)}{_signature(spec)}")
     spreads: list[Ref] = []
+    deps: set[int] = set()
     for name, value in arguments.items():
-        if not refs_in(value):
+        refs = refs_in(value)
+        if not refs:
             if name in properties:
                 _validate(task, name, value, properties[name], schema)
         else:
+            deps |= refs
             spreads += spreads_in(value)
     spread = _one_spread(task, spreads, "a task") if spreads else None  # most tasks have none: no call
-    return BoundTask(task, spec, arguments, spread)
+    return BoundTask(task, spec, arguments, spread, tuple(sorted(deps)))
 
 
 def _one_spread(task: Task | _JoinSite, spreads: list[Ref], what: str) -> Ref | None:

@@ -14,7 +14,10 @@ way httpx's client owns timeouts, limits and retries and its transports only mov
    `max_per_server`; shared by every run in the process, because it protects the server), then a
    slot of the run (`max_concurrency`; it bounds one plan's fan-out).
 3. **Timeout**: the call runs under the server's `timeout_s`, else `call_timeout_s`. A server's
-   value overrides the default in both directions.
+   value overrides the default in both directions. Calls are made on a `Lane` (a caller's cancel
+   scope, kept for many calls one after another), and one watcher task per round cancels the lane
+   whose call passes its deadline: no cancel scope or timer handle per call, which were most of a
+   zero-latency call's cost (README, "Scheduler overhead").
 4. **Retry**: a call whose server went away mid-call (`ConnectionLost`) is made once more, after
    the toolbox reconnects, for tools marked read-only or idempotent; within the same timeout.
 5. **Size budget**: a task's arguments, as its references would resolve, may take at most
@@ -25,18 +28,20 @@ way httpx's client owns timeouts, limits and retries and its transports only mov
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
-import anyio.lowlevel
 
 from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from .plan import NO_ELEMENT, Value, measure, resolved_size
 from .tools import Toolbox, ToolProgress, ToolSpec
 
-__all__ = ["CallPolicy", "RunCalls", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
+__all__ = ["CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +100,10 @@ class CallPolicy:
         self.toolbox = toolbox
         self.limits = limits
         self.destructive: Destructive = destructive
-        self._server_slots: dict[str, anyio.CapacityLimiter] = {}
-        self._decided: dict[str, tuple[anyio.CapacityLimiter, float | None]] = {}  # limits_of, per server
+        # Semaphores, not CapacityLimiters: a call's slot is not tied to the task holding it (a
+        # worker makes many calls), and a free slot is taken without looking up the task.
+        self._server_slots: dict[str, anyio.Semaphore] = {}
+        self._decided: dict[str, tuple[anyio.Semaphore, float | None]] = {}  # limits_of, per server
         # Toolboxes that can report a call's progress (MCP upstreams) have this; others do not.
         self._call_with_progress = getattr(toolbox, "call_with_progress", None)
 
@@ -105,12 +112,12 @@ class CallPolicy:
 
     def for_run(self, confirm: Confirm | None = None) -> RunCalls:
         """One run's calls: its own concurrency limit, and whom to ask about destructive tools."""
-        return RunCalls(self, anyio.CapacityLimiter(self.limits.max_concurrency), confirm)
+        return RunCalls(self, anyio.Semaphore(self.limits.max_concurrency), confirm)
 
-    def _slots_of(self, server: str) -> anyio.CapacityLimiter:
+    def _slots_of(self, server: str) -> anyio.Semaphore:
         slots = self._server_slots.get(server)
         if slots is None:
-            slots = self._server_slots[server] = anyio.CapacityLimiter(self.limits.concurrency_of(server))
+            slots = self._server_slots[server] = anyio.Semaphore(self.limits.concurrency_of(server))
         return slots
 
     async def permit(self, spec: ToolSpec, arguments: dict[str, Any], confirm: Confirm | None) -> None:
@@ -124,7 +131,7 @@ class CallPolicy:
         if await confirm(spec, arguments) is not True:
             raise CallRefused(f"{spec.name} was not confirmed, so it did not run")
 
-    def limits_of(self, server: str) -> tuple[anyio.CapacityLimiter, float | None]:
+    def limits_of(self, server: str) -> tuple[anyio.Semaphore, float | None]:
         """The server's slots and call timeout, decided once per server rather than per call."""
         decided = self._decided.get(server)
         if decided is None:
@@ -147,16 +154,49 @@ class CallPolicy:
 
 
 class RunCalls:
-    """What the scheduler calls tools through for one run."""
+    """What the scheduler calls tools through for one run.
 
-    def __init__(self, policy: CallPolicy, slots: anyio.CapacityLimiter, confirm: Confirm | None) -> None:
+    Calls are made inside `timing()` (one per scheduler round), each on a `Lane` from `lane()`.
+    """
+
+    def __init__(self, policy: CallPolicy, slots: anyio.Semaphore, confirm: Confirm | None) -> None:
         self.policy = policy
         self._slots = slots
         self._confirm = confirm
         self._run_bytes = 0
+        self._timer: _CallTimer | None = None
 
     def specs(self) -> Mapping[str, ToolSpec]:
         return self.policy.specs()
+
+    def has_free_slot(self) -> bool:
+        """Whether a call of this run could start now as far as the run's own limit goes."""
+        return self._slots.value > 0
+
+    @asynccontextmanager
+    async def timing(self) -> AsyncIterator[None]:
+        """Watch the deadlines of the calls made inside, with one task for all of them."""
+        timer = self._timer = _CallTimer()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(timer.watch, name="mcp_compiler.policy.timer")
+            try:
+                yield
+            finally:
+                timer.stop()
+
+    @contextmanager
+    def lane(self) -> Iterator[Lane]:
+        """A cancel scope for calls made one after another by the current task (inside `timing()`)."""
+        timer = self._timer
+        if timer is None:
+            raise RuntimeError("RunCalls.lane() is used inside RunCalls.timing()")
+        with anyio.CancelScope() as scope:
+            lane = Lane(scope)
+            timer.lanes.add(lane)
+            try:
+                yield lane
+            finally:
+                timer.lanes.discard(lane)
 
     def check_arguments(
         self, arguments: Mapping[str, Value], results: Mapping[int, Any], element: Any = NO_ELEMENT
@@ -172,15 +212,17 @@ class RunCalls:
             )
 
     async def call(
-        self, spec: ToolSpec, arguments: dict[str, Any], on_start: Callable[[], None] = _nothing,
+        self, spec: ToolSpec, arguments: dict[str, Any], lane: Lane, on_start: Callable[[], None] = _nothing,
         progress: ToolProgress | None = None,
     ) -> Any:
-        """Permit; take the server's slot, then the run's; call under the timeout; account the result.
+        """Permit; take the server's slot, then the run's; call on `lane` under the timeout; account
+        the result.
 
         `on_start` runs once the call holds its slots and is about to start; `progress` hears the
         server's progress reports during the call. One frame for every step, because this runs
         once per task: the steps as layered calls and context managers were most of a zero-latency
-        task's cost (README, "Scheduler overhead").
+        task's cost (README, "Scheduler overhead"). A lane whose call timed out is spent
+        (`lane.timed_out`): its owner leaves it before making another call.
         """
         policy = self.policy
         if spec.destructive:  # most calls are not: skip the await
@@ -189,8 +231,7 @@ class RunCalls:
         run_slots = self._slots
         # The server's slot first: a call waiting for its busy server must not sit on a run slot
         # that a call to another server could use. A free slot is taken without a trip through
-        # the event loop (`acquire()` always yields), but a cancelled caller takes none.
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        # the event loop.
         try:
             server_slots.acquire_nowait()
         except anyio.WouldBlock:
@@ -202,21 +243,21 @@ class RunCalls:
                 await run_slots.acquire()
             try:
                 on_start()
-                # The scope, not the exception type, says whether our timeout fired: a tool may
+                if timeout is not None:
+                    self._timer.arm(lane, timeout)  # type: ignore[union-attr]  # lane() checked it
+                # The lane, not the exception type, says whether our timeout fired: a tool may
                 # raise its own TimeoutError, or turn our cancellation into some other error.
-                scope = anyio.move_on_after(timeout) if timeout is not None else _NO_TIMEOUT
-                with scope:
+                try:
                     try:
-                        try:
-                            result = await policy.call_once(spec, arguments, progress)
-                        except ConnectionLost as lost:  # within the same timeout
-                            result = await policy.retry(spec, arguments, progress, lost)
-                    except Exception:
-                        if scope.cancel_called:
-                            raise CallTimeout(f"timed out after {timeout:g} s") from None
-                        raise
-                if scope.cancelled_caught:
-                    raise CallTimeout(f"timed out after {timeout:g} s")
+                        result = await policy.call_once(spec, arguments, progress)
+                    except ConnectionLost as lost:  # within the same timeout
+                        result = await policy.retry(spec, arguments, progress, lost)
+                except BaseException:
+                    if lane.timed_out:
+                        raise CallTimeout(f"timed out after {timeout:g} s") from None
+                    raise
+                finally:
+                    lane.deadline = math.inf
             finally:
                 run_slots.release()
         finally:
@@ -240,19 +281,64 @@ class RunCalls:
         self._run_bytes += size
 
 
-class _NoTimeout:
-    """What `anyio.move_on_after(None)` would be, without the cost of a cancel scope."""
+class Lane:
+    """Where one task makes calls one after another: a cancel scope it entered, and the deadline
+    of the call under way (infinite between calls), which the run's timer watches."""
 
-    cancel_called = cancelled_caught = False
+    __slots__ = ("scope", "deadline", "timed_out")
 
-    def __enter__(self) -> None:
-        return None
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self.scope = scope
+        self.deadline = math.inf
+        # The timer cancelled the scope (the only one to): the call under way timed out, and
+        # nothing more can be awaited on the lane.
+        self.timed_out = False
 
-    def __exit__(self, *exc: object) -> None:
-        return None
 
+class _CallTimer:
+    """The deadlines of one round's calls, watched by one task.
 
-_NO_TIMEOUT = _NoTimeout()
+    A call sets its lane's deadline (a float, no timer handle); the watcher sleeps until the
+    nearest deadline it knows of, and is woken early only by a call whose deadline is nearer
+    still (with one timeout for every call, only the first call of a quiet spell). On waking it
+    cancels the scope of every lane whose call has passed its deadline.
+    """
+
+    def __init__(self) -> None:
+        self.lanes: set[Lane] = set()
+        self._wake_at = math.inf  # when the watcher looks next, as far as arm() knows
+        self._nap: anyio.CancelScope | None = None
+        self._stopped = False
+
+    def arm(self, lane: Lane, timeout: float) -> None:
+        deadline = lane.deadline = time.monotonic() + timeout
+        if deadline < self._wake_at:
+            self._wake_at = deadline
+            if self._nap is not None:
+                self._nap.cancel()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._nap is not None:
+            self._nap.cancel()
+
+    async def watch(self) -> None:
+        while not self._stopped:
+            now = time.monotonic()
+            nearest = math.inf
+            for lane in self.lanes:
+                if lane.deadline <= now:
+                    lane.deadline, lane.timed_out = math.inf, True
+                    lane.scope.cancel()
+                elif lane.deadline < nearest:
+                    nearest = lane.deadline
+            self._wake_at = nearest
+            with anyio.CancelScope() as self._nap:
+                if nearest == math.inf:
+                    await anyio.sleep_forever()
+                else:
+                    await anyio.sleep(nearest - now)
+            self._nap = None
 
 
 def _mib(size: int) -> str:

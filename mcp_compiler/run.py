@@ -42,7 +42,7 @@ class ElementCall:
         return d
 
 
-@dataclass
+@dataclass(slots=True)  # one per task: no __dict__ to allocate and for the GC to trace
 class TaskRecord:
     id: int
     tool: str

@@ -1,11 +1,17 @@
 """The Task Fetching Unit and executor: start each task the moment its last dependency has a result.
 
-Every task gets a coroutine in the run's task group as soon as it arrives (from a list or from a
-streaming parser). The coroutine waits on its dependencies' completion events — no polling, no
-waves — resolves its references, and hands the call to the run's `RunCalls` (policy.py), which
-owns every per-call decision: confirmation, concurrency slots, timeout, retry. Whatever happens,
-the task ends with a final status and sets its own event, so dependents never hang: a failed
-dependency makes them `skipped`.
+A task is ready once every task it waits for has ended: each slot counts the edges it still waits
+on, and the task that ends last puts it on the ready queue (no polling, no waves, no coroutine
+per waiting task). Ready tasks are run by workers, tasks of the run's task group that each take
+the next ready task, run it to its end and take the next. A worker about to wait (for a call, a
+slot, a person's answer) starts one more worker first if ready tasks are left and the run has a
+free call slot, so calls that wait overlap as if each had its own task, while calls that never
+wait (a local function, a cached value) run one after another on one worker at the cost of a
+function call. The call itself goes to the run's `RunCalls` (policy.py), which owns every
+per-call decision: confirmation, concurrency slots, timeout, retry. Whatever happens, the task
+ends with a final status, and the tasks waiting on it count it off, so dependents never hang: a
+failed dependency makes them `skipped`. A worker running calls that never wait lets the event
+loop run every `_SLICE_S`, so a large plan does not hold up the process.
 
 A task waits for three kinds of edge, all to earlier tasks (so none can form a cycle):
 
@@ -28,18 +34,20 @@ it waits for has ended, so the order holds transitively even through skipped tas
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 
 from .checks import BoundTask, coerce_arguments
 from .plan import ResolveError, resolve
-from .policy import RunCalls
+from .policy import Lane, RunCalls
 from .run import Run, TaskRecord
 from .spread import SpreadFailed, run_spread
 from .tools import ToolError
@@ -56,8 +64,8 @@ def current_task_id() -> int | None:
     return _current_task.get()
 
 
-_TASK_NAME = "mcp_compiler.scheduler.task"  # named here: anyio would otherwise build the name for each
-_CALL_KEY = json.JSONEncoder(sort_keys=True, default=str)  # what json.dumps builds for each call
+_WORKER_NAME = "mcp_compiler.scheduler.worker"  # named here: anyio would otherwise build the name for each
+_SLICE_S = 0.005  # a worker whose calls never wait lets the event loop run this often
 
 TaskEvent = Callable[[TaskRecord], None]
 """Called when a task starts running and when it ends; must be quick and must not raise."""
@@ -68,27 +76,23 @@ TaskProgress = Callable[[TaskRecord, float, "float | None", "str | None"], None]
 
 @dataclass(slots=True)  # one per task: no __dict__ to allocate and to trace
 class _Slot:
+    bound: BoundTask
     record: TaskRecord
     ended: bool = False  # its record has its final status: the last thing its task does
-    _done: anyio.Event | None = None  # made only for a slot something waits on: most have no waiter
+    waiting: int = 0  # edges to tasks that have not ended yet; ready at 0
+    dependents: list[_Slot] | None = None  # the slots counting this one among their `waiting`
     writes: bool = False  # not read-only: its server's later calls wait for it (plan ordering)
     last_write: _Slot | None = None  # the last such call to its server before it (plan ordering)
-    call_key: str | None = None  # tool and resolved arguments, once known
+    call_key: tuple[str, str] | None = None  # tool and resolved arguments, once known
     epoch: int = 0  # which state of its server a read-only or idempotent call saw, for sharing
+    twin_of: _Slot | None = None  # the identical call under way whose outcome it takes when it ends
 
-    @property
-    def done(self) -> anyio.Event:
-        """Set once the slot has ended."""
-        if self._done is None:
-            self._done = anyio.Event()
-            if self.ended:
-                self._done.set()
-        return self._done
-
-    def end(self) -> None:
-        self.ended = True
-        if self._done is not None:
-            self._done.set()
+    def wait_for(self, earlier: _Slot) -> None:
+        self.waiting += 1
+        if earlier.dependents is None:
+            earlier.dependents = [self]
+        else:
+            earlier.dependents.append(self)
 
 
 @dataclass(slots=True)
@@ -114,7 +118,11 @@ class Scheduler:
         self._on_event = on_event
         self._on_progress = on_progress
         self._slots: dict[int, _Slot] = {}
-        self._shared_calls: dict[str, _Slot] = {}
+        self._ready: deque[_Slot] = deque()  # ready to run, in the order they became ready
+        self._starting = False  # a worker has been started and has not taken a task yet
+        self._tg: anyio.abc.TaskGroup | None = None  # the round's workers; set inside run()
+        self._scope: anyio.CancelScope | None = None  # the round's, with the run's deadline; set inside run()
+        self._shared_calls: dict[tuple[int, tuple[str, str]], _Slot] = {}
         self._order: dict[str, _ServerOrder] = {}  # per server, across every round of the run
         self._deadline: float | None = None  # set by the first round: the run's deadline spans all rounds
 
@@ -123,28 +131,58 @@ class Scheduler:
         if self._deadline is None:
             timeout = self._run_timeout_s
             self._deadline = anyio.current_time() + timeout if timeout is not None else float("inf")
-        with anyio.CancelScope(deadline=self._deadline):
-            async with anyio.create_task_group() as tg:
-                if isinstance(tasks, AsyncIterable):
-                    async for bound in tasks:
-                        tg.start_soon(self._execute, bound, self._add(bound, round_number), name=_TASK_NAME)
-                else:
-                    for bound in tasks:
-                        tg.start_soon(self._execute, bound, self._add(bound, round_number), name=_TASK_NAME)
+        added: list[_Slot] = []
+        try:
+            with anyio.CancelScope(deadline=self._deadline) as self._scope:
+                async with self._calls.timing(), anyio.create_task_group() as self._tg:
+                    if isinstance(tasks, AsyncIterable):
+                        async for bound in tasks:
+                            added.append(self._add(bound, round_number))
+                    else:
+                        for bound in tasks:
+                            added.append(self._add(bound, round_number))
+                # Every worker has ended, so every task has: a task that has not is waiting on
+                # one that has not, and the first such one is running or ready, and so has a
+                # worker. Unless the run was cancelled or timed out: those tasks say so.
+        finally:
+            self._tg = None
+            self._ready.clear()
+            for slot in added:
+                if not slot.ended:
+                    self._finish(slot.record, "cancelled", error=self._cancel_reason())
+                    slot.ended = True
 
     def _add(self, bound: BoundTask, round_number: int) -> _Slot:
         if bound.id in self._slots:
             raise ValueError(f"task {bound.id} was already scheduled in this run")
         task = bound.task
-        data = task.data_deps
+        data = bound.deps
         record = TaskRecord(
-            id=task.id, tool=bound.spec.name, thought=task.thought, round=round_number,
-            deps=sorted(data) if data else [], after=[d for d in task.after if d not in data] if task.after else [],
+            task.id, bound.spec.name, thought=task.thought, round=round_number,
+            deps=list(data), after=[d for d in task.after if d not in data] if task.after else [],
         )
-        slot = _Slot(record)
+        slot = _Slot(bound, record)
         self._keep_plan_order(bound, slot)
         self._run.tasks.append(record)
-        self._slots[bound.id] = slot
+        slots = self._slots
+        slots[task.id] = slot
+        # Must succeed (`deps` also give values), or only be waited for (`ordered_after`). Every
+        # edge is waited for, skipping included: a task never ends before the tasks it is ordered
+        # after, so plan order holds through skipped tasks too.
+        for edges in (data, record.after, record.ordered_after):
+            for dep in edges:
+                earlier = slots.get(dep)
+                if earlier is None:
+                    how = "refers to" if dep in data else "is to run after"
+                    self._finish(record, "error", error=f"{how} task {dep}, which is not in this run")
+                    self._end(slot)
+                    return slot
+                if not earlier.ended:
+                    slot.wait_for(earlier)
+        if not slot.waiting:
+            self._ready.append(slot)
+            if not self._starting:  # every worker is waiting (this task is the one running)
+                self._start_worker()
         return slot
 
     def _keep_plan_order(self, bound: BoundTask, slot: _Slot) -> None:
@@ -175,48 +213,121 @@ class Scheduler:
         own = limits.servers.get(server)
         return (own.ordering if own is not None else None) or limits.ordering
 
-    async def _execute(self, bound: BoundTask, slot: _Slot) -> None:
+    def _start_worker(self) -> None:
+        self._starting = True
+        self._tg.start_soon(self._work, name=_WORKER_NAME)  # type: ignore[union-attr]  # only inside run()
+
+    def _before_wait(self) -> None:
+        """About to wait: start another worker for the ready tasks, unless one is starting or no
+        call of theirs could start (the run's slots are taken; a slot freed wakes a worker)."""
+        if self._ready and not self._starting and self._calls.has_free_slot():
+            self._start_worker()
+
+    async def _work(self) -> None:
+        self._starting = False
+        ready, run_scope = self._ready, self._scope
+        assert run_scope is not None  # workers run only inside run()
+        while ready and not run_scope.cancel_called:
+            with self._calls.lane() as lane:  # left for a new one after a call of it timed out
+                # A cancellation reaches a worker where it waits; one that came while it was
+                # starting (or before) is seen here, so that no call starts after it. Not before
+                # every call: that check costs as much as a zero-latency call's whole policy.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                yield_at = time.perf_counter() + _SLICE_S
+                while ready and not lane.timed_out and not run_scope.cancel_called:
+                    await self._job(ready.popleft(), lane)
+                    if time.perf_counter() > yield_at and not lane.timed_out:
+                        await anyio.lowlevel.checkpoint()  # let the loop run: a long plan never stalls it
+                        yield_at = time.perf_counter() + _SLICE_S
+
+    async def _job(self, slot: _Slot, lane: Lane) -> None:
+        """Run a ready task to its final status, or park it behind its identical twin's call."""
         record = slot.record
-        _current_task.set(record.id)  # each task has its own coroutine, so its own context
+        _current_task.set(record.id)  # for code the call goes through, until the next job
         try:
-            # Must succeed; `deps` also give values. Both lists are sorted and share no ID.
-            needed = sorted(record.deps + record.after) if record.after else record.deps
-            missing = [d for d in needed if d not in self._slots]
-            if missing:
-                how = "refers to" if missing[0] in record.deps else "is to run after"
-                self._finish(record, "error", error=f"{how} task {missing[0]}, which is not in this run")
+            results = self._inputs(slot)
+            if results is None:
                 return
-            # Every edge is waited for before anything else, skipping included: a task never ends
-            # before the tasks it is ordered after, so plan order holds through skipped tasks too.
-            for dep in (*needed, *record.ordered_after):
-                earlier = self._slots[dep]
-                if not earlier.ended:  # waiting on a set event still yields to the loop: one per edge
-                    await earlier.done.wait()
-            failed = [d for d in needed if self._slots[d].record.status != "ok"]
-            if failed:
-                first = self._slots[failed[0]].record
-                because = "" if first.id in record.deps else f" (this task was to run after task {first.id})"
-                self._finish(
-                    record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}{because}"
-                )
-                return
-            results = {d: self._slots[d].record.result for d in record.deps}
+            bound = slot.bound
             if bound.spread is not None:  # one call per element of a list (spread.py)
+                self._before_wait()
                 await self._spread(bound, slot, results)
                 return
+            arguments = self._arguments(slot, results)
+            if arguments is None:
+                return
+
+            def started() -> None:
+                record.status, record.start_s = "running", self._now()
+                self._emit(record)
+
+            relay = self._on_progress
+            progress = None if relay is None else (lambda value, total, message: relay(record, value, total, message))
+            self._before_wait()
             try:
-                if results:  # literals alone are bounded by the plan's own size limit
-                    self._calls.check_arguments(bound.arguments, results)
+                result = await self._calls.call(bound.spec, arguments, lane, started, progress)
+            except ToolError as e:
+                self._finish(record, "error", error=str(e) or type(e).__name__)
+            except Exception as e:  # a tool's own bug is that task's error, not the run's
+                log.debug("task %s raised", record.id, exc_info=True)
+                self._finish(record, "error", error=f"{type(e).__name__}: {e}")
+            else:
+                self._finish(record, "ok", result=result)
+        finally:
+            twin = slot.twin_of
+            if twin is None or twin.ended:  # else parked: it ends when its twin does
+                if not record.done:
+                    self._finish(record, "cancelled", error=self._cancel_reason())
+                self._end(slot)
+
+    def _end(self, slot: _Slot) -> None:
+        slot.ended = True
+        dependents = slot.dependents
+        if dependents is not None:
+            ready = self._ready
+            for later in dependents:
+                later.waiting -= 1
+                if not later.waiting:
+                    ready.append(later)  # taken by this worker next, or one it starts before waiting
+
+    def _inputs(self, slot: _Slot) -> dict[int, Any] | None:
+        """The values of the tasks it refers to; None if that ends it (a dependency failed, or it
+        waited for its twin's call, which has ended)."""
+        record = slot.record
+        twin = slot.twin_of
+        if twin is not None:  # the identical call it waited for has ended: its outcome is this one's
+            source = twin.record
+            self._finish(record, source.status, result=source.result, error=source.error)
+            return None
+        needed = sorted(record.deps + record.after) if record.after else record.deps
+        if not needed:
+            return {}
+        slots = self._slots
+        failed = [d for d in needed if slots[d].record.status != "ok"]
+        if failed:
+            first = slots[failed[0]].record
+            because = "" if first.id in record.deps else f" (this task was to run after task {first.id})"
+            self._finish(record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}{because}")
+            return None
+        return {d: slots[d].record.result for d in record.deps}
+
+    def _arguments(self, slot: _Slot, results: dict[int, Any]) -> dict[str, Any] | None:
+        """Its arguments, resolved and fitted to the schema; None if that ends it (an error, or an
+        identical call that gives it its outcome, now or when that call ends)."""
+        bound, record = slot.bound, slot.record
+        if results:
+            try:
+                self._calls.check_arguments(bound.arguments, results)
                 arguments = coerce_arguments(resolve(bound.arguments, results), bound.spec)
             except (ResolveError, ToolError) as e:
                 self._finish(record, "error", error=str(e))
-                return
-            record.args = arguments
-            await self._call_or_share(bound, slot, arguments)
-        finally:
-            if not record.done:
-                self._finish(record, "cancelled", error=self._cancel_reason())
-            slot.end()
+                return None
+        else:  # literals alone: checked against the schema, and bounded by the plan's size limit
+            arguments = dict(bound.arguments)
+        record.args = arguments
+        if bound.spec.dedupable and self._share(slot, arguments):
+            return None
+        return arguments
 
     async def _spread(self, bound: BoundTask, slot: _Slot, results: dict[int, Any]) -> None:
         record = slot.record
@@ -235,47 +346,34 @@ class Scheduler:
         else:
             self._finish(record, status, result=value, error=error)
 
-    async def _call_or_share(self, bound: BoundTask, slot: _Slot, arguments: dict[str, Any]) -> None:
-        """Identical calls to read-only or idempotent tools in one run are made once.
+    def _share(self, slot: _Slot, arguments: dict[str, Any]) -> bool:
+        """Identical calls to read-only or idempotent tools in one run are made once: True if an
+        earlier identical call gives this one its outcome (now, or when it ends).
 
         Under plan ordering only while their server's state is the same: a read after a write is a
         new call, and so is an idempotent write with another write between it and its twin.
         """
-        if bound.spec.dedupable:
-            slot.call_key = bound.spec.name + "\0" + _CALL_KEY.encode(arguments)
-            last = slot.last_write
-            if last is not None:
-                # `last` has ended (this task waited for it); a twin of it right after it sees the
-                # state it left, as it does itself.
-                slot.epoch = last.epoch if slot.writes and last.call_key == slot.call_key else last.record.id
-            key = f"{slot.epoch}\0{slot.call_key}"
-            first = self._shared_calls.setdefault(key, slot)
-            if first is not slot:
-                slot.record.start_s = self._now()
-                slot.record.deduplicated_from = first.record.id
-                if not first.ended:
-                    await first.done.wait()
-                source = first.record
-                self._finish(slot.record, source.status, result=source.result, error=source.error)
-                return
-        await self._call(bound, slot.record, arguments)
-
-    async def _call(self, bound: BoundTask, record: TaskRecord, arguments: dict[str, Any]) -> None:
-        def started() -> None:
-            record.status, record.start_s = "running", self._now()
-            self._emit(record)
-
-        relay = self._on_progress
-        progress = None if relay is None else (lambda value, total, message: relay(record, value, total, message))
-        try:
-            result = await self._calls.call(bound.spec, arguments, started, progress)
-        except ToolError as e:
-            self._finish(record, "error", error=str(e) or type(e).__name__)
-        except Exception as e:  # a tool's own bug is that task's error, not the run's
-            log.debug("task %s raised", record.id, exc_info=True)
-            self._finish(record, "error", error=f"{type(e).__name__}: {e}")
+        # The arguments' repr, in name order: it tells 1, 1.0, True and "1" apart as JSON would, at
+        # half the cost of json.dumps; objects nested in another key order only miss a share.
+        slot.call_key = (slot.bound.spec.name, repr(sorted(arguments.items())))
+        last = slot.last_write
+        if last is not None:
+            # `last` has ended (this task waited for it); a twin of it right after it sees the
+            # state it left, as it does itself.
+            slot.epoch = last.epoch if slot.writes and last.call_key == slot.call_key else last.record.id
+        first = self._shared_calls.setdefault((slot.epoch, slot.call_key), slot)
+        if first is slot:
+            return False
+        record = slot.record
+        record.start_s = self._now()
+        record.deduplicated_from = first.record.id
+        if first.ended:
+            source = first.record
+            self._finish(record, source.status, result=source.result, error=source.error)
         else:
-            self._finish(record, "ok", result=result)
+            slot.twin_of = first
+            slot.wait_for(first)
+        return True
 
     def _finish(self, record: TaskRecord, status: Any, *, result: Any = None, error: str | None = None) -> None:
         record.status, record.result, record.error = status, result, error

@@ -123,7 +123,8 @@ class _Spread:
         call = self.records[i]
         relay = None if self.progress is None else (lambda value, total, message: self.relay(i, value, total, message))
         try:
-            self.values[i] = await self.calls.call(self.bound.spec, arguments, lambda: self.start(call), relay)
+            with self.calls.lane() as lane:
+                self.values[i] = await self.calls.call(self.bound.spec, arguments, lane, lambda: self.start(call), relay)
         except ToolError as e:
             self.end(call, "error", str(e) or type(e).__name__)
         except Exception as e:  # a tool's own bug is that call's error, not the run's

@@ -129,13 +129,15 @@ class FunctionToolbox:
     def __init__(self, tools: Mapping[str, AsyncTool]) -> None:
         self._functions = dict(tools)
         self._specs = {name: spec_from_function(name, fn) for name, fn in tools.items()}
+        self._coroutines = {name for name, fn in tools.items() if inspect.iscoroutinefunction(fn)}  # asked once
 
     def specs(self) -> Mapping[str, ToolSpec]:
         return self._specs
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
-        fn = self._functions[spec.name]
-        if inspect.iscoroutinefunction(fn):
+        name = spec.name
+        fn = self._functions[name]
+        if name in self._coroutines:
             return await fn(**arguments)
         # A blocking function must not stall every other task on the event loop.
         # On a timeout or cancellation the run moves on; the thread finishes in the background.
