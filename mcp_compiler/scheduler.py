@@ -119,7 +119,9 @@ class Scheduler:
         self._on_progress = on_progress
         self._slots: dict[int, _Slot] = {}
         self._ready: deque[_Slot] = deque()  # ready to run, in the order they became ready
-        self._starting = False  # a worker has been started and has not taken a task yet
+        self._starting = False  # a worker has been started and has not run yet
+        self._workers = 0  # workers running
+        self._in_job = 0  # workers inside a job; when one starts, every other one is waiting
         self._tg: anyio.abc.TaskGroup | None = None  # the round's workers; set inside run()
         self._scope: anyio.CancelScope | None = None  # the round's, with the run's deadline; set inside run()
         self._shared_calls: dict[tuple[int, tuple[str, str]], _Slot] = {}
@@ -132,6 +134,7 @@ class Scheduler:
             timeout = self._run_timeout_s
             self._deadline = anyio.current_time() + timeout if timeout is not None else float("inf")
         added: list[_Slot] = []
+        self._starting, self._workers, self._in_job = False, 0, 0  # whatever a failed round left
         try:
             with anyio.CancelScope(deadline=self._deadline) as self._scope:
                 async with self._calls.timing(), anyio.create_task_group() as self._tg:
@@ -139,8 +142,12 @@ class Scheduler:
                         async for bound in tasks:
                             added.append(self._add(bound, round_number))
                     else:
+                        yield_at = time.perf_counter() + _SLICE_S
                         for bound in tasks:
                             added.append(self._add(bound, round_number))
+                            if time.perf_counter() > yield_at:  # a long plan: its workers start meanwhile
+                                await anyio.lowlevel.checkpoint()
+                                yield_at = time.perf_counter() + _SLICE_S
                 # Every worker has ended, so every task has: a task that has not is waiting on
                 # one that has not, and the first such one is running or ready, and so has a
                 # worker. Unless the run was cancelled or timed out: those tasks say so.
@@ -225,20 +232,28 @@ class Scheduler:
 
     async def _work(self) -> None:
         self._starting = False
+        if self._workers and not self._in_job:  # the others only let the loop run: they go on
+            return
         ready, run_scope = self._ready, self._scope
         assert run_scope is not None  # workers run only inside run()
-        while ready and not run_scope.cancel_called:
-            with self._calls.lane() as lane:  # left for a new one after a call of it timed out
-                # A cancellation reaches a worker where it waits; one that came while it was
-                # starting (or before) is seen here, so that no call starts after it. Not before
-                # every call: that check costs as much as a zero-latency call's whole policy.
-                await anyio.lowlevel.checkpoint_if_cancelled()
-                yield_at = time.perf_counter() + _SLICE_S
-                while ready and not lane.timed_out and not run_scope.cancel_called:
-                    await self._job(ready.popleft(), lane)
-                    if time.perf_counter() > yield_at and not lane.timed_out:
-                        await anyio.lowlevel.checkpoint()  # let the loop run: a long plan never stalls it
-                        yield_at = time.perf_counter() + _SLICE_S
+        self._workers += 1
+        try:
+            while ready and not run_scope.cancel_called:
+                with self._calls.lane() as lane:  # left for a new one after a call of it timed out
+                    # A cancellation reaches a worker where it waits; one that came while it was
+                    # starting (or before) is seen here, so that no call starts after it. Not
+                    # before every call: that check costs as much as a zero-latency call's policy.
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                    yield_at = time.perf_counter() + _SLICE_S
+                    while ready and not lane.timed_out and not run_scope.cancel_called:
+                        self._in_job += 1
+                        await self._job(ready.popleft(), lane)
+                        self._in_job -= 1
+                        if time.perf_counter() > yield_at and not lane.timed_out:
+                            await anyio.lowlevel.checkpoint()  # let the loop run: a long plan never stalls it
+                            yield_at = time.perf_counter() + _SLICE_S
+        finally:
+            self._workers -= 1
 
     async def _job(self, slot: _Slot, lane: Lane) -> None:
         """Run a ready task to its final status, or park it behind its identical twin's call."""
