@@ -10,14 +10,16 @@ machine's load falls on both; the tables give each one's median time per task an
 (min–max) over the runs, in wall time (what a caller waits: the reference's polling sleeps count)
 and in this process's CPU time (what the engine spends: on a machine shared with other work, wall
 time also counts the others' turns). `asyncio floor` is `asyncio.create_task` and `gather` of the same
-calls with nothing else: no engine can do less. `anyio floor` is what any engine built on anyio
-task groups pays at least, as ours is: a task in a task group per call, each call under its own
-timeout scope (and, in the chain, waiting for the previous call's event).
+calls with nothing else: no engine can do less. `anyio floor` is what an engine pays that gives each call
+a task in an anyio task group and its own timeout scope (and, in the chain, an event to wait for
+the previous call), as ours did until its workers took ready tasks one after another and one timer
+task watched every call's deadline.
 
 The reference does little per task (a bare `asyncio.create_task`, string substitution, an Event),
 holds no limits, timeouts or records, and finds ready tasks by polling every 10 ms. Ours runs
 each call through its policy (per-server and per-run concurrency slots, a timeout, retry, the
-size budget, plan-order edges, deduplication) and keeps a full record of every task.
+size budget, plan-order edges, deduplication) and keeps a full record of every task; a call that
+never waits costs it no task of its own, and one that waits gets a worker of its own.
 
 The reference code below is vendored rather than installed: its package pulls in langchain and
 the rest of an agent framework, none of which the Task Fetching Unit uses.

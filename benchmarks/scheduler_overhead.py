@@ -4,8 +4,8 @@
 
 Each tool is an async function that returns at once, so everything measured is the engine:
 parsing the plan text, the static checks (binding to the catalog and schemas), and execution
-(one coroutine per task, dependency events, ref substitution, the call policy's budget, slots and
-timeout, the call, the records).
+(the ready queue and its workers, dependency counts, ref substitution, the call policy's budget,
+slots and timeout, the call, the records).
 Shapes: `wide` (independent tasks), `wide + join` (the same, feeding one final task that refers
 to all of them), `chain` (each task refers to the one before). Prints a Markdown table of
 microseconds per task, the median of several runs. `--clock cpu` counts this process's CPU time

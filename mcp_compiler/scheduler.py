@@ -83,7 +83,7 @@ class _Slot:
     dependents: list[_Slot] | None = None  # the slots counting this one among their `waiting`
     writes: bool = False  # not read-only: its server's later calls wait for it (plan ordering)
     last_write: _Slot | None = None  # the last such call to its server before it (plan ordering)
-    call_key: tuple[str, str] | None = None  # tool and resolved arguments, once known
+    call_key: str | None = None  # tool and resolved arguments, once known (a string: no GC to track it)
     epoch: int = 0  # which state of its server a read-only or idempotent call saw, for sharing
     twin_of: _Slot | None = None  # the identical call under way whose outcome it takes when it ends
 
@@ -124,7 +124,7 @@ class Scheduler:
         self._in_job = 0  # workers inside a job; when one starts, every other one is waiting
         self._tg: anyio.abc.TaskGroup | None = None  # the round's workers; set inside run()
         self._scope: anyio.CancelScope | None = None  # the round's, with the run's deadline; set inside run()
-        self._shared_calls: dict[tuple[int, tuple[str, str]], _Slot] = {}
+        self._shared_calls: dict[str, _Slot] = {}
         self._order: dict[str, _ServerOrder] = {}  # per server, across every round of the run
         self._deadline: float | None = None  # set by the first round: the run's deadline spans all rounds
 
@@ -160,9 +160,10 @@ class Scheduler:
                     slot.ended = True
 
     def _add(self, bound: BoundTask, round_number: int) -> _Slot:
-        if bound.id in self._slots:
-            raise ValueError(f"task {bound.id} was already scheduled in this run")
         task = bound.task
+        slots = self._slots
+        if task.id in slots:
+            raise ValueError(f"task {task.id} was already scheduled in this run")
         data = bound.deps
         record = TaskRecord(
             task.id, bound.spec.name, thought=task.thought, round=round_number,
@@ -171,13 +172,12 @@ class Scheduler:
         slot = _Slot(bound, record)
         self._keep_plan_order(bound, slot)
         self._run.tasks.append(record)
-        slots = self._slots
         slots[task.id] = slot
         # Must succeed (`deps` also give values), or only be waited for (`ordered_after`). Every
         # edge is waited for, skipping included: a task never ends before the tasks it is ordered
         # after, so plan order holds through skipped tasks too.
-        for edges in (data, record.after, record.ordered_after):
-            for dep in edges:
+        if data or record.after or record.ordered_after:
+            for dep in (*data, *record.after, *record.ordered_after):
                 earlier = slots.get(dep)
                 if earlier is None:
                     how = "refers to" if dep in data else "is to run after"
@@ -370,13 +370,13 @@ class Scheduler:
         """
         # The arguments' repr, in name order: it tells 1, 1.0, True and "1" apart as JSON would, at
         # half the cost of json.dumps; objects nested in another key order only miss a share.
-        slot.call_key = (slot.bound.spec.name, repr(sorted(arguments.items())))
+        slot.call_key = f"{slot.bound.spec.name}\0{sorted(arguments.items()) if len(arguments) > 1 else arguments!r}"
         last = slot.last_write
         if last is not None:
             # `last` has ended (this task waited for it); a twin of it right after it sees the
             # state it left, as it does itself.
             slot.epoch = last.epoch if slot.writes and last.call_key == slot.call_key else last.record.id
-        first = self._shared_calls.setdefault((slot.epoch, slot.call_key), slot)
+        first = self._shared_calls.setdefault(f"{slot.epoch}\0{slot.call_key}", slot)
         if first is slot:
             return False
         record = slot.record
