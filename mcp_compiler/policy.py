@@ -249,7 +249,10 @@ class RunCalls:
                 # raise its own TimeoutError, or turn our cancellation into some other error.
                 try:
                     try:
-                        result = await policy.call_once(spec, arguments, progress)
+                        if progress is None:  # policy.call_once, without its frame: most calls have no listener
+                            result = await policy.toolbox.call(spec, arguments)
+                        else:
+                            result = await policy.call_once(spec, arguments, progress)
                     except ConnectionLost as lost:  # within the same timeout
                         result = await policy.retry(spec, arguments, progress, lost)
                 except BaseException:

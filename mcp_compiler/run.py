@@ -42,6 +42,28 @@ class ElementCall:
         return d
 
 
+class _NoEdges(list):  # type: ignore[type-arg]
+    """The edge list of a task that has none of that kind: one empty list shared by every record
+    and refusing changes (assign a new list instead). Most tasks have no `after` or `ordered_after`
+    edge, and most none at all: three new lists per task were a third of the objects a wide plan
+    left for the garbage collector to trace (README, "Scheduler overhead")."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a record's empty edge list is shared by every record: assign a new list instead")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+NO_EDGES: list[int] = _NoEdges()
+
+
+def _no_edges() -> list[int]:
+    return NO_EDGES
+
+
 @dataclass(slots=True)  # one per task: no __dict__ to allocate and for the GC to trace
 class TaskRecord:
     id: int
@@ -55,13 +77,13 @@ class TaskRecord:
     thought: str | None = None
     round: int = 1
     deduplicated_from: int | None = None  # the task whose identical call this one shared
-    deps: list[int] = field(default_factory=list)  # data edges: the tasks whose values it used
+    deps: list[int] = field(default_factory=_no_edges)  # data edges: the tasks whose values it used
     # Order edges, which pass no value. `after`: the tasks the plan said it runs after (`after $N`,
     # or the JSON form's "deps"); it runs only if they succeeded. `ordered_after`: earlier calls to
     # the same server it waited for, because it or they have side effects (plan order); it runs
-    # whatever their outcome. Neither repeats an edge already in `deps`.
-    after: list[int] = field(default_factory=list)
-    ordered_after: list[int] = field(default_factory=list)
+    # whatever their outcome. Neither repeats an edge already in `deps`. An empty one is NO_EDGES.
+    after: list[int] = field(default_factory=_no_edges)
+    ordered_after: list[int] = field(default_factory=_no_edges)
     # A spread task's calls, one per element of its list, in element order; None for a plain task.
     calls: list[ElementCall] | None = None
 
@@ -75,9 +97,9 @@ class TaskRecord:
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
         d["round"] = self.round
-        d["deps"] = self.deps
-        d["after"] = self.after
-        d["ordered_after"] = self.ordered_after
+        d["deps"] = list(self.deps)  # copies: the caller may change them, and NO_EDGES refuses
+        d["after"] = list(self.after)
+        d["ordered_after"] = list(self.ordered_after)
         if self.calls is not None:
             d["calls"] = [c.to_dict() for c in self.calls]
         for k in ("start_s", "end_s"):

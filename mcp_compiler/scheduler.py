@@ -48,7 +48,7 @@ import anyio.lowlevel
 from .checks import BoundTask, coerce_arguments
 from .plan import ResolveError, resolve
 from .policy import Lane, RunCalls
-from .run import Run, TaskRecord
+from .run import NO_EDGES, Run, TaskRecord
 from .spread import SpreadFailed, run_spread
 from .tools import ToolError
 
@@ -167,7 +167,8 @@ class Scheduler:
         data = bound.deps
         record = TaskRecord(
             task.id, bound.spec.name, thought=task.thought, round=round_number,
-            deps=list(data), after=[d for d in task.after if d not in data] if task.after else [],
+            deps=list(data) if data else NO_EDGES,
+            after=([d for d in task.after if d not in data] or NO_EDGES) if task.after else NO_EDGES,
         )
         slot = _Slot(bound, record)
         self._keep_plan_order(bound, slot)
@@ -337,8 +338,8 @@ class Scheduler:
             except (ResolveError, ToolError) as e:
                 self._finish(record, "error", error=str(e))
                 return None
-        else:  # literals alone: checked against the schema, and bounded by the plan's size limit
-            arguments = dict(bound.arguments)
+        else:  # literals alone: checked against the schema, and bounded by the plan's size limit;
+            arguments = bound.arguments  # as they are, not copied: nothing changes them
         record.args = arguments
         if bound.spec.dedupable and self._share(slot, arguments):
             return None

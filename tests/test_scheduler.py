@@ -1055,3 +1055,24 @@ async def test_a_long_plan_of_calls_that_never_wait_lets_the_event_loop_run() ->
     # The scheduler lets the loop run every 5 ms; the bound is generous for a loaded machine, and
     # well under the run's own length, which is what a scheduler that never yields would leave.
     assert max(gaps) < min(0.25, elapsed / 3), (max(gaps), elapsed)
+
+
+async def test_a_records_empty_edge_lists_are_shared_and_refuse_changes_and_its_dict_has_its_own() -> None:
+    async def quick(n: Any) -> Any:
+        return n
+
+    quick.read_only = True  # type: ignore[attr-defined]
+    run = await execute("1. quick(1)\n2. quick($1)\n", tools={"quick": quick})
+    first, second = run.task(1), run.task(2)
+    assert (first.deps, first.after, first.ordered_after) == ([], [], [])
+    assert first.after is second.after  # one shared empty list, not one per task
+    with pytest.raises(TypeError, match="assign a new list"):
+        first.deps.append(2)
+    with pytest.raises(TypeError, match="assign a new list"):
+        first.after += [2]
+    assert second.deps == [1]
+    second.deps.append(0)  # a list of edges it has is its own
+    assert first.deps == [] and run.task(1).to_dict()["deps"] == []
+    shown = first.to_dict()
+    shown["after"].append(7)  # the dict's lists are copies
+    assert first.after == [] and second.after == []
