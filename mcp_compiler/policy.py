@@ -243,8 +243,10 @@ class RunCalls:
                 await run_slots.acquire()
             try:
                 on_start()
-                if timeout is not None:
-                    self._timer.arm(lane, timeout)  # type: ignore[union-attr]  # lane() checked it
+                if timeout is not None:  # the timer reads lane.deadline; woken only for a nearer one
+                    deadline = lane.deadline = time.monotonic() + timeout
+                    if deadline < self._timer._wake_at:  # type: ignore[union-attr]  # lane() checked it
+                        self._timer.wake(deadline)  # type: ignore[union-attr]
                 # The lane, not the exception type, says whether our timeout fired: a tool may
                 # raise its own TimeoutError, or turn our cancellation into some other error.
                 try:
@@ -301,34 +303,32 @@ class Lane:
 class _CallTimer:
     """The deadlines of one round's calls, watched by one task.
 
-    A call sets its lane's deadline (a float, no timer handle); the watcher sleeps until the
-    nearest deadline it knows of, and is woken early only by a call whose deadline is nearer
-    still (with one timeout for every call, only the first call of a quiet spell). On waking it
-    cancels the scope of every lane whose call has passed its deadline.
+    A call sets its lane's deadline (a float: no timer handle, no scope); the watcher sleeps until
+    the nearest deadline it knows of, and is woken early only by a call whose deadline is nearer
+    still. With no call under way it keeps its last wake time, so with one timeout for every call
+    it is woken about once per timeout, not once per call. On waking it cancels the scope of every
+    lane whose call has passed its deadline.
     """
 
     def __init__(self) -> None:
         self.lanes: set[Lane] = set()
-        self._wake_at = math.inf  # when the watcher looks next, as far as arm() knows
-        self._nap: anyio.CancelScope | None = None
+        self._wake_at = math.inf  # when the watcher looks next; read by RunCalls.call for each call
+        self._woken = anyio.Event()
         self._stopped = False
 
-    def arm(self, lane: Lane, timeout: float) -> None:
-        deadline = lane.deadline = time.monotonic() + timeout
-        if deadline < self._wake_at:
-            self._wake_at = deadline
-            if self._nap is not None:
-                self._nap.cancel()
+    def wake(self, deadline: float) -> None:
+        """A call's deadline is nearer than the watcher's next look: look then instead."""
+        self._wake_at = deadline
+        self._woken.set()
 
     def stop(self) -> None:
         self._stopped = True
-        if self._nap is not None:
-            self._nap.cancel()
+        self._woken.set()
 
     async def watch(self) -> None:
         while not self._stopped:
             now = time.monotonic()
-            nearest = math.inf
+            nearest = self._wake_at if self._wake_at > now else math.inf
             for lane in self.lanes:
                 if lane.deadline <= now:
                     lane.deadline, lane.timed_out = math.inf, True
@@ -336,12 +336,9 @@ class _CallTimer:
                 elif lane.deadline < nearest:
                     nearest = lane.deadline
             self._wake_at = nearest
-            with anyio.CancelScope() as self._nap:
-                if nearest == math.inf:
-                    await anyio.sleep_forever()
-                else:
-                    await anyio.sleep(nearest - now)
-            self._nap = None
+            self._woken = anyio.Event()
+            with anyio.move_on_after(nearest - now if nearest < math.inf else None):
+                await self._woken.wait()
 
 
 def _mib(size: int) -> str:

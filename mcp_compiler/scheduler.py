@@ -65,6 +65,7 @@ def current_task_id() -> int | None:
 
 
 _WORKER_NAME = "mcp_compiler.scheduler.worker"  # named here: anyio would otherwise build the name for each
+_NO_RESULTS: dict[int, Any] = {}  # a task that refers to none: read, never written
 _SLICE_S = 0.005  # a worker whose calls never wait lets the event loop run this often
 
 TaskEvent = Callable[[TaskRecord], None]
@@ -165,11 +166,15 @@ class Scheduler:
         if task.id in slots:
             raise ValueError(f"task {task.id} was already scheduled in this run")
         data = bound.deps
-        record = TaskRecord(
-            task.id, bound.spec.name, thought=task.thought, round=round_number,
-            deps=list(data) if data else NO_EDGES,
-            after=([d for d in task.after if d not in data] or NO_EDGES) if task.after else NO_EDGES,
-        )
+        record = TaskRecord(task.id, bound.spec.name)  # the rest set only where not the default: keywords cost
+        if task.thought is not None:
+            record.thought = task.thought
+        if round_number != 1:
+            record.round = round_number
+        if data:
+            record.deps = list(data)
+        if task.after:
+            record.after = [d for d in task.after if d not in data] or NO_EDGES
         slot = _Slot(bound, record)
         self._keep_plan_order(bound, slot)
         self._run.tasks.append(record)
@@ -288,7 +293,7 @@ class Scheduler:
                 log.debug("task %s raised", record.id, exc_info=True)
                 self._finish(record, "error", error=f"{type(e).__name__}: {e}")
             else:
-                self._finish(record, "ok", result=result)
+                self._finish(record, "ok", result)
         finally:
             twin = slot.twin_of
             if twin is None or twin.ended:  # else parked: it ends when its twin does
@@ -317,7 +322,7 @@ class Scheduler:
             return None
         needed = sorted(record.deps + record.after) if record.after else record.deps
         if not needed:
-            return {}
+            return _NO_RESULTS
         slots = self._slots
         failed = [d for d in needed if slots[d].record.status != "ok"]
         if failed:
@@ -391,12 +396,13 @@ class Scheduler:
             slot.wait_for(first)
         return True
 
-    def _finish(self, record: TaskRecord, status: Any, *, result: Any = None, error: str | None = None) -> None:
+    def _finish(self, record: TaskRecord, status: Any, result: Any = None, error: str | None = None) -> None:
         record.status, record.result, record.error = status, result, error
-        record.end_s = self._now()
+        record.end_s = end = time.perf_counter() - self._run.started
         if record.start_s is None:
-            record.start_s = record.end_s
-        self._emit(record)
+            record.start_s = end
+        if self._on_event is not None:
+            self._on_event(record)
 
     def _emit(self, record: TaskRecord) -> None:
         if self._on_event is not None:

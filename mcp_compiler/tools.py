@@ -54,7 +54,7 @@ class ToolSpec:
         """Property names in positional order: required first, then the rest, each in schema order."""
         return positional_order(self.input_schema)
 
-    @property
+    @functools.cached_property  # asked once per task by the scheduler: kept, not computed each time
     def dedupable(self) -> bool:
         """Identical calls within one run may share one result."""
         return self.read_only or self.idempotent
