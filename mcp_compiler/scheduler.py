@@ -210,12 +210,12 @@ class Scheduler:
         slot.last_write = order.last_write
         # The edges to wait for, none implied by another: a read waits for the last write; a write
         # for the reads since it (each of which waited for it), or for it when there are none.
-        before = [order.last_write] if order.last_write is not None else []
         if slot.writes:
-            before = order.reads or before
+            before = order.reads or ([order.last_write] if order.last_write is not None else None)
             order.last_write, order.reads = slot, []
         else:
             order.reads.append(slot)
+            before = [order.last_write] if order.last_write is not None else None
         if before:
             record = slot.record
             known = {*record.deps, *record.after}
@@ -278,13 +278,17 @@ class Scheduler:
             if arguments is None:
                 return
 
+            run, on_event = self._run, self._on_event
+
             def started() -> None:
-                record.status, record.start_s = "running", self._now()
-                self._emit(record)
+                record.status, record.start_s = "running", time.perf_counter() - run.started
+                if on_event is not None:
+                    on_event(record)
 
             relay = self._on_progress
             progress = None if relay is None else (lambda value, total, message: relay(record, value, total, message))
-            self._before_wait()
+            if self._ready and not self._starting:  # _before_wait(), without its frame
+                self._before_wait()
             try:
                 result = await self._calls.call(bound.spec, arguments, lane, started, progress)
             except ToolError as e:
@@ -297,7 +301,7 @@ class Scheduler:
         finally:
             twin = slot.twin_of
             if twin is None or twin.ended:  # else parked: it ends when its twin does
-                if not record.done:
+                if record.end_s is None:  # no final status yet (`_finish` sets both)
                     self._finish(record, "cancelled", error=self._cancel_reason())
                 self._end(slot)
 
