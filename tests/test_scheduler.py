@@ -963,7 +963,10 @@ async def test_calls_that_never_wait_share_a_few_workers_and_calls_that_wait_eac
     tools = {"quick": quick, "pause": pause}
     run = await execute("\n".join(f"{i}. quick({i})" for i in range(1, 2001)), tools=tools)
     assert run.ok and len(run.tasks) == 2000
-    assert len(seen["quick"]) <= 2, f"{len(seen['quick'])} workers for 2,000 calls that never wait"
+    # One worker does them, but a worker leaves when the ready queue is empty, and the plan's
+    # tasks are added in 5 ms slices (the loop runs between them), so a slow machine may see a
+    # new one per slice; never one per call, as when each task had a task of its own.
+    assert len(seen["quick"]) <= 40, f"{len(seen['quick'])} workers for 2,000 calls that never wait"
     run = await execute(
         "\n".join(f"{i}. pause({i})" for i in range(1, 17)), tools=tools, max_concurrency=16, max_per_server=16
     )
