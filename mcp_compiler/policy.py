@@ -189,7 +189,7 @@ class RunCalls:
         """A cancel scope for calls made one after another by the current task (inside `timing()`)."""
         timer = self._timer
         if timer is None:
-            raise RuntimeError("RunCalls.lane() is used inside RunCalls.timing()")
+            raise RuntimeError("RunCalls.lane() must be used inside RunCalls.timing()")
         with anyio.CancelScope() as scope:
             lane = Lane(scope)
             timer.lanes.add(lane)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Run", "TaskRecord", "ElementCall", "Round", "LLMUsage", "Status", "plain_answer"]
+__all__ = ["Run", "TaskRecord", "ElementCall", "NO_EDGES", "Round", "LLMUsage", "Status", "plain_answer"]
 
 Status = Literal["pending", "running", "ok", "error", "skipped", "cancelled"]
 FINAL_STATUSES = ("ok", "error", "skipped", "cancelled")
@@ -45,8 +45,8 @@ class ElementCall:
 class _NoEdges(list):  # type: ignore[type-arg]
     """The edge list of a task that has none of that kind: one empty list shared by every record
     and refusing changes (assign a new list instead). Most tasks have no `after` or `ordered_after`
-    edge, and most none at all: three new lists per task were a third of the objects a wide plan
-    left for the garbage collector to trace (README, "Scheduler overhead")."""
+    edge, and most none at all: three new lists per task were three of the five objects each task of
+    a wide plan left for the garbage collector to trace (README, "Scheduler overhead")."""
 
     __slots__ = ()
 

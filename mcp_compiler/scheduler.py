@@ -232,7 +232,8 @@ class Scheduler:
 
     def _before_wait(self) -> None:
         """About to wait: start another worker for the ready tasks, unless one is starting or no
-        call of theirs could start (the run's slots are taken; a slot freed wakes a worker)."""
+        call of theirs could start (the run's slots are all taken: a slot freed goes to a worker
+        waiting for one, and the worker that freed it takes the next ready task)."""
         if self._ready and not self._starting and self._calls.has_free_slot():
             self._start_worker()
 
