@@ -46,7 +46,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from .checks import BoundTask, coerce_arguments
-from .plan import ResolveError, resolve
+from .plan import ResolveError, arguments_key, resolve
 from .policy import Lane, RunCalls
 from .run import NO_EDGES, Run, TaskRecord
 from .spread import SpreadFailed, run_spread
@@ -379,9 +379,7 @@ class Scheduler:
         Under plan ordering only while their server's state is the same: a read after a write is a
         new call, and so is an idempotent write with another write between it and its twin.
         """
-        # The arguments' repr, in name order: it tells 1, 1.0, True and "1" apart as JSON would, at
-        # half the cost of json.dumps; objects nested in another key order only miss a share.
-        slot.call_key = f"{slot.bound.spec.name}\0{sorted(arguments.items()) if len(arguments) > 1 else arguments!r}"
+        slot.call_key = f"{slot.bound.spec.name}\0{arguments_key(arguments)}"
         last = slot.last_write
         if last is not None:
             # `last` has ended (this task waited for it); a twin of it right after it sees the

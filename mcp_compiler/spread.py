@@ -25,7 +25,6 @@ The scheduler hands a task here only when its arguments hold a spread reference
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +33,7 @@ import anyio
 
 from .checks import BoundTask, coerce_arguments
 from .errors import CompilerError
-from .plan import AS_WRITTEN, ResolveError, resolve, resolve_element
+from .plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
 from .policy import RunCalls
 from .run import ElementCall, Run, TaskRecord
 from .tools import ToolError
@@ -187,8 +186,7 @@ def _prepare(
             continue
         records[i].args = arguments
         if dedupe:
-            key = json.dumps(arguments, sort_keys=True, default=str)
-            first = seen.setdefault(key, i)
+            first = seen.setdefault(arguments_key(arguments), i)  # identical as a task's call is
             if first != i:
                 records[i].deduplicated_from = first
                 continue
