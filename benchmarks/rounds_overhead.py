@@ -20,7 +20,7 @@ import mcp_types as types
 from mcp import Client
 
 from mcp_compiler.server import TOOL_NAME, CompilerServer
-from mcp_compiler.tools import FunctionToolbox
+from mcp_compiler.tools.toolbox import FunctionToolbox
 
 
 async def note(text: str) -> str:

@@ -47,7 +47,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from benchmarks import ROOT
-from mcp_compiler.tokens import count_tokens
+from mcp_compiler.llm.tokens import count_tokens
 
 SERVERS = ("wiki", "math")
 READY_TIMEOUT_S = 60.0

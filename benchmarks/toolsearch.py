@@ -199,7 +199,7 @@ QUERIES: list[tuple[str, str]] = [
 
 def specs() -> list[Any]:
     """The catalog as the engine sees it (ToolSpecs, `server.tool`), in server order."""
-    from mcp_compiler.tools import ToolSpec
+    from mcp_compiler.tools.toolbox import ToolSpec
 
     return [
         ToolSpec(name=f"{server}.{t['name']}", description=t["description"], input_schema=t["inputSchema"],
@@ -211,7 +211,7 @@ def specs() -> list[Any]:
 
 def recall(catalog: Any, queries: list[tuple[str, str]] = QUERIES) -> dict[str, float]:
     """recall@1 and recall@5 of compiler.search_tools over `catalog` for `queries`."""
-    from mcp_compiler.builtins import search_tools
+    from mcp_compiler.tools.builtins import search_tools
 
     at1 = at5 = 0
     for query, wanted in queries:
@@ -223,10 +223,10 @@ def recall(catalog: Any, queries: list[tuple[str, str]] = QUERIES) -> dict[str, 
 
 def prompt_tokens(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[dict[str, Any]]:
     """The planner's system prompt in tokens, every tool listed and retrieved within the default budget."""
-    from mcp_compiler.builtins import WithBuiltins
     from mcp_compiler.config import CompilerConfig
-    from mcp_compiler.planner import planner_prompt
-    from mcp_compiler.tokens import count_tokens
+    from mcp_compiler.llm.planner import planner_prompt
+    from mcp_compiler.llm.tokens import count_tokens
+    from mcp_compiler.tools.builtins import WithBuiltins
 
     budget = CompilerConfig().planner_prompt_tokens
     every = specs()
@@ -296,9 +296,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["serve"]:
         serve(argv[1:])
         return
-    from mcp_compiler.catalog import Catalog
-
-    from mcp_compiler.builtins import WithBuiltins
+    from mcp_compiler.tools.builtins import WithBuiltins
+    from mcp_compiler.tools.catalog import Catalog
 
     catalog = WithBuiltins(_Fixed(specs())).specs()
     assert isinstance(catalog, Catalog)

@@ -6,17 +6,17 @@ The engine works on plain Python functions too:
     run = await mcp_compiler.execute(plan, tools={"add": add})
 """
 
-from .catalog import Catalog, UnknownTool
-from .checks import BoundTask, check_plan
 from .compiler import Compiler, execute
+from .engine.policy import CallPolicy, Limits, ServerLimits
+from .engine.run import Run, TaskRecord
+from .engine.scheduler import Scheduler
 from .errors import CallRefused, CallTimeout, CompilerError, ConfigError, ConnectionLost, RequestError
+from .language.checks import BoundTask, check_plan
+from .language.parser import PlanParser, parse_plan
+from .language.plan import Plan, PlanError, Ref, Task, Template
 from .llm import LLMError
-from .parser import PlanParser, parse_plan
-from .plan import Plan, PlanError, Ref, Task, Template
-from .run import Run, TaskRecord
-from .policy import CallPolicy, Limits, ServerLimits
-from .scheduler import Scheduler
-from .tools import FunctionToolbox, ToolError, ToolSpec, Toolbox
+from .tools.catalog import Catalog, UnknownTool
+from .tools.toolbox import FunctionToolbox, Toolbox, ToolError, ToolSpec
 
 __all__ = [
     "BoundTask", "CallPolicy", "CallRefused", "CallTimeout", "Catalog", "Compiler", "CompilerError",

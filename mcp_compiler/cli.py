@@ -17,16 +17,16 @@ from typing import Any, NoReturn
 import anyio
 import anyio.to_thread
 
-from .catalog import tool_line
+from ._version import __version__
 from .compiler import Compiler, Event
 from .config import Config, ConfigError, load_config
+from .engine.run import Run
 from .errors import RequestError
+from .language.parser import parse_plan
+from .language.plan import PlanError
 from .logs import Redactor, configure_logging, redact_secrets
-from .parser import parse_plan
-from .plan import PlanError
-from .run import Run
-from .tools import ToolSpec
-from ._version import __version__
+from .tools.catalog import tool_line
+from .tools.toolbox import ToolSpec
 
 __all__ = ["main"]
 

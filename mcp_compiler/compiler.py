@@ -14,20 +14,20 @@ from typing import Any, Literal
 
 import anyio
 
-from .answer import project, round_answer
-from .builtins import SEARCH_TOOL
-from .catalog import Catalog
-from .checks import check_plan
+from .engine.answer import project, round_answer
+from .engine.policy import CallPolicy, Confirm, Destructive, Limits
+from .engine.run import Round, Run, TaskRecord, plain_answer
+from .engine.scheduler import Scheduler
 from .errors import NoPlanner
-from .joiner import Joiner
+from .language.checks import check_plan
+from .language.parser import parse_plan
+from .language.plan import Plan
 from .llm import LLM, LLMError
-from .parser import parse_plan
-from .plan import Plan
-from .planner import SEARCH_ROUND_REASON, Planner, render_results
-from .run import Round, Run, TaskRecord, plain_answer
-from .policy import CallPolicy, Confirm, Destructive, Limits
-from .scheduler import Scheduler
-from .tools import AsyncTool, FunctionToolbox, Toolbox, settle
+from .llm.joiner import Joiner
+from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
+from .tools.builtins import SEARCH_TOOL
+from .tools.catalog import Catalog
+from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, settle
 
 __all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task"]
 

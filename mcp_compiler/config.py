@@ -38,9 +38,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from .builtins import BUILTIN_SERVER
-from .errors import ConfigError
-
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -54,6 +51,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .errors import ConfigError
+from .tools.builtins import BUILTIN_SERVER
 
 __all__ = [
     "ConfigError",

@@ -16,10 +16,10 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from .compiler import Event
-from .gateway import open_gateway
 from .config import Config, StdioServerConfig
-from .plan import PlanError
-from .run import Run
+from .engine.run import Run
+from .gateway import open_gateway
+from .language.plan import PlanError
 
 __all__ = ["demo", "DEMO_PLAN", "DEFAULT_LATENCY_MS", "with_latency", "timeline"]
 

@@ -31,14 +31,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from .builtins import WithBuiltins
 from .compiler import Compiler
 from .config import Config
+from .engine.policy import Limits, ServerLimits
 from .errors import RequestError
+from .language.plan import Plan
 from .llm import LLM
-from .plan import Plan
-from .policy import Limits, ServerLimits
-from .tools import Toolbox
+from .tools.builtins import WithBuiltins
+from .tools.toolbox import Toolbox
 from .upstreams import UpstreamPool, server_prefix
 
 __all__ = [

@@ -21,7 +21,7 @@ for the joiner:
     assert "add(a: integer, b: integer)" in llm.requests[0].system  # what the planner was shown
 
 Replies end at the first of the call's `stop` sequences, as the real APIs do; usage is counted
-with `mcp_compiler.tokens.count_tokens`. A call beyond the script fails with `LLMError`.
+with `mcp_compiler.llm.tokens.count_tokens`. A call beyond the script fails with `LLMError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import anyio
 
 from .llm._errors import other_error
 from .llm.base import LLMError, LLMStream, Message, Timeouts, Usage
-from .tokens import count_tokens
+from .llm.tokens import count_tokens
 
 __all__ = ["ScriptedLLM", "ScriptedRequest", "Step"]
 

@@ -8,11 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "mcp_compiler"
 
-ENGINE = {
-    "plan", "parser", "checks", "scheduler", "compiler", "policy", "tools", "catalog", "run", "joiner",
-    "planner", "language", "errors", "tokens", "testing", "llm", "schemas", "text",
-    "spread", "answer", "search", "builtins", "relay",
-}
+ENGINE = {"language", "engine", "tools", "llm", "compiler", "errors", "testing", "text", "task_protocol"}
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mcp_compiler import execute
-from mcp_compiler.plan import measure
+from mcp_compiler.language.plan import measure
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

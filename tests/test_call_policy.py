@@ -12,9 +12,9 @@ import anyio
 import pytest
 
 from mcp_compiler.config import parse_config
+from mcp_compiler.engine.policy import ServerLimits
+from mcp_compiler.engine.run import Run
 from mcp_compiler.gateway import Gateway, limits_from, open_gateway
-from mcp_compiler.policy import ServerLimits
-from mcp_compiler.run import Run
 
 pytestmark = pytest.mark.anyio
 

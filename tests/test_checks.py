@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from mcp_compiler import FunctionToolbox, Plan, PlanError, PlanParser, Ref, Task, check_plan, execute, parse_plan
-from mcp_compiler.checks import PlanChecker
-from mcp_compiler.plan import Template, template
+from mcp_compiler.language.checks import PlanChecker
+from mcp_compiler.language.plan import Template, template
 
 pytestmark = pytest.mark.anyio
 
@@ -175,8 +175,8 @@ def test_a_streamed_plan_is_checked_task_by_task_with_the_same_checker() -> None
 
 
 def test_positional_arguments_bind_in_the_order_the_catalog_shows() -> None:
-    from mcp_compiler.catalog import param_list
-    from mcp_compiler.tools import ToolSpec
+    from mcp_compiler.tools.catalog import param_list
+    from mcp_compiler.tools.toolbox import ToolSpec
 
     # `required` lists b before a; the schema's properties list a first: both follow the properties.
     schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {}},
@@ -214,7 +214,8 @@ async def test_a_plan_without_tasks_is_an_error_that_says_so(text: str) -> None:
 # ---- references against the tools' output schemas -----------------------------------------------------
 
 from mcp_compiler.servers.wiki import FactResult  # noqa: E402  (wiki.fact's own output schema)
-from mcp_compiler.tools import ToolSpec  # noqa: E402
+
+from mcp_compiler.tools.toolbox import ToolSpec  # noqa: E402
 
 CALLS: list[str] = []
 
@@ -427,7 +428,7 @@ def test_an_upstreams_odd_output_schema_gives_a_plan_error_or_no_verdict_quickly
 
 
 def test_a_validator_is_built_once_per_tool_property_not_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mcp_compiler.checks as checks
+    import mcp_compiler.language.checks as checks
 
     built: list[Any] = []
 

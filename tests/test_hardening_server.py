@@ -24,10 +24,10 @@ import pytest
 from anyio.abc import ByteReceiveStream, Process
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from procs import alive, descendants, free_port, stop, wait_for_port
 
 from mcp_compiler.server import TOOL_NAME
 from mcp_compiler.text import scrub
-from procs import alive, descendants, free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
 

@@ -16,18 +16,18 @@ from typing import Any
 
 import anyio
 import pytest
+from procs import free_port
 
-from mcp_compiler.catalog import Catalog, UnavailableTool
-from mcp_compiler.checks import check_plan
 from mcp_compiler.config import Config, parse_config
 from mcp_compiler.errors import ToolError
 from mcp_compiler.gateway import open_gateway
+from mcp_compiler.language.checks import check_plan
+from mcp_compiler.language.parser import parse_plan
+from mcp_compiler.language.plan import PlanError
 from mcp_compiler.logs import Redactor, redact_secrets
-from mcp_compiler.parser import parse_plan
-from mcp_compiler.plan import PlanError
-from mcp_compiler.schemas import pattern_search, schema_problem, validator_for
+from mcp_compiler.tools.catalog import Catalog, UnavailableTool
+from mcp_compiler.tools.untrusted_schemas import pattern_search, schema_problem, validator_for
 from mcp_compiler.upstreams import UpstreamPool
-from procs import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPDeprecationWarning
-
-from mcp_compiler.relay import HostRelay, HostUnavailable, serving
 from procs import free_port, stop, wait_for_port
+
+from mcp_compiler.upstreams.relay import HostRelay, HostUnavailable, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -429,7 +429,7 @@ async def test_a_host_offering_form_elicitation_only_is_not_sent_a_url_request()
 async def test_a_plan_waiting_for_its_servers_to_connect_reports_progress_each_second() -> None:
     """So a host that resets its request timeout on progress keeps waiting through a slow start."""
     from mcp_compiler.compiler import Compiler
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     class SlowToStart(FunctionToolbox):
         async def settle(self, tools: Any) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from benchmarks.simllm import Fail, LatencyModel, Reply, SimulatedLLM, count_tokens
 from mcp_compiler.llm import (
     DEFAULT_ANTHROPIC_MODEL,
     DEFAULT_OPENAI_MODEL,
@@ -24,7 +25,6 @@ from mcp_compiler.llm import (
     parse_model,
     select_llm,
 )
-from benchmarks.simllm import Fail, LatencyModel, Reply, SimulatedLLM, count_tokens
 
 pytestmark = pytest.mark.anyio
 

@@ -23,10 +23,10 @@ import pytest
 from mcp_compiler import PlanError
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import Config, parse_config
+from mcp_compiler.engine.run import Run
 from mcp_compiler.gateway import open_gateway
-from mcp_compiler.run import Run
 from mcp_compiler.server import RUN_SCHEMA
-from mcp_compiler.tools import ToolSpec
+from mcp_compiler.tools.toolbox import ToolSpec
 from mcp_compiler.upstreams import UpstreamPool
 
 pytestmark = pytest.mark.anyio
@@ -130,8 +130,8 @@ async def test_after_and_the_json_forms_deps_order_a_call_on_another_server() ->
 
 def test_the_config_switch_maps_to_the_servers_limits() -> None:
     from mcp_compiler.config import ConfigError
+    from mcp_compiler.engine.policy import Limits, ServerLimits
     from mcp_compiler.gateway import limits_from
-    from mcp_compiler.policy import Limits, ServerLimits
 
     limits = limits_from(config({"store": ordered("store", ordering="free"), "audit": ordered("audit"),
                                  "strict": ordered("strict", ordering="plan")}))
@@ -244,7 +244,7 @@ async def test_an_empty_plan_is_a_tool_error_in_the_server() -> None:
     from mcp import Client
 
     from mcp_compiler.server import TOOL_NAME, CompilerServer
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     async def echo(x: Any) -> Any:
         return x

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_compiler import PlanError, PlanParser, Ref, Template, parse_plan
-from mcp_compiler.plan import Plan, Task, template
+from mcp_compiler.language.plan import Plan, Task, template
 
 # The plans of the reference LLMCompiler's few-shot prompts (ParallelQA, HotpotQA, Movie), as written
 # there, including the task whose closing parenthesis is missing and the unquoted arguments.

@@ -5,28 +5,27 @@ default MCP servers."""
 from __future__ import annotations
 
 import re
-from typing import Any
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import pytest
 
-from mcp_compiler import FunctionToolbox
-from mcp_compiler.catalog import Catalog
+from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
+from mcp_compiler import FunctionToolbox, check_plan, language, parse_plan
 from mcp_compiler.compiler import Compiler, NoPlanner
-from mcp_compiler.joiner import joiner_prompt, parse_decision
+from mcp_compiler.config import load_config
+from mcp_compiler.language.prompt import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, example_for
 from mcp_compiler.llm import Timeouts
 from mcp_compiler.llm.anthropic import AnthropicLLM
+from mcp_compiler.llm.joiner import joiner_prompt, parse_decision
 from mcp_compiler.llm.openai import OpenAILLM
-from mcp_compiler import check_plan, language, parse_plan
-from mcp_compiler.config import load_config
-from mcp_compiler.language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, example_for
-from mcp_compiler.planner import planner_prompt
-from mcp_compiler.tools import ToolSpec
+from mcp_compiler.llm.planner import planner_prompt
 from mcp_compiler.testing import ScriptedLLM
+from mcp_compiler.tools.catalog import Catalog
+from mcp_compiler.tools.toolbox import ToolSpec
 from mcp_compiler.upstreams import UpstreamPool
-from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
 
 pytestmark = pytest.mark.anyio
 

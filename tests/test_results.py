@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mcp.shared.exceptions import MCPError
 
-from mcp_compiler.run import Run, TaskRecord, plain_answer
+from mcp_compiler.engine.run import Run, TaskRecord, plain_answer
 from mcp_compiler.server import RUN_SCHEMA
 from mcp_compiler.server.resources import Resources, namespaced, namespaced_template, upstream_of
 from mcp_compiler.server.results import ReplyBudget, reply_for

@@ -22,9 +22,9 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from procs import free_port, stop, wait_for_port
 
 from mcp_compiler.server import TOOL_NAME
-from procs import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
 
@@ -169,7 +169,7 @@ async def test_a_retry_is_matched_by_its_sealed_state_asked_again_when_unanswere
     from mcp.shared.exceptions import MCPError
 
     from mcp_compiler.server import CompilerServer
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     erased: list[str] = []
 
@@ -262,8 +262,8 @@ def test_the_typescript_sdk_answers_a_query_with_its_sampling_handler(served: Se
 
 async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_are_capped() -> None:
     from mcp_compiler.server import CompilerServer
-    from mcp_compiler.server.rounds import Rounds
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.server.round_trips import Rounds
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     erased: list[str] = []
 
@@ -299,7 +299,7 @@ async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_destructive_task_a_query_planned_is_asked_in_a_later_round(era: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp_compiler.server import CompilerServer
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL"):
         monkeypatch.delenv(name, raising=False)
@@ -363,7 +363,7 @@ async def test_over_stdio_too_the_2026_era_confirms_before_anything_runs(tmp_pat
 
 async def test_a_host_that_cancels_the_retry_it_waits_on_cancels_the_run_and_its_calls() -> None:
     from mcp_compiler.server import CompilerServer
-    from mcp_compiler.tools import FunctionToolbox
+    from mcp_compiler.tools.toolbox import FunctionToolbox
 
     ended: list[str] = []
 

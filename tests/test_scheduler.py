@@ -24,12 +24,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_compiler import (
-    CallPolicy, FunctionToolbox, Limits, PlanParser, Run, Scheduler, ServerLimits, ToolError, ToolSpec, check_plan,
-    execute, parse_plan,
+    CallPolicy,
+    FunctionToolbox,
+    Limits,
+    PlanParser,
+    Run,
+    Scheduler,
+    ServerLimits,
+    ToolError,
+    ToolSpec,
+    check_plan,
+    execute,
+    parse_plan,
 )
-from mcp_compiler.catalog import Catalog
-from mcp_compiler.checks import bind_task
-from mcp_compiler.run import FINAL_STATUSES
+from mcp_compiler.engine.run import FINAL_STATUSES
+from mcp_compiler.language.checks import bind_task
+from mcp_compiler.tools.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
 
@@ -649,7 +659,7 @@ async def test_a_reference_to_a_task_that_is_not_in_the_run_is_an_error_result()
         return x
 
     box = FunctionToolbox({"ok": ok})
-    from mcp_compiler.plan import Ref
+    from mcp_compiler.language.plan import Ref
 
     # check_plan refuses such a plan up front; bound one task at a time, it reaches the scheduler's own guard.
     catalog = Catalog(box.specs().values())

@@ -5,9 +5,8 @@ End-to-end tests over real stdio and HTTP subprocesses live in test_server_e2e.p
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from mcp import Client
 
 from mcp_compiler.config import Config, ConfigError, default_config
-from mcp_compiler.run import Run, TaskRecord
+from mcp_compiler.engine.run import Run, TaskRecord
 from mcp_compiler.server import (
     CATALOG_JSON_URI,
     CATALOG_URI,
@@ -35,7 +34,7 @@ from mcp_compiler.server import (
     tool_description,
     transport_security,
 )
-from mcp_compiler.tools import FunctionToolbox, ToolSpec
+from mcp_compiler.tools.toolbox import FunctionToolbox, ToolSpec
 
 pytestmark = pytest.mark.anyio
 

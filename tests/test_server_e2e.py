@@ -23,9 +23,9 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from procs import free_port, stop, wait_for_port
 
 from mcp_compiler.server import OUTPUT_SCHEMA, RUN_SCHEMA, TOOL_NAME
-from procs import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.anyio
 

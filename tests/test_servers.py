@@ -16,7 +16,6 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-
 from mcp_compiler.servers._common import LATENCY_ENV, SEED_ENV, SimulatedLatency, call_key, parse_latency_ms
 from mcp_compiler.servers.math import server as math_server
 from mcp_compiler.servers.wiki import server as wiki_server

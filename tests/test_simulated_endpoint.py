@@ -15,7 +15,7 @@ import pytest
 from benchmarks import ROOT
 from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM, count_tokens
 from benchmarks.simllm._app import truncate
-from mcp_compiler.tokens import chunk_text, token_pieces
+from mcp_compiler.llm.tokens import chunk_text, token_pieces
 
 pytestmark = pytest.mark.anyio
 

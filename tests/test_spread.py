@@ -15,10 +15,10 @@ import pytest
 
 from mcp_compiler import PlanError, check_plan, parse_plan
 from mcp_compiler.compiler import Compiler, Event
-from mcp_compiler.plan import Ref
-from mcp_compiler.policy import Limits, ServerLimits
+from mcp_compiler.engine.policy import Limits, ServerLimits
+from mcp_compiler.language.plan import Ref
 from mcp_compiler.testing import ScriptedLLM
-from mcp_compiler.tools import ToolError, ToolSpec
+from mcp_compiler.tools.toolbox import ToolError, ToolSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -383,7 +383,7 @@ async def test_a_spread_plan_that_fails_the_checks_runs_nothing() -> None:
 
 
 def test_a_replan_may_refer_to_an_earlier_spread_task_as_a_list_or_not_without_being_told() -> None:
-    from mcp_compiler.checks import PlanChecker
+    from mcp_compiler.language.checks import PlanChecker
 
     # The planner knows earlier rounds' tasks by tool name only; either shape is accepted.
     for text in ("3. data.fact($2[0].name)", "3. data.fact($2.name)"):

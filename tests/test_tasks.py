@@ -21,13 +21,21 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_compiler.config import Config
 from mcp_compiler.errors import ToolError
-from mcp_compiler.server.tasks import TaskLimits, TaskStore
-from mcp_compiler.task_wire import (
-    TASKS_EXTENSION, Ack, CancelTaskParams, CancelTaskRequest, CreateTaskResult, GetTaskParams, GetTaskRequest,
-    TaskState, UpdateTaskParams, UpdateTaskRequest,
+from mcp_compiler.server.task_server import TaskLimits, TaskStore
+from mcp_compiler.task_protocol import (
+    TASKS_EXTENSION,
+    Ack,
+    CancelTaskParams,
+    CancelTaskRequest,
+    CreateTaskResult,
+    GetTaskParams,
+    GetTaskRequest,
+    TaskState,
+    UpdateTaskParams,
+    UpdateTaskRequest,
 )
-from mcp_compiler.upstream_tasks import UpstreamTasks
 from mcp_compiler.upstreams import UpstreamPool
+from mcp_compiler.upstreams.task_client import UpstreamTasks
 
 pytestmark = pytest.mark.anyio
 

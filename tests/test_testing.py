@@ -8,10 +8,10 @@ import pytest
 
 from mcp_compiler import FunctionToolbox
 from mcp_compiler.compiler import Compiler
-from mcp_compiler.joiner import joiner_prompt
 from mcp_compiler.llm import LLM, LLMError, Message, complete
+from mcp_compiler.llm.joiner import joiner_prompt
+from mcp_compiler.llm.tokens import count_tokens
 from mcp_compiler.testing import ScriptedLLM
-from mcp_compiler.tokens import count_tokens
 
 pytestmark = pytest.mark.anyio
 

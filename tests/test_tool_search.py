@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 
 from benchmarks.toolsearch import CATALOG, QUERIES, prompt_tokens, recall, specs
-from mcp_compiler.builtins import SEARCH_TOOL, WithBuiltins, search_tools
-from mcp_compiler.catalog import Catalog, shape, signature, tool_line
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import CompilerConfig, parse_config
 from mcp_compiler.errors import ToolError
 from mcp_compiler.gateway import build_compiler, open_gateway
-from mcp_compiler.planner import SEARCH_ROUND_REASON, planner_prompt
+from mcp_compiler.llm.planner import SEARCH_ROUND_REASON, planner_prompt
+from mcp_compiler.llm.tokens import count_tokens
 from mcp_compiler.server import tool_description
 from mcp_compiler.server.app import CompilerServer
 from mcp_compiler.testing import ScriptedLLM
-from mcp_compiler.tokens import count_tokens
-from mcp_compiler.tools import ToolSpec
+from mcp_compiler.tools.builtins import SEARCH_TOOL, WithBuiltins, search_tools
+from mcp_compiler.tools.catalog import Catalog, shape, signature, tool_line
+from mcp_compiler.tools.toolbox import ToolSpec
 
 pytestmark = pytest.mark.anyio
 

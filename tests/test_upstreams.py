@@ -15,12 +15,12 @@ from typing import Any
 
 import anyio
 import pytest
-
-from mcp_compiler.catalog import Catalog
-from mcp_compiler.config import Config, parse_config
-from mcp_compiler.tools import ToolError
-from mcp_compiler.upstreams import UpstreamLost, UpstreamPool
 from procs import alive, descendants, free_port, stop
+
+from mcp_compiler.config import Config, parse_config
+from mcp_compiler.tools.catalog import Catalog
+from mcp_compiler.tools.toolbox import ToolError
+from mcp_compiler.upstreams import UpstreamLost, UpstreamPool
 
 pytestmark = pytest.mark.anyio
 
@@ -247,7 +247,7 @@ async def test_calls_to_a_server_that_cannot_restart_fail_fast_with_the_reason(t
         status = pool.status()[0]
         assert status.state == "failed" and status.tools == 11  # last known tools stay listed
         with pytest.raises(ToolError, match="unknown tool"):
-            from mcp_compiler.tools import ToolSpec
+            from mcp_compiler.tools.toolbox import ToolSpec
 
             await pool.call(ToolSpec(name="a.nope", provider="a"), {})
 

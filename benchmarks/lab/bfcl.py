@@ -176,7 +176,7 @@ def _instance(q: dict[str, Any], truth: list[dict[str, Any]] | None, category: s
             jsonschema.validate(args, schemas[name])
         except jsonschema.ValidationError:
             return None
-        from mcp_compiler.plan import format_value
+        from mcp_compiler.language.plan import format_value
 
         kw = ", ".join(f"{k}={format_value(v)}" for k, v in args.items())
         lines.append(f"{i}. bfcl.{name}({kw})")

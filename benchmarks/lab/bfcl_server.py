@@ -17,7 +17,6 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel.server import Server
-
 from mcp_compiler.servers._common import SimulatedLatency, call_key
 
 from .bfcl import stub_result

@@ -31,13 +31,13 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mcp_compiler.catalog import Catalog
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import parse_config
 from mcp_compiler.gateway import limits_from
-from mcp_compiler.planner import planner_prompt
-from mcp_compiler.tokens import count_tokens
-from mcp_compiler.tools import ToolSpec
+from mcp_compiler.llm.planner import planner_prompt
+from mcp_compiler.llm.tokens import count_tokens
+from mcp_compiler.tools.catalog import Catalog
+from mcp_compiler.tools.toolbox import ToolSpec
 from mcp_compiler.upstreams import UpstreamPool
 
 from .. import ROOT

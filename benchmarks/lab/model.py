@@ -27,10 +27,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mcp_compiler.catalog import Catalog
-from mcp_compiler.checks import BoundTask, check_plan
-from mcp_compiler.parser import parse_plan
-from mcp_compiler.plan import format_value, resolve
+from mcp_compiler.language.checks import BoundTask, check_plan
+from mcp_compiler.language.parser import parse_plan
+from mcp_compiler.language.plan import format_value, resolve
+from mcp_compiler.tools.catalog import Catalog
 
 from ..simllm import LatencyModel, Reply, SimRequest
 from .workloads import Instance

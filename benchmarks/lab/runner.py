@@ -31,11 +31,10 @@ from mcp_compiler.upstreams import UpstreamPool
 
 from .. import ROOT
 from ..simllm import LatencyModel, SimulatedLLM
-from . import bridge
+from . import bridge, strategies
 from .bfcl import BFCL_VERSION, bfcl_instances, find_bfcl_data
 from .model import DEFAULT_PROFILES, GroundTruthModel, LatencySetup, calibrate
 from .report import write_report
-from . import strategies
 from .strategies import STRATEGIES, Outcome, SubsetToolbox, run_strategy
 from .workloads import PAPER, Instance, wiki_instances
 

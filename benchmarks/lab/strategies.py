@@ -29,16 +29,16 @@ from typing import Any
 
 import anyio
 
-from mcp_compiler.builtins import WithBuiltins
-from mcp_compiler.catalog import Catalog, tool_line
-from mcp_compiler.checks import bind_task, coerce_arguments
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import CompilerConfig
+from mcp_compiler.engine.policy import Limits
+from mcp_compiler.language.checks import bind_task, coerce_arguments
+from mcp_compiler.language.parser import parse_plan
+from mcp_compiler.language.plan import resolve, value_text
 from mcp_compiler.llm import LLM, Message, Usage, complete
-from mcp_compiler.parser import parse_plan
-from mcp_compiler.plan import resolve, value_text
-from mcp_compiler.policy import Limits
-from mcp_compiler.tools import Toolbox, ToolSpec
+from mcp_compiler.tools.builtins import WithBuiltins
+from mcp_compiler.tools.catalog import Catalog, tool_line
+from mcp_compiler.tools.toolbox import Toolbox, ToolSpec
 
 from .model import PFC_MARK, PROJECT_MARK, REACT_MARK
 

@@ -5,7 +5,7 @@ installed package (which ships the in-process `mcp_compiler.testing.ScriptedLLM`
 Standalone: `python -m benchmarks.simllm --port 0 --script FILE` from the repository root.
 """
 
-from mcp_compiler.tokens import count_tokens
+from mcp_compiler.llm.tokens import count_tokens
 
 from .endpoint import SimulatedLLM
 from .script import Exchange, Fail, LatencyModel, Reply, Script, SimRequest

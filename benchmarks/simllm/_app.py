@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mcp_compiler.tokens import chunk_text, count_tokens, first_tokens
+from mcp_compiler.llm.tokens import chunk_text, count_tokens, first_tokens
 
 from ._wire import AnthropicWire, BadRequest, OpenAIWire, StopKind, WireFormat
 from .script import Exchange, Fail, LatencyModel, Reply, ReplyLike, Responder, SimRequest, as_reply

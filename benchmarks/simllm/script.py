@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mcp_compiler.llm.base import Message
-from mcp_compiler.tokens import count_tokens
+from mcp_compiler.llm.tokens import count_tokens
 
 Wire = Literal["openai", "anthropic"]
 

@@ -17,7 +17,6 @@ from . import DEFAULT_ANTHROPIC_MODEL, _errors
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage, close_quietly
 
 
-
 class AnthropicLLM:
     """`anthropic:MODEL`. Credentials and base URL come from the arguments, else from the SDK's
     own environment variables (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `ANTHROPIC_BASE_URL`)."""

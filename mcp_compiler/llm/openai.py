@@ -16,7 +16,6 @@ import openai
 from . import DEFAULT_OPENAI_MODEL, _errors
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage, close_quietly
 
-
 # Local OpenAI-compatible servers take any key, but the SDK refuses to start without one.
 _PLACEHOLDER_KEY = "not-needed"
 

@@ -2,7 +2,7 @@
 
 Sampling is one request and one whole reply (no streaming), so the reply arrives as a single
 chunk and the planner's tasks start once it is in. Hosts report no token usage; the counts here
-are estimates by the rule in `mcp_compiler.tokens`.
+are estimates by the rule in `mcp_compiler.llm.tokens`.
 
 Protocol eras: a handshake-era connection (2025-11-25 and earlier) lets a tool call send
 `sampling/createMessage` to the client as often as it needs — plan, join, replans. The 2026-07-28
@@ -20,8 +20,8 @@ import mcp_types as types
 from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.message import ServerMessageMetadata
 
-from ..tokens import count_tokens
 from .base import Event, LLMError, LLMStream, Message, Timeouts, Usage
+from .tokens import count_tokens
 
 __all__ = ["SamplingLLM", "ERA_HINT"]
 

@@ -13,11 +13,18 @@
 
 from .app import CompilerServer, RunRequest, make_run, run_result
 from .http import ALLOWED_HOSTS_ENV, TOKEN_ENV, BearerTokenMiddleware, http_app, require_token, transport_security
-from .schemas import (
-    CATALOG_JSON_URI, CATALOG_URI, INPUT_SCHEMA, OUTPUT_SCHEMA, RUN_SCHEMA, TOOL_NAME, RequestLimits, catalog_text,
+from .serve import serve
+from .tool_definition import (
+    CATALOG_JSON_URI,
+    CATALOG_URI,
+    INPUT_SCHEMA,
+    OUTPUT_SCHEMA,
+    RUN_SCHEMA,
+    TOOL_NAME,
+    RequestLimits,
+    catalog_text,
     tool_description,
 )
-from .serve import serve
 
 __all__ = [
     "ALLOWED_HOSTS_ENV", "BearerTokenMiddleware", "CATALOG_JSON_URI", "CATALOG_URI", "CompilerServer", "INPUT_SCHEMA",

@@ -56,27 +56,27 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from .._version import __version__
 from ..compiler import Compiler, Event, EventHandler
 from ..config import Config
+from ..engine.policy import NOBODY_TO_ASK, Confirm
+from ..engine.run import Run
+from ..engine.scheduler import current_task_id
 from ..errors import CallRefused, NoPlanner, RequestError
 from ..gateway import build_compiler, check_plan_size, check_plan_tasks
+from ..language.parser import parse_plan
+from ..language.plan import Plan, PlanError
 from ..llm import LLM, choose_model
 from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
-from ..parser import parse_plan
-from ..plan import Plan, PlanError
-from ..policy import NOBODY_TO_ASK, Confirm
-from ..relay import HostChannel, serving
-from ..run import Run
-from ..scheduler import current_task_id
 from ..text import scrub
-from ..tools import Toolbox, ToolSpec, settle
+from ..tools.toolbox import Toolbox, ToolSpec, settle
+from ..upstreams.relay import HostChannel, serving
 from .host import Hosts, SessionHost
 from .resources import Resources
 from .results import ReplyBudget, reply_for
-from .rounds import STATE_TTL_S, Rounds
-from .rounds import call_tool as call_tool_in_rounds
-from .schemas import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, tool_description
+from .round_trips import STATE_TTL_S, Rounds
+from .round_trips import call_tool as call_tool_in_rounds
 from .store import RunStore
-from .tasks import TaskSession, TaskStore, TasksExtension, install_tasks
+from .task_server import TaskSession, TasksExtension, TaskStore, install_tasks
+from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, tool_description
 
 __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
 

@@ -1,4 +1,4 @@
-"""The host side of the relay (`mcp_compiler.relay`): a `HostChannel` over the caller's MCP session.
+"""The host side of the relay (`mcp_compiler.upstreams.relay`): a `HostChannel` over the caller's MCP session.
 
 `SessionHost` is the host of one `compile_and_run` call. It asks that call's session, with the
 call's request id as the related request (over HTTP that routes the request onto the call's own
@@ -31,8 +31,8 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
-from ..relay import Capability, HostUnavailable
 from ..text import scrub
+from ..upstreams.relay import Capability, HostUnavailable
 
 __all__ = ["Hosts", "SessionHost"]
 

@@ -43,7 +43,7 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, Transpo
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from ..errors import ConfigError
-from .schemas import TOOL_NAME
+from .tool_definition import TOOL_NAME
 
 if TYPE_CHECKING:
     from ..config import CompilerConfig

@@ -31,10 +31,10 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from ..errors import ToolError
-from ..tools import settle
 from ..text import scrub
-from .schemas import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
+from ..tools.toolbox import settle
 from .store import RUNS_URI, RunStore, Unreadable
+from .tool_definition import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
 
 __all__ = ["SERVERS_URI", "Resources", "namespaced", "upstream_of", "namespaced_template"]
 

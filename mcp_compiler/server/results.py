@@ -34,7 +34,7 @@ import mcp_types as types
 from pydantic import TypeAdapter, ValidationError
 
 from ..config import CompilerConfig
-from ..run import Run, TaskRecord, plain_answer
+from ..engine.run import Run, TaskRecord, plain_answer
 from ..text import scrub
 from .resources import namespaced
 from .store import Item, RunStore

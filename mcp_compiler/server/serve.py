@@ -10,8 +10,8 @@ from ..config import Config
 from ..gateway import open_gateway
 from .app import CompilerServer
 from .http import TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
-from .schemas import TOOL_NAME, RequestLimits
 from .stdio import stdio_streams
+from .tool_definition import TOOL_NAME, RequestLimits
 
 __all__ = ["serve"]
 

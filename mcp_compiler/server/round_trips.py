@@ -47,11 +47,11 @@ import anyio.abc
 import mcp_types as types
 from pydantic import ValidationError
 
+from ..engine.scheduler import current_task_id
 from ..errors import RequestError
-from ..plan import Plan, format_value, refs_in
-from ..scheduler import current_task_id
+from ..language.plan import Plan, format_value, refs_in
 from ..text import scrub
-from ..tools import settle
+from ..tools.toolbox import settle
 from .host import SessionHost
 
 __all__ = ["Asker", "PendingRun", "Rounds", "STATE_TTL_S"]

@@ -22,19 +22,18 @@ a whole plan with one, and the planner feeds one the tasks of an LLM stream as t
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
-import difflib
-import re
-
-from .catalog import Catalog, UnknownTool
+from ..tools.catalog import Catalog, UnknownTool
+from ..tools.toolbox import ToolSpec, positional_order
+from ..tools.untrusted_schemas import validator_for
 from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, spreads_in, value_text
-from .schemas import validator_for
-from .tools import ToolSpec, positional_order
 
 __all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan", "coerce_arguments"]
 

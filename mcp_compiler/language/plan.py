@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from itertools import chain
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Union
 
-from .errors import CompilerError
+from ..errors import CompilerError
 
 __all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH", "NO_ELEMENT", "AS_WRITTEN", "resolve_element", "spreads_in", "join_text", "arguments_key"]
 

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .llm import LLM, Message
-from .llm import complete as llm_complete
-from .run import LLMUsage, Run
+from ..engine.run import LLMUsage, Run
+from . import LLM, Message
+from . import complete as llm_complete
 
 __all__ = ["Decision", "Joiner", "parse_decision", "joiner_prompt"]
 

@@ -37,7 +37,7 @@ from typing import Any, Literal, Protocol
 import anyio
 import mcp_types as types
 
-from .text import scrub
+from ..text import scrub
 
 __all__ = ["Capability", "HostChannel", "HostRelay", "HostUnavailable", "current_host", "serving"]
 

@@ -53,7 +53,7 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILIT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from ..task_wire import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
+from ..task_protocol import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
 from ..text import scrub
 
 __all__ = [

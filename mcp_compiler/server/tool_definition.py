@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
-from ..catalog import tool_line
 from ..config import CompilerConfig
-from ..language import CHECK_FAILS_WHOLE, RULES, example_for
-from ..tools import ToolSpec
+from ..language.prompt import CHECK_FAILS_WHOLE, RULES, example_for
+from ..tools.builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
+from ..tools.catalog import tool_line
+from ..tools.toolbox import ToolSpec
 
 __all__ = [
     "TOOL_NAME", "CATALOG_URI", "CATALOG_JSON_URI", "INPUT_SCHEMA", "RUN_SCHEMA", "OUTPUT_SCHEMA",

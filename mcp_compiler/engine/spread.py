@@ -31,12 +31,12 @@ from typing import Any
 
 import anyio
 
-from .checks import BoundTask, coerce_arguments
-from .errors import CompilerError
-from .plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
+from ..errors import CompilerError
+from ..language.checks import BoundTask, coerce_arguments
+from ..language.plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
+from ..tools.toolbox import ToolError
 from .policy import RunCalls
 from .run import ElementCall, Run, TaskRecord
-from .tools import ToolError
 
 __all__ = ["SpreadFailed", "run_spread", "spread_list"]
 

@@ -37,9 +37,9 @@ from typing import Any, Literal
 
 import anyio
 
-from .errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
-from .plan import NO_ELEMENT, Value, measure, resolved_size
-from .tools import Toolbox, ToolProgress, ToolSpec
+from ..errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
+from ..language.plan import NO_ELEMENT, Value, measure, resolved_size
+from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec
 
 __all__ = ["CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
 
@@ -178,7 +178,7 @@ class RunCalls:
         """Watch the deadlines of the calls made inside, with one task for all of them."""
         timer = self._timer = _CallTimer()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(timer.watch, name="mcp_compiler.policy.timer")
+            tg.start_soon(timer.watch, name="mcp_compiler.engine.policy.timer")
             try:
                 yield
             finally:

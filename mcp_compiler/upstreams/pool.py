@@ -91,6 +91,7 @@ import anyio
 import anyio.abc
 import httpx2
 import mcp_types as types
+from jsonschema.exceptions import best_match
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -99,20 +100,19 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types.methods import validate_server_result
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from jsonschema.exceptions import best_match
 from pydantic import ValidationError
 
-from ._version import __version__
-from .catalog import Catalog, UnavailableTool
-from .config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig, server_prefix
-from .errors import ConnectionLost, ToolError
-from .logs import Redactor
-from .plan import MAX_VALUE_DEPTH, nests_deeper
+from .._version import __version__
+from ..config import CompilerConfig, Config, HttpServerConfig, ServerConfig, StdioServerConfig, server_prefix
+from ..errors import ConnectionLost, ToolError
+from ..language.plan import MAX_VALUE_DEPTH, nests_deeper
+from ..logs import Redactor
+from ..text import scrub
+from ..tools.catalog import Catalog, UnavailableTool
+from ..tools.toolbox import ToolProgress, ToolSpec
+from ..tools.untrusted_schemas import schema_problem, validator_for
 from .relay import HostRelay, current_host
-from .schemas import schema_problem, validator_for
-from .text import scrub
-from .tools import ToolProgress, ToolSpec
-from .upstream_tasks import UpstreamTasks, legacy_task_only, with_task_progress
+from .task_client import UpstreamTasks, legacy_task_only, with_task_progress
 
 __all__ = ["UpstreamPool", "UpstreamLost", "ServerStatus", "tool_value", "cancel_on_signals", "server_prefix"]
 

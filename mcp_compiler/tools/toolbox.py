@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 import pydantic
 
-from .errors import ToolError
+from ..errors import ToolError
 
 __all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "settle", "spec_from_function", "ToolProgress"]
 

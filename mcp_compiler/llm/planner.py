@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
-from . import language
-from .builtins import SEARCH_TOOL, is_builtin
-from .catalog import Catalog, tool_line
-from .checks import BoundTask, PlanChecker
-from .language import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, Example, example_for
-from .llm import LLM, LLMError, Message
-from .parser import PlanParser
-from .plan import PlanError, value_text
-from .run import LLMUsage, Run, TaskRecord
-from .search import rank
+from ..engine.run import LLMUsage, Run, TaskRecord
+from ..language import prompt
+from ..language.checks import BoundTask, PlanChecker
+from ..language.parser import PlanParser
+from ..language.plan import PlanError, value_text
+from ..language.prompt import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, Example, example_for
+from ..tools.builtins import SEARCH_TOOL, is_builtin
+from ..tools.catalog import Catalog, tool_line
+from ..tools.search import rank
+from . import LLM, LLMError, Message
 from .tokens import count_tokens
 
 __all__ = ["Planner", "planner_prompt", "tool_line", "render_results", "found_tools"]
@@ -75,7 +75,7 @@ def _subset_header(listed: int, total: int, *, search: bool) -> str:
 
 def _prompt(tools: str, example: Example) -> str:
     return (
-        f"{_ROLE}\n\nThe plan language:\n{language.RULES}\n{language.CHECK_FAILS_STREAMED}\n{_OUTPUT}\n\n"
+        f"{_ROLE}\n\nThe plan language:\n{prompt.RULES}\n{prompt.CHECK_FAILS_STREAMED}\n{_OUTPUT}\n\n"
         f"{tools}\n\n"
         f"Example ({example.note}):\nQuestion: {example.question}\n{example.plan}\n{END_OF_PLAN}\n"
     )

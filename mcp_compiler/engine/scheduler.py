@@ -45,12 +45,12 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from .checks import BoundTask, coerce_arguments
-from .plan import ResolveError, arguments_key, resolve
+from ..language.checks import BoundTask, coerce_arguments
+from ..language.plan import ResolveError, arguments_key, resolve
+from ..tools.toolbox import ToolError
 from .policy import Lane, RunCalls
 from .run import NO_EDGES, Run, TaskRecord
 from .spread import SpreadFailed, run_spread
-from .tools import ToolError
 
 __all__ = ["Scheduler", "TaskEvent", "TaskProgress", "current_task_id"]
 
@@ -64,7 +64,7 @@ def current_task_id() -> int | None:
     return _current_task.get()
 
 
-_WORKER_NAME = "mcp_compiler.scheduler.worker"  # named here: anyio would otherwise build the name for each
+_WORKER_NAME = "mcp_compiler.engine.scheduler.worker"  # named here: anyio would otherwise build the name for each
 _NO_RESULTS: dict[int, Any] = {}  # a task that refers to none: read, never written
 _SLICE_S = 0.005  # a worker whose calls never wait lets the event loop run this often
 

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import PlanChecker
-from .parser import parse_plan
-from .plan import PlanError, ResolveError, Value, refs_in, resolve, resolve_element, spreads_in, value_text
+from ..language.checks import PlanChecker
+from ..language.parser import parse_plan
+from ..language.plan import PlanError, ResolveError, Value, refs_in, resolve, resolve_element, spreads_in, value_text
+from ..tools.toolbox import ToolSpec
 from .run import Run, TaskRecord
-from .tools import ToolSpec
 
 __all__ = ["Projection", "project", "round_answer"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tools import ToolSpec, positional_order
+from .toolbox import ToolSpec, positional_order
 
 __all__ = ["Catalog", "UnknownTool", "UnavailableTool", "tool_line", "param_list", "first_line", "shape", "signature"]
 

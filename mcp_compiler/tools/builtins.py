@@ -19,10 +19,10 @@ from typing import Any
 
 import anyio.to_thread
 
+from ..errors import ToolError
 from .catalog import Catalog, signature
-from .errors import ToolError
 from .search import rank
-from .tools import ToolProgress, Toolbox, ToolSpec, settle
+from .toolbox import Toolbox, ToolProgress, ToolSpec, settle
 
 __all__ = [
     "BUILTIN_SERVER", "SEARCH_TOOL", "SEARCH_MAX_LIMIT", "BuiltinToolbox", "WithBuiltins", "is_builtin", "search_tools",

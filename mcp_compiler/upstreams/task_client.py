@@ -36,8 +36,14 @@ import mcp_types as types
 from mcp.client import ClaimContext, ClientExtension, ResultClaim
 from mcp.shared.exceptions import MCPError
 
-from .task_wire import (
-    TASKS_EXTENSION, Ack, CancelTaskParams, CancelTaskRequest, CreateTaskResult, GetTaskParams, GetTaskRequest,
+from ..task_protocol import (
+    TASKS_EXTENSION,
+    Ack,
+    CancelTaskParams,
+    CancelTaskRequest,
+    CreateTaskResult,
+    GetTaskParams,
+    GetTaskRequest,
     TaskState,
 )
 

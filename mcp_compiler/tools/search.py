@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .tools import ToolSpec
+from .toolbox import ToolSpec
 
 __all__ = ["ToolIndex", "index_of", "rank", "terms", "tool_document"]
 
