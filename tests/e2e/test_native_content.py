@@ -32,7 +32,7 @@ from procs import serving_http
 
 pytestmark = [pytest.mark.network, pytest.mark.anyio]  # server-everything and the TypeScript SDK from npm
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))
 EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
 TS_SDK = THIRD_PARTY / "node/node_modules/@modelcontextprotocol/sdk"

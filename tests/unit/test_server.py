@@ -728,7 +728,7 @@ def test_the_package_uses_no_private_sdk_module_or_attribute() -> None:
     import pathlib
 
     private = re.compile(r"\b(mcp|mcp_types)(\.\w+)*\._\w+|\b(session|connection|client|ctx)\._[a-z]\w*")
-    package = pathlib.Path(__file__).parents[1] / "mcp_compiler"
+    package = pathlib.Path(__file__).parents[2] / "mcp_compiler"
     found = [
         f"{path.relative_to(package)}:{n}: {line.strip()}"
         for path in package.rglob("*.py")

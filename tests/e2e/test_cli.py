@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.simllm import LatencyModel, SimRequest, SimulatedLLM
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 CLI = [sys.executable, "-m", "mcp_compiler"]
 
 

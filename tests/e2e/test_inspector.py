@@ -39,7 +39,7 @@ join()"""
 def installed_inspector() -> None:
     if NODE.exists() and LAUNCHER.exists():
         return
-    script = Path(__file__).parent / "fixtures/install_inspector.sh"
+    script = Path(__file__).parents[1] / "fixtures/install_inspector.sh"
     done = subprocess.run(["bash", str(script), str(INSPECTOR_DIR)], capture_output=True, text=True, timeout=600)
     if done.returncode != 0 or not (NODE.exists() and LAUNCHER.exists()):
         pytest.fail(
@@ -135,7 +135,7 @@ def test_inspector_reads_the_catalog_resource_over_http(http_url: str) -> None:
 
 THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".cache/mcp-compiler/third-party"))
 EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 RICH_PLAN = '1. media.chart("q1")\n2. everything.get-tiny-image()\n3. everything.get-resource-links(2)\njoin()'
 TEXT_RESOURCE = "mcp-compiler://servers/everything/demo%3A%2F%2Fresource%2Fdynamic%2Ftext%2F2"
 

@@ -69,7 +69,7 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def stdio_params() -> StdioServerParameters:
-    return StdioServerParameters(command=SERVE[0], args=SERVE[1:], cwd=str(Path(__file__).parent.parent))
+    return StdioServerParameters(command=SERVE[0], args=SERVE[1:], cwd=str(Path(__file__).parents[2]))
 
 
 async def check_fan_out(client: Client) -> None:
@@ -241,7 +241,7 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 # ---- behind the server: a downstream that changes its tools, calls that get cancelled ------------
 
-TOY_SERVER = Path(__file__).parent / "fixtures" / "toy_server.py"
+TOY_SERVER = Path(__file__).parents[1] / "fixtures" / "toy_server.py"
 
 
 def toy_config(tmp: Path) -> Path:

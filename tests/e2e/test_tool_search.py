@@ -30,7 +30,7 @@ from mcp_compiler.tools.toolbox import ToolSpec
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 BUDGET = CompilerConfig().planner_prompt_tokens
 
 

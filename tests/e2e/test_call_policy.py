@@ -18,7 +18,7 @@ from mcp_compiler.gateway import Gateway, limits_from, open_gateway
 
 pytestmark = pytest.mark.anyio
 
-TOY = str(Path(__file__).parent / "fixtures" / "toy_server.py")
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_server.py")
 
 
 def toy(name: str, *flags: str, **extra: Any) -> dict[str, Any]:

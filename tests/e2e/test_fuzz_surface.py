@@ -23,7 +23,7 @@ from mcp import Client, StdioServerParameters
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 CASES = int(os.environ.get("MCP_COMPILER_FUZZ_CASES", "240"))
 SEED = int(os.environ.get("MCP_COMPILER_FUZZ_SEED", "20261201"))
 

@@ -16,7 +16,7 @@ import pytest
 from mcp_compiler import execute
 from mcp_compiler.language.plan import measure
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 async def concat(a: str, b: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).parents[1] / "mcp_compiler"
+PACKAGE = Path(__file__).parents[2] / "mcp_compiler"
 
 ENGINE = {"language", "engine", "tools", "llm", "compiler", "errors", "testing", "text", "task_protocol"}
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}

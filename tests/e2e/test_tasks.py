@@ -39,7 +39,7 @@ from mcp_compiler.upstreams.task_client import UpstreamTasks
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 TASKS_SERVER = FIXTURES / "tasks_server.py"
 
 

@@ -16,7 +16,7 @@ from mcp import Client, StdioServerParameters
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def text(result: types.CallToolResult) -> str:

@@ -24,7 +24,7 @@ from mcp_compiler.upstreams.relay import HostRelay, HostUnavailable, serving
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 THIRD_PARTY = Path.home() / ".cache/mcp-compiler/third-party"
 EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
 TS_SDK = THIRD_PARTY / "node/node_modules/@modelcontextprotocol/sdk/package.json"
