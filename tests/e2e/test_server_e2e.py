@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -235,7 +234,9 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     started = time.monotonic()
     code = stop(proc)
     assert time.monotonic() - started < 20
-    assert code in (0, 130, -signal.SIGTERM), log.read_text(errors="replace")[-2000:]
+    # README, the CLI: a signal stops `serve` with status 0 (being stopped is how a server ends);
+    # 130 is for the other commands cut short, -SIGTERM would mean the signal was not handled.
+    assert code == 0, log.read_text(errors="replace")[-2000:]
     assert "Traceback" not in log.read_text(errors="replace")
 
 
