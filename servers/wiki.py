@@ -1,6 +1,6 @@
 """The bundled ``wiki`` MCP server: an offline encyclopedia with search, lookup and facts.
 
-The data (``data/wiki.json``, a few hundred countries, cities, rivers, mountains, lakes,
+The data (``wiki.json``, a few hundred countries, cities, rivers, mountains, lakes,
 animals, people, planets, buildings, ...) is approximate and written for this project;
 it exists so plans have something real-looking to fetch, fast and without a network.
 
@@ -211,7 +211,7 @@ class Wiki:
 
     @classmethod
     def load(cls) -> Wiki:
-        text = resources.files(__package__).joinpath("data/wiki.json").read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath("wiki.json").read_text(encoding="utf-8")
         return cls([Entry.model_validate(item) for item in json.loads(text)])
 
     # -- lookup

@@ -77,7 +77,7 @@ def fmt_number(x: Any) -> str:
 
 
 def _entries() -> list[dict[str, Any]]:
-    text = resources.files("mcp_compiler.servers").joinpath("data/wiki.json").read_text(encoding="utf-8")
+    text = resources.files("mcp_compiler.servers").joinpath("wiki.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

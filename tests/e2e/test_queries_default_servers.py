@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 FACTS = {
     e["name"]: e["facts"]
-    for e in json.loads(resources.files("mcp_compiler.servers").joinpath("data/wiki.json").read_text("utf-8"))
+    for e in json.loads(resources.files("mcp_compiler.servers").joinpath("wiki.json").read_text("utf-8"))
 }
 
 SHAPES = {

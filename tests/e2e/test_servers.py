@@ -46,7 +46,7 @@ async def error_text(server: Any, tool: str, **args: Any) -> str:
 
 
 def test_wiki_data_is_well_formed_and_big_enough() -> None:
-    raw = resources.files("mcp_compiler.servers").joinpath("data/wiki.json").read_bytes()
+    raw = resources.files("mcp_compiler.servers").joinpath("wiki.json").read_bytes()
     entries = json.loads(raw)
     assert len(entries) >= 300
     assert len(raw) < 300 * 1024

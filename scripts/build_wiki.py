@@ -2,10 +2,10 @@
 
 To regenerate it, from the repository root, after editing the tables below::
 
-    python servers/data/build_wiki.py      # rewrites servers/data/wiki.json, next to this file
+    python scripts/build_wiki.py      # rewrites servers/wiki.json
 
 then commit both files. The script is repository-only: the wheel ships wiki.json (as
-``mcp_compiler/servers/data/wiki.json``) but not this generator.
+``mcp_compiler/servers/wiki.json``) but not this generator.
 The figures are rounded, approximate real-world values written for this project (good
 enough for demos and benchmarks, not a reference). Summaries are assembled from a
 per-kind sentence plus a hand-written note, so every entry reads as one paragraph.
@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).with_name("wiki.json")
+OUT = Path(__file__).parents[1] / "servers" / "wiki.json"
 
 
 def words(n: float) -> str:
