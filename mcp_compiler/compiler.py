@@ -27,7 +27,7 @@ from .llm.joiner import Joiner
 from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
 from .tools.builtins import SEARCH_TOOL
 from .tools.catalog import Catalog
-from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, settle
+from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, as_toolbox
 
 __all__ = ["Compiler", "Event", "EventHandler", "NoPlanner", "execute", "describe_task"]
 
@@ -80,7 +80,7 @@ class Compiler:
 
     def __init__(
         self,
-        toolbox: Toolbox,
+        toolbox: Toolbox | Any,
         limits: Limits = Limits(),
         *,
         destructive: Destructive = "allow",
@@ -88,10 +88,10 @@ class Compiler:
         max_replans: int = 2,
         planner_prompt_tokens: int | None = None,
     ) -> None:
-        self.toolbox = toolbox
+        self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
         self.planner_prompt_tokens = planner_prompt_tokens
         self.limits = limits
-        self.policy = CallPolicy(toolbox, limits, destructive)
+        self.policy = CallPolicy(self.toolbox, limits, destructive)
         self.llm = llm
         self.max_replans = max_replans
 
@@ -179,10 +179,10 @@ _WAITING_BEAT_S = 1.0
 
 
 async def _settle(toolbox: Toolbox, tools: list[str] | None, on_event: EventHandler | None) -> None:
-    """`settle`, with a phase event each second it waits for servers still starting, so a host
+    """`toolbox.settle`, with a phase event each second it waits for servers still starting, so a host
     that resets its request timeout on progress keeps waiting through a slow start-up too."""
     if on_event is None:
-        await settle(toolbox, tools)
+        await toolbox.settle(tools)
         return
 
     async def beat() -> None:
@@ -192,7 +192,7 @@ async def _settle(toolbox: Toolbox, tools: list[str] | None, on_event: EventHand
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(beat)
-        await settle(toolbox, tools)
+        await toolbox.settle(tools)
         tg.cancel_scope.cancel()
 
 
@@ -266,7 +266,7 @@ async def execute(
     plan: Plan | str,
     tools: Mapping[str, AsyncTool] | None = None,
     *,
-    toolbox: Toolbox | None = None,
+    toolbox: Toolbox | Any | None = None,
     on_event: EventHandler | None = None,
     destructive: Destructive = "allow",
     confirm: Confirm | None = None,
@@ -280,6 +280,6 @@ async def execute(
     """
     if (tools is None) == (toolbox is None):
         raise TypeError("execute() takes exactly one of tools= and toolbox=")
-    box: Toolbox = toolbox if toolbox is not None else FunctionToolbox(tools or {})
+    box: Toolbox | Any = toolbox if toolbox is not None else FunctionToolbox(tools or {})
     compiler = Compiler(box, Limits(**limits), destructive=destructive)
     return await compiler.run_plan(plan, on_event=on_event, confirm=confirm)

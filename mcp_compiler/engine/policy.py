@@ -39,7 +39,7 @@ import anyio
 
 from ..errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from ..language.plan import NO_ELEMENT, Value, measure, resolved_size
-from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec
+from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec, as_toolbox
 
 __all__ = ["CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
 
@@ -96,16 +96,14 @@ def _nothing() -> None:
 class CallPolicy:
     """The process-wide side of the policy over one toolbox: per-server slots, timeouts, retries."""
 
-    def __init__(self, toolbox: Toolbox, limits: Limits = Limits(), destructive: Destructive = "allow") -> None:
-        self.toolbox = toolbox
+    def __init__(self, toolbox: Toolbox | Any, limits: Limits = Limits(), destructive: Destructive = "allow") -> None:
+        self.toolbox = as_toolbox(toolbox)
         self.limits = limits
         self.destructive: Destructive = destructive
         # Semaphores, not CapacityLimiters: a call's slot is not tied to the task holding it (a
         # worker makes many calls), and a free slot is taken without looking up the task.
         self._server_slots: dict[str, anyio.Semaphore] = {}
         self._decided: dict[str, tuple[anyio.Semaphore, float | None]] = {}  # limits_of, per server
-        # Toolboxes that can report a call's progress (MCP upstreams) have this; others do not.
-        self._call_with_progress = getattr(toolbox, "call_with_progress", None)
 
     def specs(self) -> Mapping[str, ToolSpec]:
         return self.toolbox.specs()
@@ -139,9 +137,9 @@ class CallPolicy:
         return decided
 
     def call_once(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Awaitable[Any]:
-        """The toolbox's call, with progress reports when someone listens and the toolbox has them."""
-        if progress is not None and self._call_with_progress is not None:
-            return self._call_with_progress(spec, arguments, progress)
+        """The toolbox's call, with its progress reports when someone listens."""
+        if progress is not None:
+            return self.toolbox.call_with_progress(spec, arguments, progress)
         return self.toolbox.call(spec, arguments)
 
     async def retry(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None, lost: ConnectionLost) -> Any:
@@ -245,7 +243,7 @@ class RunCalls:
                 on_start()
                 if timeout is not None:  # the timer reads lane.deadline; woken only for a nearer one
                     deadline = lane.deadline = time.monotonic() + timeout
-                    if deadline < self._timer._wake_at:  # type: ignore[union-attr]  # lane() checked it
+                    if deadline < self._timer.wake_at:  # type: ignore[union-attr]  # lane() checked it
                         self._timer.wake(deadline)  # type: ignore[union-attr]
                 # The lane, not the exception type, says whether our timeout fired: a tool may
                 # raise its own TimeoutError, or turn our cancellation into some other error.
@@ -312,9 +310,14 @@ class _CallTimer:
 
     def __init__(self) -> None:
         self.lanes: set[Lane] = set()
-        self._wake_at = math.inf  # when the watcher looks next; read by RunCalls.call for each call
+        self._wake_at = math.inf  # when the watcher looks next
         self._woken = anyio.Event()
         self._stopped = False
+
+    @property
+    def wake_at(self) -> float:
+        """When the watcher looks next (monotonic time): a call whose deadline is nearer wakes it."""
+        return self._wake_at
 
     def wake(self, deadline: float) -> None:
         """A call's deadline is nearer than the watcher's next look: look then instead."""

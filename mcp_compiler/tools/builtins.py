@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from ..errors import ToolError
 from .catalog import Catalog, signature
 from .search import rank
-from .toolbox import Toolbox, ToolProgress, ToolSpec, settle
+from .toolbox import Toolbox, ToolProgress, ToolSpec, as_toolbox
+
+if TYPE_CHECKING:
+    import mcp_types as types
 
 __all__ = [
     "BUILTIN_SERVER", "SEARCH_TOOL", "SEARCH_MAX_LIMIT", "BuiltinToolbox", "WithBuiltins", "is_builtin", "search_tools",
@@ -91,7 +94,7 @@ def is_builtin(spec: ToolSpec) -> bool:
     return spec.provider == BUILTIN_SERVER and spec.name.startswith(BUILTIN_SERVER + ".")
 
 
-class BuiltinToolbox:
+class BuiltinToolbox(Toolbox):
     """The `compiler.*` tools over a live catalog (`catalog()` is asked at each call)."""
 
     def __init__(self, catalog: Callable[[], Mapping[str, ToolSpec]]) -> None:
@@ -108,28 +111,30 @@ class BuiltinToolbox:
         return await anyio.to_thread.run_sync(functools.partial(search_tools, self._catalog(), **arguments))
 
 
-class WithBuiltins:
+class WithBuiltins(Toolbox):
     """`inner`'s tools and the built-ins as one toolbox: calls go to whichever has the tool.
 
     The merged catalog is a `Catalog` that keeps what `inner`'s knows of servers that are down, made
-    anew only when `inner`'s catalog changes (the search index is kept per catalog). What else
-    `inner` offers (`status`, `unavailable`, `catalog_version`, ...) shows through unchanged.
+    anew only when `inner`'s catalog changes (the search index is kept per catalog). The rest of
+    the `Toolbox` interface (servers down, relaying to hosts, resources) is `inner`'s, passed on;
+    what `inner` has beyond it (`UpstreamPool.status()`, ...) is asked of `inner` itself.
     """
 
-    def __init__(self, inner: Toolbox) -> None:
-        self.inner = inner
+    def __init__(self, inner: Toolbox | Any) -> None:
+        self.inner = as_toolbox(inner)
+        # Fixed when a toolbox is made (the pool's are its constructor's), so taken once here.
+        self.relay_to_hosts = self.inner.relay_to_hosts
+        self.offers_resources = self.inner.offers_resources
         self.builtins = BuiltinToolbox(self.specs)
         self._merged: tuple[Mapping[str, ToolSpec], Catalog] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     def specs(self) -> Catalog:
         inner = self.inner.specs()
         if self._merged is None or self._merged[0] is not inner:
-            unavailable = getattr(inner, "unavailable", None)
+            # A catalog (the pool's) knows the servers that are down; a plain mapping knows none.
+            unavailable = inner.unavailable if isinstance(inner, Catalog) else None
             tools = [*(s for s in inner.values() if s.name not in self.builtins.specs()), *self.builtins.specs().values()]
-            self._merged = (inner, Catalog(tools, unavailable=unavailable if isinstance(unavailable, Mapping) else None))
+            self._merged = (inner, Catalog(tools, unavailable=unavailable))
         return self._merged[1]
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
@@ -138,12 +143,26 @@ class WithBuiltins:
         return await self.inner.call(spec, arguments)
 
     async def call_with_progress(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
-        relay = getattr(self.inner, "call_with_progress", None)
-        if spec.name in self.builtins.specs() or relay is None:
-            return await self.call(spec, arguments)
-        return await relay(spec, arguments, progress)
+        if spec.name in self.builtins.specs():
+            return await self.builtins.call(spec, arguments)
+        return await self.inner.call_with_progress(spec, arguments, progress)
 
     async def settle(self, tools: Iterable[str] | None) -> None:
         wanted = None if tools is None else [t for t in tools if t not in self.builtins.specs()]
         if wanted is None or wanted:
-            await settle(self.inner, wanted)
+            await self.inner.settle(wanted)
+
+    def unavailable(self) -> dict[str, str]:
+        return self.inner.unavailable()
+
+    def resource_servers(self) -> list[str]:
+        return self.inner.resource_servers()
+
+    async def list_resources(self, prefix: str, cursor: str | None = None) -> types.ListResourcesResult:
+        return await self.inner.list_resources(prefix, cursor)
+
+    async def list_resource_templates(self, prefix: str, cursor: str | None = None) -> types.ListResourceTemplatesResult:
+        return await self.inner.list_resource_templates(prefix, cursor)
+
+    async def read_resource(self, prefix: str, uri: str) -> types.ReadResourceResult:
+        return await self.inner.read_resource(prefix, uri)

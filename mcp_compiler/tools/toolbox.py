@@ -8,11 +8,12 @@ httpx's client.
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import anyio
 import anyio.to_thread
@@ -20,7 +21,13 @@ import pydantic
 
 from ..errors import ToolError
 
-__all__ = ["ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "positional_order", "settle", "spec_from_function", "ToolProgress"]
+if TYPE_CHECKING:  # the resource methods' results are MCP's; the engine never imports MCP
+    import mcp_types as types
+
+__all__ = [
+    "ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "NO_RESOURCES", "as_toolbox", "positional_order", "settle",
+    "spec_from_function", "ToolProgress",
+]
 
 
 def _empty_object_schema() -> dict[str, Any]:
@@ -68,25 +75,90 @@ def positional_order(schema: Mapping[str, Any]) -> list[str]:
     return [p for p in props if p in required] + [p for p in props if p not in required]
 
 
-class Toolbox(Protocol):
-    """Anything that can list tools and call them.
+class Toolbox(abc.ABC):
+    """Anything that can list tools and call them: subclass it and write `specs` and `call`.
 
-    A toolbox that can report a call's progress (MCP servers do) may also have
-    `async def call_with_progress(self, spec, arguments, progress: ToolProgress) -> Any`; the call
-    policy uses it when the run has someone to tell.
+    Every other member has a default that fits a toolbox without the feature, so a caller uses
+    them directly and never asks whether a toolbox has them, the way httpx's client uses any
+    `BaseTransport`:
 
-    A toolbox whose tools arrive over time (servers still connecting) may also have
-    `async def settle(self, tools: Iterable[str] | None) -> None`: wait, within its own bound,
-    until the tools named (None: all) are known. The compiler calls it before checking a plan.
+    - `call_with_progress(spec, arguments, progress)`: `call`, with the tool's progress reports
+      handed to `progress`. Default: `call`, no reports. MCP servers report; the call policy uses
+      it when the run has someone to tell.
+    - `settle(tools)`: wait, within the toolbox's own bound, until the tools named (None: all)
+      are known, for tools that arrive over time (servers still connecting). The compiler calls
+      it before checking a plan. Default: returns at once.
+    - `unavailable()`: servers configured but not connected now, by catalog prefix: why. Default:
+      none.
+    - `relay_to_hosts`: the servers behind may send requests for the host mid-call (sampling,
+      elicitation, roots; upstreams/relay.py). Default: False.
+    - `offers_resources`: the toolbox proxies its servers' MCP resources through
+      `resource_servers`, `list_resources`, `list_resource_templates` and `read_resource`.
+      Default: False, and those list no servers and raise a ToolError.
+
+    A plain object with only `specs()` and `async call(spec, arguments)` is taken as a toolbox
+    with every default (`as_toolbox`).
     """
 
+    relay_to_hosts: bool = False
+    offers_resources: bool = False
+
+    @abc.abstractmethod
     def specs(self) -> Mapping[str, ToolSpec]:
         """The tools available now, by full name."""
-        ...
 
+    @abc.abstractmethod
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         """Run one tool and return its value (JSON-like). Raise on failure."""
-        ...
+
+    async def call_with_progress(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
+        """`call`, with the tool's progress reports handed to `progress` (this default has none)."""
+        return await self.call(spec, arguments)
+
+    async def settle(self, tools: Iterable[str] | None) -> None:
+        """Wait until the tools named (None: all) are known; this default's are known at once."""
+
+    def unavailable(self) -> dict[str, str]:
+        """Configured servers not connected now, by catalog prefix: why (this default has none)."""
+        return {}
+
+    def resource_servers(self) -> list[str]:
+        """Prefixes of the servers whose resources are proxied, in order (this default: none)."""
+        return []
+
+    async def list_resources(self, prefix: str, cursor: str | None = None) -> types.ListResourcesResult:
+        """One page of server `prefix`'s `resources/list`."""
+        raise ToolError(NO_RESOURCES)
+
+    async def list_resource_templates(self, prefix: str, cursor: str | None = None) -> types.ListResourceTemplatesResult:
+        """One page of server `prefix`'s `resources/templates/list`."""
+        raise ToolError(NO_RESOURCES)
+
+    async def read_resource(self, prefix: str, uri: str) -> types.ReadResourceResult:
+        """Server `prefix`'s `resources/read` of `uri`."""
+        raise ToolError(NO_RESOURCES)
+
+
+NO_RESOURCES = "this toolbox serves no resources"
+
+
+class _PlainToolbox(Toolbox):
+    """A plain object with `specs()` and `call()`, as a Toolbox with every other default."""
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
+
+    def specs(self) -> Mapping[str, ToolSpec]:
+        return self.plain.specs()
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        return await self.plain.call(spec, arguments)
+
+
+def as_toolbox(toolbox: Toolbox | Any) -> Toolbox:
+    """`toolbox` itself when it is a `Toolbox`; a plain object with `specs()` and `async call(spec,
+    arguments)` (what a toolbox was before the base class) wrapped as one with every default."""
+    return toolbox if isinstance(toolbox, Toolbox) else _PlainToolbox(toolbox)
 
 
 AsyncTool = Callable[..., Awaitable[Any]]
@@ -123,7 +195,7 @@ def spec_from_function(name: str, fn: AsyncTool) -> ToolSpec:
     )
 
 
-class FunctionToolbox:
+class FunctionToolbox(Toolbox):
     """Plain Python async (or sync) functions as tools, for embedding the engine without MCP."""
 
     def __init__(self, tools: Mapping[str, AsyncTool]) -> None:
@@ -144,8 +216,6 @@ class FunctionToolbox:
         return await anyio.to_thread.run_sync(functools.partial(fn, **arguments), abandon_on_cancel=True)
 
 
-async def settle(toolbox: Toolbox, tools: Iterable[str] | None) -> None:
-    """`toolbox.settle(tools)` for a toolbox that has it; at once for the others."""
-    wait = getattr(toolbox, "settle", None)
-    if wait is not None:
-        await wait(tools)
+async def settle(toolbox: Toolbox | Any, tools: Iterable[str] | None) -> None:
+    """`toolbox.settle(tools)`, for a caller that may hold a plain object (at once for one)."""
+    await as_toolbox(toolbox).settle(tools)
