@@ -369,9 +369,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def default_config() -> Config:
-    """The embedded default set: the project's own wiki and math servers, run by this Python."""
+    """The embedded default set: the project's own wiki and math servers, run by this Python.
+
+    `-P` (Python 3.11+) keeps the working directory off the server's `sys.path`: run from a clone's
+    root, `-m mcp_compiler.servers.wiki` would otherwise import the source folder `./mcp_compiler`
+    (which has no `servers/`: they install from `./servers`) instead of the installed package.
+    """
     servers = {
-        name: {"command": sys.executable, "args": ["-m", f"mcp_compiler.servers.{name}"]}
+        name: {"command": sys.executable, "args": ["-P", "-m", f"mcp_compiler.servers.{name}"]}
         for name in ("wiki", "math")
     }
     return Config.model_validate({"mcpServers": servers})

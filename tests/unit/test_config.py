@@ -184,7 +184,7 @@ def test_the_default_config_runs_the_projects_own_servers() -> None:
     assert set(config.servers) == {"wiki", "math"}
     wiki = config.servers["wiki"]
     assert isinstance(wiki, StdioServerConfig)
-    assert wiki.command == sys.executable and wiki.args == ["-m", "mcp_compiler.servers.wiki"]
+    assert wiki.command == sys.executable and wiki.args == ["-P", "-m", "mcp_compiler.servers.wiki"]
 
 
 def test_any_config_key_maps_to_a_callable_prefix() -> None:
