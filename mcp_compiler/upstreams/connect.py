@@ -1,0 +1,114 @@
+"""One connection to one server, opened: the transport (a stdio child or Streamable HTTP), the
+`Wire` on its streams, the SDK's `Client` over them; and why an attempt failed, said plainly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import IO, Any
+
+import httpx2
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from .._version import __version__
+from ..config import CompilerConfig, HttpServerConfig, ServerConfig, StdioServerConfig
+from .failures import describe_exception, leaf, redact_url
+from .relay import HostRelay
+from .stdout_codec import reporting_utf8
+from .task_client import UpstreamTasks
+from .wire import Wire
+
+__all__ = ["describe_connect_failure", "open_client"]
+
+
+@asynccontextmanager
+async def open_client(
+    config: ServerConfig,
+    compiler: CompilerConfig,
+    *,
+    wire: Wire,
+    errlog: IO[bytes],
+    protocol_mode: str,
+    call_timeout_s: float,
+    relay: HostRelay | None,
+    on_message: Callable[[Any], Awaitable[None]],
+    on_session_gone: Callable[[], None],
+) -> AsyncIterator[Client]:
+    """The SDK client of one connection, entered (handshake done). A stdio child's stderr goes to
+    `errlog`; an HTTP server's 404 to our session id calls `on_session_gone`."""
+    transport = _open_transport(config, compiler, errlog, call_timeout_s, on_session_gone)
+    client = Client(
+        wire.around(transport),
+        mode=protocol_mode,
+        cache=None,  # a refresh after list_changed must reach the server
+        message_handler=on_message,
+        # What hosts may provide, advertised (and passed on to the host of the call, `relay.py`).
+        sampling_callback=relay.sampling if relay else None,
+        elicitation_callback=relay.elicitation if relay else None,
+        list_roots_callback=relay.list_roots if relay else None,
+        logging_callback=relay.log if relay else None,
+        client_info=types.Implementation(name="mcp-compiler", version=__version__),
+        extensions=[UpstreamTasks()],  # a tool answered with a task is polled to its end (SEP-2663)
+    )
+    wire.client = client
+    async with client:
+        yield client
+
+
+@asynccontextmanager
+async def _open_transport(
+    config: ServerConfig,
+    compiler: CompilerConfig,
+    errlog: IO[bytes],
+    call_timeout_s: float,
+    on_session_gone: Callable[[], None],
+) -> AsyncIterator[Any]:
+    if isinstance(config, StdioServerConfig):
+        params = StdioServerParameters(
+            command=config.command, args=config.args, env=config.env_values() or None, cwd=config.cwd,
+            # UTF-8 whose undecodable bytes become U+FFFD and are reported (`stdout_codec.py`).
+            encoding=reporting_utf8(), encoding_error_handler="replace",
+        )
+        async with stdio_client(params, errlog=errlog) as streams:  # type: ignore[arg-type]
+            yield streams
+        return
+    assert isinstance(config, HttpServerConfig)
+
+    async def on_response(response: httpx2.Response) -> None:
+        # A 404 to a request carrying our session id means the server dropped the session (the
+        # spec's signal to start a new one); the SDK reports it only as an error message.
+        if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+            on_session_gone()
+
+    # Read timeout above the call timeout: our own deadline (the call policy's) should fire first.
+    timeout = httpx2.Timeout(compiler.connect_timeout_s, read=max(300.0, call_timeout_s + 30))
+    http = httpx2.AsyncClient(
+        headers=config.header_values(), timeout=timeout, event_hooks={"response": [on_response]},
+    )
+    async with http, streamable_http_client(config.url, http_client=http) as streams:
+        yield streams
+
+
+def describe_connect_failure(
+    exc: BaseException,
+    config: ServerConfig,
+    *,
+    session_gone: bool,
+    redact: Callable[[str], str],
+    stderr_tail: str,
+) -> str:
+    """Why a connection attempt failed, for the log and `status()`: plainly where we can."""
+    exc = leaf(exc)
+    if isinstance(exc, FileNotFoundError) and isinstance(config, StdioServerConfig):
+        return f"command not found: {config.command!r}"
+    if isinstance(exc, PermissionError) and isinstance(config, StdioServerConfig):
+        return f"command is not executable: {config.command!r}"
+    if isinstance(exc, MCPError) and (exc.code == types.CONNECTION_CLOSED or session_gone):
+        return "the server exited or closed the connection during the handshake" + stderr_tail
+    if isinstance(exc, httpx2.ConnectError) and isinstance(config, HttpServerConfig):
+        return redact(f"cannot connect to {redact_url(config.url)}: {exc}")
+    return redact(describe_exception(exc)) + stderr_tail

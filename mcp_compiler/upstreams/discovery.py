@@ -1,0 +1,65 @@
+"""Finding a server's tools and hearing when they change: every page of `tools/list`, and the
+2026-07-28 era's `subscriptions/listen` stream (handshake-era servers send
+`notifications/tools/list_changed` instead, which the session's message handler hears)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp import Client
+
+__all__ = ["list_all_tools", "listen_for_changes"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_PAGES = 100  # a server whose cursor never ends must not hang us
+
+
+async def list_all_tools(client: Client) -> list[types.Tool]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    for _ in range(_MAX_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return tools
+
+
+async def listen_for_changes(
+    client: Client,
+    server: str,
+    ack_timeout_s: float,
+    on_change: Callable[[], None],
+    redact: Callable[[str], str],
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Call `on_change` for each tools/list_changed event of a 2026-07-28 server's subscription.
+
+    Reports started once the server acknowledged the subscription (or refused it, or did not
+    answer within `ack_timeout_s`), so the caller can hold calls back until changes will be heard.
+    """
+    started = False
+    # The deadline bounds the wait for the server's ack only; the scope must enclose the
+    # subscription's own task group, hence a scope around it rather than `fail_after`.
+    with anyio.CancelScope(deadline=anyio.current_time() + ack_timeout_s) as scope:
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                scope.deadline = math.inf
+                task_status.started()
+                started = True
+                async for _event in subscription:
+                    on_change()
+        except Exception as exc:  # noqa: BLE001 - a server without subscriptions never refreshes
+            logger.debug("upstream %r: no tools/list_changed subscription (%s)", server, redact(str(exc)))
+    if scope.cancelled_caught:
+        logger.debug("upstream %r: tools/list_changed subscription was not acknowledged", server)
+    if not started:
+        task_status.started()
