@@ -164,15 +164,43 @@ async def test_http_bad_input_is_a_tool_error_and_the_server_keeps_serving(http_
             assert ok.structured_content["tasks"][0]["result"]["value"] == 3
 
 
-async def test_http_cancelling_a_call_leaves_the_server_serving(http_server: str) -> None:
-    with anyio.fail_after(120):
-        async with Client(http_server, mode="legacy") as client:
-            with anyio.move_on_after(0.3):
-                # 200 look-ups keep the server busy long enough to be cancelled mid-run.
-                plan = "".join(f'{i}. wiki.fact("Nile", "length_km")\n' for i in range(1, 201))
-                await client.call_tool(TOOL_NAME, {"plan": plan})
-            ok = await client.call_tool(TOOL_NAME, {"plan": "1. math.sum([2, 2])"})
-            assert not ok.is_error
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_http_cancelling_a_call_leaves_the_server_serving(tmp_path: Path, mode: str) -> None:
+    # A call that cannot end on its own before the cancel (a 60 s downstream sleep), so the cancel
+    # is what ends it; the toy server notes the cancel it receives.
+    note = tmp_path / "cancelled-note"
+    plan = f'1. toy.sleep(60, "{note}")'
+    started = anyio.Event()
+    answered: list[types.CallToolResult] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        if message and message.startswith("task 1 toy.sleep started"):
+            started.set()
+
+    async def call_and_keep_the_answer() -> None:
+        answered.append(await client.call_tool(TOOL_NAME, {"plan": plan}, progress_callback=on_progress))
+
+    port = free_port()
+    proc, log = start_http(tmp_path, "--port", str(port), "--config", str(toy_config(tmp_path)))
+    try:
+        await anyio.to_thread.run_sync(wait_for_port, port, proc)
+        with anyio.fail_after(120):
+            async with Client(f"http://127.0.0.1:{port}/mcp", mode=mode) as client:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call_and_keep_the_answer)
+                    await started.wait()
+                    await anyio.sleep(0.5)  # let the downstream request reach the toy server
+                    tg.cancel_scope.cancel()
+                assert tg.cancel_scope.cancelled_caught and answered == []  # the cancel, not a reply, ended it
+                with anyio.fail_after(30):  # the server acted on it: the downstream sleep was cancelled too
+                    while not (note.exists() and note.read_text() == "cancelled"):
+                        await anyio.sleep(0.1)
+                ok = await client.call_tool(TOOL_NAME, {"plan": "1. toy.add(2, 2)"})
+                assert not ok.is_error and ok.structured_content is not None
+                assert ok.structured_content["tasks"][0]["result"] == {"result": 4}
+    finally:
+        stop(proc)
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
 
 
 async def test_http_rejects_a_foreign_host_header(http_server: str) -> None:
