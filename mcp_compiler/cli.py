@@ -22,7 +22,6 @@ from .compiler import Compiler, Event
 from .config import Config, ConfigError, load_config
 from .engine.run import Run
 from .errors import RequestError
-from .language.parser import parse_plan
 from .language.plan import PlanError
 from .logs import Redactor, configure_logging, redact_secrets
 from .tools.catalog import tool_line
@@ -242,7 +241,8 @@ def live_view(event: Event) -> None:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from .gateway import check_plan_size, check_plan_tasks, open_gateway
+    from .gateway import open_gateway
+    from .request import RequestLimits, parse_request
 
     plan = _read_plan(args)
     if (plan is None) == (args.question is None):
@@ -250,9 +250,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     config = load(args)
     parsed = None
     if plan is not None:  # a plan that is too large or does not parse needs no server
-        check_plan_size(plan, config.compiler.max_plan_bytes)
-        parsed = parse_plan(plan)
-        check_plan_tasks(parsed, config.compiler.max_plan_tasks)
+        parsed = parse_request({"plan": plan}, RequestLimits.from_config(config.compiler)).plan
     confirm = _ask_on_terminal if sys.stdin.isatty() else None
     async with open_gateway(config) as gateway:
         on_event = None if args.json else live_view

@@ -19,6 +19,9 @@ config's names turn into the engine's:
     compiler.max_replans          -> Compiler(max_replans=...)
     compiler.planner_prompt_tokens -> Compiler(planner_prompt_tokens=...)
 
+A request's own limits (plan size, task count, query length) are not here: they are checked
+where every request is parsed, `request.parse_request` (`request.RequestLimits`).
+
 The toolbox the compiler and the MCP server get is the pool's tools and mcp-compiler's own
 (`compiler.search_tools`, builtins.py) as one: `GatewayToolbox(pool)`, whose `unavailable()` adds
 when each server that is down is tried next.
@@ -34,16 +37,13 @@ from dataclasses import dataclass
 from .compiler import Compiler
 from .config import Config
 from .engine.policy import Limits, ServerLimits
-from .errors import RequestError
-from .language.plan import Plan
 from .llm import LLM
 from .tools.builtins import WithBuiltins
 from .tools.toolbox import Toolbox
 from .upstreams import UpstreamPool, server_prefix
 
 __all__ = [
-    "Gateway", "GatewayToolbox", "build_compiler", "check_plan_size", "check_plan_tasks", "down_servers",
-    "limits_from", "open_gateway", "retry_text",
+    "Gateway", "GatewayToolbox", "build_compiler", "down_servers", "limits_from", "open_gateway", "retry_text",
 ]
 
 
@@ -93,25 +93,6 @@ class GatewayToolbox(WithBuiltins):
 
     def unavailable(self) -> dict[str, str]:
         return down_servers(self.inner)
-
-
-def check_plan_size(text: str, max_bytes: int) -> None:
-    """A plan text over `compiler.max_plan_bytes` is refused before it is parsed, by every door."""
-    size = len(text.encode("utf-8", errors="replace"))
-    if size > max_bytes:
-        raise RequestError(
-            f"the plan is too large ({size:,} bytes; the limit is {max_bytes:,}, compiler.max_plan_bytes "
-            "in the config). Split the work into several calls."
-        )
-
-
-def check_plan_tasks(plan: Plan, max_tasks: int) -> None:
-    """A parsed plan over `compiler.max_plan_tasks` runs nothing, by every door."""
-    if len(plan.tasks) > max_tasks:
-        raise RequestError(
-            f"the plan has {len(plan.tasks):,} tasks; the limit is {max_tasks:,} per call "
-            "(compiler.max_plan_tasks in the config). Split the work into several calls."
-        )
 
 
 @dataclass(frozen=True)

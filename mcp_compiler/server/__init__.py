@@ -2,10 +2,14 @@
 
     serve(config, transport="stdio"|"http")       serve.py: open the gateway, serve until cancelled
       └─ CompilerServer(toolbox, config)          app.py: tools/list, tools/call, resources
+           ├─ parse_request(arguments, limits)   request.py: the request parsed and checked, once
            └─ make_run(compiler, request, ...)    app.py: the one place a call becomes a Run
-    schemas.py    the tool's name, schemas and description (pure functions of the catalog)
+    tool_definition.py  the tool's name, schemas and description (pure functions of the catalog)
     results.py    the result contract: a Run as the reply (native blocks, each value once, the budget)
-    store.py      values too big for a reply, kept for a while (mcp-compiler://runs/...)
+    store.py      values too big for a reply, kept for a while (mcp-compiler://runs/...), on the state seam
+    round_trips.py  2026-07-28: a run held across input_required round trips (HeldRuns)
+    task_server.py  the Tasks extension: a tools/call run as a task (ToolCallTask, TaskStore)
+    _common.py    what those share: a tool error, the confirmation form, progress, a question
     resources.py  resources/list, templates, read: the catalog, kept values, the upstreams' (proxied)
     http.py       the ASGI app, DNS-rebinding protection, the bearer token, HTTP limits, uvicorn
     stdio.py      stdio with cancellable reads and writes (SIGTERM ends serve at once)
@@ -13,6 +17,7 @@
 
 from .app import CompilerServer, RunRequest, make_run, run_result
 from .http import ALLOWED_HOSTS_ENV, TOKEN_ENV, BearerTokenMiddleware, http_app, require_token, transport_security
+from ..request import RequestLimits
 from .serve import serve
 from .tool_definition import (
     CATALOG_JSON_URI,
@@ -21,7 +26,6 @@ from .tool_definition import (
     OUTPUT_SCHEMA,
     RUN_SCHEMA,
     TOOL_NAME,
-    RequestLimits,
     catalog_text,
     tool_description,
 )

@@ -12,8 +12,13 @@ Everything here is adapting MCP to the compiler, which knows nothing of MCP:
   planner phase), so they strictly increase; the total is twice the number of tasks known.
 - Asking the host: the destructive-tool confirmation (elicitation) and planning with the host's
   model (sampling) go to the session of the call being served, handed to the run explicitly. In
-  the 2026-07-28 era there is no such request mid-call: `rounds.py` holds the run across
+  the 2026-07-28 era there is no such request mid-call: `round_trips.py` holds the run across
   `input_required` round trips and hands the run a session that turns each request into one.
+- One request path: the arguments are parsed and checked once (`request.parse_request`), in
+  both eras; what follows (a run here, a run held across round trips, a run as a task) gets the
+  parsed `Request`.
+- State: what the server keeps between requests (kept values, held runs, tasks) goes through one
+  state seam (`mcp_compiler/state`), built here and handed to each store.
 - Relay: an upstream's sampling, elicitation, roots and log messages during a call go to the host
   of the `compile_and_run` that made it (`relay.serving` around the run, `host.SessionHost`).
 - Cancellation: the run is awaited inside the handler, so cancelling the call (the client's
@@ -35,9 +40,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -60,23 +64,24 @@ from ..engine.policy import NOBODY_TO_ASK, Confirm
 from ..engine.run import Run
 from ..engine.scheduler import current_task_id
 from ..errors import CallRefused, NoPlanner, RequestError
-from ..gateway import build_compiler, check_plan_size, check_plan_tasks
-from ..language.parser import parse_plan
-from ..language.plan import Plan, PlanError
+from ..gateway import build_compiler
+from ..language.plan import PlanError
 from ..llm import LLM, choose_model
 from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
+from ..request import Request, RequestLimits, parse_request_async
+from ..state import StateStore, default_state
 from ..text import scrub
-from ..tools.toolbox import Toolbox, ToolSpec, settle
+from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
 from ..upstreams.relay import HostChannel, serving
+from ._common import CONFIRM_SCHEMA, ProgressFn, declares, error_result
 from .host import Hosts, SessionHost
 from .resources import Resources
-from .results import ReplyBudget, reply_for
-from .round_trips import STATE_TTL_S, Rounds
-from .round_trips import call_tool as call_tool_in_rounds
+from .results import ReplyBudget, reply_for, reply_inline
+from .round_trips import STATE_TTL_S, HeldRuns, confirmation_requests, hold_run
 from .store import RunStore
 from .task_server import TaskSession, TasksExtension, TaskStore, install_tasks
-from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, RequestLimits, tool_description
+from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, tool_description
 
 __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
 
@@ -89,12 +94,7 @@ _MAX_LISTENERS = 1024  # handshake-era connections remembered for tools/list_cha
 # ---- a call becomes a Run --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """One `compile_and_run` call, validated: exactly one of a parsed plan and a query."""
-
-    plan: Plan | None = None
-    query: str | None = None
+RunRequest = Request  # the name this module exported before the request path was one (`request.py`)
 
 
 _NO_LLM = (
@@ -112,22 +112,10 @@ _NO_SAMPLING = (
 )
 
 
-def _declares(session: Any, capability: str) -> bool:
-    """The calling client declared `capability` ("sampling", "elicitation")."""
-    capabilities = getattr(session, "client_capabilities", None)
-    return capabilities is not None and getattr(capabilities, capability, None) is not None
-
-
 def _can_ask(session: Any, capability: str) -> bool:
     """Declared, and this connection can carry a request to the client now (not in the 2026 era)."""
-    return _declares(session, capability) and bool(getattr(session, "can_send_request", False))
-
-
-_CONFIRM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"run": {"type": "boolean", "title": "Run it", "description": "Allow this call"}},
-    "required": ["run"],
-}
+    capabilities = getattr(session, "client_capabilities", None)
+    return declares(capabilities, capability) and bool(getattr(session, "can_send_request", False))
 
 
 def confirm_with(session: Any, related_request_id: types.RequestId | None = None) -> Confirm:
@@ -147,7 +135,7 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
             "this server asks before running such tools (compiler.destructive: confirm)"
         )
         request = types.ElicitRequest(
-            params=types.ElicitRequestFormParams(message=message, requested_schema=_CONFIRM_SCHEMA)
+            params=types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
         )
         try:
             result = await session.send_request(
@@ -163,7 +151,7 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
 
 
 async def make_run(
-    compiler: Compiler, request: RunRequest, *, llm: Any = None, on_event: EventHandler | None = None,
+    compiler: Compiler, request: Request, *, llm: Any = None, on_event: EventHandler | None = None,
     confirm: Confirm | None = None,
 ) -> Run:
     """The Run for one call: a plan runs as written; a query is planned with `llm` (`run_query`).
@@ -179,8 +167,6 @@ async def make_run(
 
 
 # ---- the MCP server ---------------------------------------------------------------------------------
-
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 class _Server(Server[Any]):
@@ -205,25 +191,29 @@ class CompilerServer:
 
     def __init__(
         self,
-        toolbox: Toolbox,
+        toolbox: Toolbox | Any,
         config: Config | None = None,
         *,
         model: str | None = None,
         limits: RequestLimits | None = None,
         compiler: Compiler | None = None,
+        state: StateStore | None = None,
     ) -> None:
         config = config or Config()
-        self.toolbox = toolbox
-        self.compiler = compiler or build_compiler(toolbox, config)
+        self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
+        self.compiler = compiler or build_compiler(self.toolbox, config)
+        self.confirms = config.compiler.destructive == "confirm"  # the policy the compiler was built with
         self.model = model or config.compiler.model
         self._llm: LLM | None = self.compiler.llm  # chosen at the first query, then kept
         self.limits = limits or RequestLimits.from_config(config.compiler)
         self.budget = ReplyBudget.from_config(config.compiler)
-        self.store = RunStore.from_config(config.compiler)
-        self.resources = Resources(toolbox, self.store, max_reply_bytes=self.budget.max_reply_bytes)
+        # Everything kept between requests goes through this one seam (`mcp_compiler/state`).
+        self.state = state if state is not None else default_state()
+        self.store = RunStore.from_config(config.compiler, self.state)
+        self.resources = Resources(self.toolbox, self.store, max_reply_bytes=self.budget.max_reply_bytes)
         self._bus = InMemorySubscriptionBus()
         self._listeners = _Listeners()
-        self.rounds = Rounds()  # 2026-07-28 runs waiting for their hosts' answers
+        self.held_runs = HeldRuns(state=self.state)  # 2026-07-28 runs waiting for their hosts' answers
         self.server = _Server(
             "mcp-compiler",
             version=__version__,
@@ -249,21 +239,20 @@ class CompilerServer:
         security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S)
         self.server.middleware.append(RequestStateBoundary(security, default_audience="mcp-compiler"))
         # compile_and_run may run as a task (SEP-2663) for a client declaring the extension.
-        self.tasks = TaskStore()
+        self.tasks = TaskStore(state=self.state)
         install_tasks(self.server, TasksExtension(self.tasks, lambda params: params.name == TOOL_NAME))
 
     @asynccontextmanager
     async def _lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:
         # The runs held across round trips, and the tasks, belong to the server while it serves.
-        async with self.rounds.open(), self.tasks.running():
+        async with self.held_runs.open(), self.tasks.running():
             yield {}
 
     # ---- tools/list ---------------------------------------------------------------------------
 
     def description(self) -> str:
         # The pool's causes are redacted already (`UpstreamPool.unavailable`).
-        unavailable = getattr(self.toolbox, "unavailable", None)
-        causes: dict[str, str] = unavailable() if callable(unavailable) else {}
+        causes = self.toolbox.unavailable()
         return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=causes))
 
     def tool(self) -> types.Tool:
@@ -284,7 +273,7 @@ class CompilerServer:
         # tools right after `initialize` reads a whole description; one that takes longer joins
         # later with tools/list_changed, and the description names it as not connected meanwhile.
         with anyio.move_on_after(_LIST_WAIT_S):
-            await settle(self.toolbox, None)
+            await self.toolbox.settle(None)
         return types.ListToolsResult(tools=[self.tool()])
 
     # ---- tools/call ---------------------------------------------------------------------------
@@ -293,15 +282,31 @@ class CompilerServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         if params.name != TOOL_NAME:
-            return _error(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
-        # A call running as a task asks through the task's input_required (tasks/update), not in rounds.
+            return error_result(f"unknown tool {params.name!r}: this server has one tool, {TOOL_NAME}")
+        progress, host = ctx.session.report_progress, self._hosts.channel(ctx)
+        # A call running as a task asks through the task's input_required (tasks/update), not in round trips.
         in_task = isinstance(ctx.session, TaskSession)
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.rounds.available and not in_task:
-            return await call_tool_in_rounds(self, self.rounds, ctx, params, self._hosts.channel(ctx))
-        return await self.call(
-            params.arguments or {}, progress=ctx.session.report_progress, session=ctx.session,
-            request_id=ctx.request_id, watch=getattr(ctx.session, "on_run_event", None),  # a TaskSession's
-            host=self._hosts.channel(ctx),
+        round_trips = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.held_runs.available and not in_task
+        if round_trips and params.request_state is not None:
+            return await self.held_runs.retry(params.request_state, params.input_responses, progress)
+        try:
+            request = await parse_request_async(params.arguments or {}, self.limits)
+        except (RequestError, PlanError) as exc:
+            return error_result(str(exc))
+        capabilities = getattr(ctx.session, "client_capabilities", None)
+        if round_trips and await self._may_ask(request, capabilities):
+            confirmations = confirmation_requests(request.plan, self.toolbox.specs()) if request.plan else {}
+
+            async def run(session: Any, relayed: SessionHost | None, progress: ProgressFn) -> types.CallToolResult:
+                return await self.run_request(request, progress=progress, session=session, host=relayed)
+
+            return await hold_run(
+                self.held_runs, run, capabilities=capabilities, confirmations=confirmations, host=host,
+                progress=progress,
+            )
+        return await self.run_request(
+            request, progress=progress, session=ctx.session, request_id=ctx.request_id,
+            watch=getattr(ctx.session, "on_run_event", None), host=host,  # a TaskSession's
         )
 
     async def call(
@@ -309,7 +314,21 @@ class CompilerServer:
         request_id: types.RequestId | None = None, watch: EventHandler | None = None,
         host: HostChannel | None = None,
     ) -> types.CallToolResult:
-        """One `compile_and_run`: validate, run (forwarding progress), and shape the result.
+        """One `compile_and_run` from its arguments: parse the request, then `run_request`."""
+        try:
+            request = await parse_request_async(arguments, self.limits)
+        except (RequestError, PlanError) as exc:
+            return error_result(str(exc))
+        return await self.run_request(
+            request, progress=progress, session=session, request_id=request_id, watch=watch, host=host
+        )
+
+    async def run_request(
+        self, request: Request, *, progress: ProgressFn | None = None, session: Any = None,
+        request_id: types.RequestId | None = None, watch: EventHandler | None = None,
+        host: HostChannel | None = None,
+    ) -> types.CallToolResult:
+        """One parsed request: run it (forwarding progress), and shape the result.
 
         `session` is the caller's: the destructive-tool confirmation asks it, and with no model of
         our own a query is planned with the host's model through MCP sampling when it offers it.
@@ -318,92 +337,74 @@ class CompilerServer:
         if host is None and session is not None:
             host = SessionHost(session, request_id)
         try:
-            request = await self.request_from(arguments)
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
             with serving(host):
                 run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
         except (RequestError, PlanError) as exc:
-            return _error(str(exc))
+            return error_result(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
             # A call being cancelled (the host's notifications/cancelled, a dropped connection,
             # SIGTERM) may unwind through code that raises on its way out: that is the
             # cancellation, not a bug, so it propagates as one, without a log record.
             await anyio.lowlevel.checkpoint_if_cancelled()
             logger.exception("%s failed unexpectedly", TOOL_NAME)
-            return _error(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
-        return reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
+            return error_result(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
+        return await reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
 
     def relays_to_hosts(self) -> bool:
         """The servers behind may send requests for the host mid-call (`relay.py`)."""
-        return bool(getattr(self.toolbox, "relay_to_hosts", False))
+        return self.toolbox.relay_to_hosts
 
-    async def request_from(self, arguments: Mapping[str, Any]) -> RunRequest:
-        """Check the arguments and parse the plan (in a worker thread: a big plan must not stall others)."""
-        unknown = sorted(set(arguments) - {"plan", "query"})
-        if unknown:
-            names = ", ".join(map(repr, unknown))
-            raise RequestError(f"unknown argument(s) {names}: give exactly one of `plan` or `query`")
-        plan, query = arguments.get("plan"), arguments.get("query")
-        for name, value in (("plan", plan), ("query", query)):
-            if value is not None and not isinstance(value, str):
-                raise RequestError(f"`{name}` must be a string, not {type(value).__name__}")
-        plan, query = scrub(plan), scrub(query)  # a lone surrogate becomes U+FFFD here, not a crash later
-        given = [name for name, value in (("plan", plan), ("query", query)) if value is not None]
-        if len(given) != 1:
-            raise RequestError(
-                "give exactly one of `plan` (a plan in the plan language) or `query` (a request in words); "
-                + ("got both" if given else "got neither")
-            )
-        if query is not None:
-            if not query.strip():
-                raise RequestError("`query` is empty: say what you want done, or send a `plan`")
-            if len(query) > self.limits.max_query_chars:
-                raise RequestError(
-                    f"`query` is too long ({len(query):,} characters; the limit is {self.limits.max_query_chars:,})"
-                )
-            return RunRequest(query=query)
-        assert plan is not None
-        if not plan.strip():
-            raise RequestError("`plan` is empty: write one task per line, e.g. `1. server.tool(arg)`, then `join()`")
-        check_plan_size(plan, self.limits.max_plan_bytes)
-        # A big plan parses in a worker thread so it cannot stall other calls; a small one is
-        # quicker parsed here than handed to a thread.
-        big = len(plan) > 32_768
-        parsed = await anyio.to_thread.run_sync(parse_plan, plan) if big else parse_plan(plan)
-        check_plan_tasks(parsed, self.limits.max_plan_tasks)
-        return RunRequest(plan=parsed)
+    async def _may_ask(self, request: Request, capabilities: Any) -> bool:
+        """Whether this call may need the host: a destructive task to confirm, the host's model, or
+        the servers behind, which may ask the host for sampling, elicitation or roots mid-call."""
+        relayed = self.relays_to_hosts() and any(declares(capabilities, c) for c in ("sampling", "elicitation", "roots"))
+        confirms = self.confirms and declares(capabilities, "elicitation")
+        if request.plan is None:
+            if relayed or confirms:
+                return True
+            return declares(capabilities, "sampling") and await self.plans_with_host_model()
+        # Settled first, so that the plan's destructive tasks are known and asked about before anything runs.
+        await self.toolbox.settle([task.tool for task in request.plan.tasks])
+        if relayed:
+            return True
+        specs = self.toolbox.specs()
+        return confirms and any(spec.destructive for task in request.plan.tasks if (spec := specs.get(task.tool)))
+
+    async def _own_llm(self) -> tuple[LLM | None, bool]:
+        """Our configured model (chosen at the first query, then kept), and whether the config
+        asks for the host's ("sampling"). Raises ValueError for a model that cannot be built."""
+        if self._llm is not None:
+            return self._llm, False
+        # Building a backend imports its SDK (seconds): off the event loop.
+        chosen = await anyio.to_thread.run_sync(choose_model, self.model)
+        self._llm = None if chosen == "sampling" else chosen
+        return self._llm, chosen == "sampling"
 
     async def plans_with_host_model(self) -> bool:
         """A query is planned with the host's model (sampling): this server has no model of its own."""
-        if self._llm is None:
-            try:
-                chosen = await anyio.to_thread.run_sync(choose_model, self.model)
-            except ValueError:
-                return False  # the call itself reports the configuration error
-            self._llm = None if chosen == "sampling" else chosen
-        return self._llm is None
+        try:
+            llm, _ = await self._own_llm()
+        except ValueError:
+            return False  # the call itself reports the configuration error
+        return llm is None
 
     async def _planner_llm(self, session: Any, request_id: types.RequestId | None) -> LLM:
         """Our configured model if there is one; else the host's, through sampling on this session."""
-        wants_sampling = False
-        if self._llm is None:
-            try:
-                # Building a backend imports its SDK (seconds): off the event loop.
-                chosen = await anyio.to_thread.run_sync(choose_model, self.model)
-            except ValueError as exc:
-                raise RequestError(f"cannot plan a `query`: {exc}. `plan` works without a model.") from None
-            wants_sampling = chosen == "sampling"
-            self._llm = None if chosen == "sampling" else chosen
-        if self._llm is not None:
-            return self._llm
-        if not _declares(session, "sampling"):
+        try:
+            llm, wants_sampling = await self._own_llm()
+        except ValueError as exc:
+            raise RequestError(f"cannot plan a `query`: {exc}. `plan` works without a model.") from None
+        if llm is not None:
+            return llm
+        if not declares(getattr(session, "client_capabilities", None), "sampling"):
             raise NoPlanner(_NO_SAMPLING if wants_sampling else _NO_LLM)
         if not _can_ask(session, "sampling"):
             raise RequestError(f"cannot plan the `query` with the host's model: {SAMPLING_ERA_HINT}")
         return SamplingLLM(session, related_request_id=request_id)  # per call: the session is the caller's
 
     async def _run_with_progress(
-        self, request: RunRequest, llm: LLM | None, progress: ProgressFn | None, confirm: Confirm,
+        self, request: Request, llm: LLM | None, progress: ProgressFn | None, confirm: Confirm,
         watch: EventHandler | None = None,
     ) -> Run:
         if progress is None and watch is None:
@@ -528,10 +529,6 @@ async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
 
 
 def run_result(run: Run) -> types.CallToolResult:
-    """The reply for a Run with the default budget and nowhere to keep values (`results.reply_for`)."""
-    return reply_for(run)
-
-
-def _error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=scrub(message))], is_error=True)
+    """The reply for a Run with the default budget and nowhere to keep values (`results.reply_inline`)."""
+    return reply_inline(run)
 

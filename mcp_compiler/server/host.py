@@ -140,7 +140,7 @@ class SessionHost:
         return f"client {scrub(info.name)!r}" if info is not None else "a client that gave no name"
 
     async def _ask(self, request: Any, result_type: type[ModelT]) -> ModelT:
-        relayed = getattr(self.session, "send_relayed_request", None)  # a 2026-07-28 run's rounds (rounds.py)
+        relayed = getattr(self.session, "send_relayed_request", None)  # a run held across 2026-07-28 round trips (round_trips.py)
         if relayed is not None:
             return await relayed(request, result_type)
         try:

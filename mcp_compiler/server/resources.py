@@ -32,7 +32,7 @@ from mcp.shared.exceptions import MCPError
 
 from ..errors import ToolError
 from ..text import scrub
-from ..tools.toolbox import settle
+from ..tools.toolbox import Toolbox, as_toolbox
 from .store import RUNS_URI, RunStore, Unreadable
 from .tool_definition import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
 
@@ -85,18 +85,18 @@ def _uncursor(cursor: str) -> tuple[str, str | None, int]:
 class Resources:
     """`resources/list`, `resources/templates/list` and `resources/read` for the server.
 
-    `toolbox` serves upstream resources when it has the pool's resource methods
-    (`resource_servers`, `list_resources`, `list_resource_templates`, `read_resource`).
+    `toolbox` serves upstream resources when it says it does (`Toolbox.offers_resources`:
+    `resource_servers`, `list_resources`, `list_resource_templates`, `read_resource`).
     """
 
-    def __init__(self, toolbox: Any, store: RunStore, *, max_reply_bytes: int) -> None:
-        self.toolbox = toolbox
+    def __init__(self, toolbox: Toolbox | Any, store: RunStore, *, max_reply_bytes: int) -> None:
+        self.toolbox = as_toolbox(toolbox)
         self.store = store
         self.max_reply_bytes = max_reply_bytes
 
     @property
     def proxies(self) -> bool:
-        return callable(getattr(self.toolbox, "read_resource", None))
+        return self.toolbox.offers_resources
 
     def servers(self) -> list[str]:
         return list(self.toolbox.resource_servers()) if self.proxies else []
@@ -123,7 +123,7 @@ class Resources:
         if cursor is None:
             # As tools/list does: servers still making their first connection get a few seconds.
             with anyio.move_on_after(_LIST_WAIT_S):
-                await settle(self.toolbox, None)
+                await self.toolbox.settle(None)
         servers = self.servers()
         if cursor is not None:
             prefix, upstream_cursor, skip = _uncursor(cursor)
@@ -184,7 +184,7 @@ class Resources:
             return _text(uri, catalog_json(catalog), "application/json")
         if uri.startswith(RUNS_URI):
             try:
-                return self.store.read(uri)
+                return await self.store.read(uri)
             except Unreadable as exc:
                 raise _unknown(uri, str(exc)) from None
         owner = upstream_of(uri)

@@ -37,9 +37,9 @@ from ..config import CompilerConfig
 from ..engine.run import Run, TaskRecord, plain_answer
 from ..text import scrub
 from .resources import namespaced
-from .store import Item, RunStore
+from .store import RUNS_URI, Item, RunStore
 
-__all__ = ["ReplyBudget", "reply_for", "answered", "CONTENT_TYPES"]
+__all__ = ["ReplyBudget", "reply_for", "reply_inline", "answered", "CONTENT_TYPES"]
 
 CONTENT_TYPES = frozenset({"text", "image", "audio", "resource", "resource_link"})
 _PREVIEW_CHARS = 300
@@ -119,6 +119,8 @@ class _Reply:
     store: RunStore | None
     budget: ReplyBudget
     run_id: str
+    refused: set[str] = field(default_factory=set)  # paths the store did not keep on an earlier try
+    kept: dict[str, Item] = field(default_factory=dict)  # path -> value this reply links, to be kept
     data: dict[str, Any] = field(default_factory=dict)
     fields: list[_Field] = field(default_factory=list)
     natives: list[_Native] = field(default_factory=list)
@@ -127,14 +129,19 @@ class _Reply:
     preview_chars: int = _PREVIEW_CHARS  # of a linked value; 0 when even previews do not fit
 
     def keep(self, path: str, item: Item) -> str | None:
-        return self.store.put(self.run_id, path, item) if self.store is not None else None
+        """The URI `item` will be kept at (`reply_for` keeps it once the reply is shaped); None
+        when there is no store, or it refused the path, or the item alone could never fit."""
+        if self.store is None or path in self.refused or len(item.encode()) > self.store.max_bytes:
+            return None
+        self.kept[path] = item
+        return f"{RUNS_URI}{self.run_id}/{path}"
 
     def info(self, uri: str | None, item: Item, preview: str) -> dict[str, Any]:
         parts = len(self.store.parts(item)) if self.store is not None and uri is not None else 0
         return {"uri": uri, "bytes": len(item.data), "mime_type": item.mime_type, "parts": parts, "preview": preview}
 
 
-def reply_for(
+async def reply_for(
     run: Run, *, store: RunStore | None = None, budget: ReplyBudget = ReplyBudget(),
     servers: Mapping[str, str] | None = None,
 ) -> types.CallToolResult:
@@ -143,8 +150,39 @@ def reply_for(
     `servers` maps a tool's catalog name to the prefix of the upstream whose resources
     mcp-compiler serves (its resource URIs get namespaced); without it they are left as sent.
     `store` keeps what is linked; without one, a value over budget is cut to its preview.
+
+    The reply is shaped first (which values it links), then the linked values are kept. When the
+    store refuses one (this run's values fill it), the reply is shaped again knowing so: its link
+    then says the value was not kept. Each try refuses more paths, so this ends.
     """
-    reply = _Reply(run, store, budget, store.new_run_id() if store is not None else "")
+    run_id = store.new_run_id() if store is not None else ""
+    refused: set[str] = set()
+    stored: set[str] = set()
+    while True:
+        reply = _Reply(run, store, budget, run_id, refused=set(refused))
+        result = _shape(reply, servers)
+        if store is None:
+            return result
+        for path, item in reply.kept.items():
+            if path in stored:
+                continue
+            if await store.put(run_id, path, item) is None:
+                refused.add(path)
+            else:
+                stored.add(path)
+        if not refused - reply.refused:
+            return result
+
+
+def reply_inline(
+    run: Run, *, budget: ReplyBudget = ReplyBudget(), servers: Mapping[str, str] | None = None
+) -> types.CallToolResult:
+    """The reply with nowhere to keep values: a value over budget is cut to its preview."""
+    return _shape(_Reply(run, None, budget, ""), servers)
+
+
+def _shape(reply: _Reply, servers: Mapping[str, str] | None) -> types.CallToolResult:
+    run, budget = reply.run, reply.budget
     data = run.to_dict()
     data.pop("answer", None)
     reply.data = data

@@ -6,21 +6,26 @@ sampling), and the host retries the same `tools/call` with `inputResponses` and 
 `requestState` it was given. The compiler, though, runs a run in one await: tasks in flight,
 the scheduler's state, results so far. So the run stays here, in memory, between round trips:
 
-- The first call starts the run in a background task owned by `Rounds` (a task group entered by
+- The first call starts the run in a background task owned by `HeldRuns` (a task group entered by
   the MCP server's lifespan) and answers with the run's first questions, or its result.
 - The run asks through `Asker`, which stands in for the handshake era's session: the same
   confirmation (`confirm_with`) and host-model planner (`SamplingLLM`) code asks it, and its
   `send_request` posts the question and waits. Tasks that need no answer go on meanwhile.
-- A retry is matched to its run by `requestState`: `<run id>.<round>`, the id 24 random bytes,
+- A retry is matched to its run by `requestState`: `<run id>.<round trip>`, the id 24 random bytes,
   sealed by the SDK's `RequestStateBoundary` (AES-GCM under a key of this process, bound to the
   tool's name and arguments, with a TTL), so a client can neither forge nor replay one. The
   retry hands the answers to the waiting questions and waits for the next questions or the end.
-  A question the retry does not answer is asked again in the next round (SEP-2322).
+  A question the retry does not answer is asked again in the next round trip (SEP-2322).
 - Nothing is repeated: the run never restarts, so a tool call made before a question is not
   made again by the retry, and each LLM call is one sampling request, asked once.
 - Bounds: at most `max_pending` runs held at once; a run whose questions get no retry within
   `ttl_s` is cancelled (its calls in flight with it), and a finished run's result is kept for
   the retry at most `ttl_s`. A host that cancels the call it is waiting on cancels the run.
+- State: each held run is an entry of the state seam (`mcp_compiler/state`, kind `held`): its
+  current round trip while it runs (pinned: the seam's `max_entries` is `max_pending`), and a
+  result nobody was waiting for, kept `ttl_s` for the retry that takes it (atomically: answered
+  once). The run itself (its task, its cancel scope, the events its questions wait on) cannot
+  leave the process and stays in `HeldRuns`' registry of the runs held here.
 
 What that means for replicas: a run that asks lives in the replica that started it, so behind a
 load balancer the retries of such a call must reach that replica. Another replica cannot unseal
@@ -31,11 +36,12 @@ any of this and stay stateless.
 The destructive-tool confirmation of a plan asks before anything runs: one elicitation per
 destructive task, its arguments as far as they are known (references to earlier results are
 shown as `$N...`). Tasks that become known only while planning (a query) ask when they are
-about to run, in a later round, in the same form.
+about to run, in a later round trip, in the same form.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -50,48 +56,41 @@ from pydantic import ValidationError
 from ..engine.scheduler import current_task_id
 from ..errors import RequestError
 from ..language.plan import Plan, format_value, refs_in
+from ..state import Kind, StateStore, default_state
 from ..text import scrub
-from ..tools.toolbox import settle
+from ._common import CONFIRM_SCHEMA, ProgressFn, Question, declares, error_result
 from .host import SessionHost
 
-__all__ = ["Asker", "PendingRun", "Rounds", "STATE_TTL_S"]
+__all__ = ["Asker", "HeldRun", "HeldRuns", "STATE_TTL_S", "confirmation_requests", "hold_run"]
 
 logger = logging.getLogger(__name__)
 
 STATE_TTL_S = 600.0  # how long a run waits for its retry, and how long the sealed state is valid
-_SETTLE_S = 0.01  # after a first question, how long other questions of the moment may join its round
-_CONFIRM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"run": {"type": "boolean", "title": "Run it", "description": "Allow this call"}},
-    "required": ["run"],
-}
+_SETTLE_S = 0.01  # after a first question, how long other questions of the moment may join its round trip
+_SAVE_S = 5.0  # how long writing a held run's state may take (the seam's backend may be remote)
+_MAX_OUTCOME_BYTES = 64 * 2**20  # a result kept for its retry (a reply is far smaller: its budget)
 
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 Reply = types.CallToolResult | types.InputRequiredResult
+# The call itself, given whom to ask (the session), whom the upstreams' requests go to, and
+# where its progress goes: the caller (app.py) binds the parsed request.
+RunFn = Callable[[Any, SessionHost | None, ProgressFn], Awaitable[types.CallToolResult]]
 
 
 class NoAnswer(Exception):
     """The host did not retry within the TTL: the question has no answer, and the run is cancelled."""
 
 
-class _Question:
-    def __init__(self, request: Any) -> None:
-        self.request = request
-        self.answer: Any = None
-        self.answered = anyio.Event()
-
-
-class PendingRun:
+class HeldRun:
     """One call's run between round trips: its open questions, and its result once it has one."""
 
     def __init__(self, ttl_s: float) -> None:
         self.id = secrets.token_urlsafe(24)
-        self.round = 0
+        self.round_trip = 0
         self.ttl_s = ttl_s
         self.scope = anyio.CancelScope()
         self.outcome: types.CallToolResult | None = None
-        self.collected = anyio.Event()
-        self._open: dict[str, _Question] = {}
+        self.ended = anyio.Event()
+        self._open: dict[str, Question] = {}
         self._answers: dict[str, Any] = {}  # by key, so a question asked again gets the same answer
         self._wake = anyio.Event()
         self._sink: ProgressFn | None = None
@@ -104,7 +103,7 @@ class PendingRun:
         """Post a question and wait for its answer (the raw input response)."""
         if key in self._answers:
             return self._answers[key]
-        question = self._open.get(key) or self._open.setdefault(key, _Question(request))
+        question = self._open.get(key) or self._open.setdefault(key, Question(request))
         self._wake.set()
         with anyio.move_on_after(self.ttl_s) as waited:
             await question.answered.wait()
@@ -116,10 +115,10 @@ class PendingRun:
         return question.answer
 
     async def ask_all(self, requests: Mapping[str, Any]) -> dict[str, Any]:
-        """Post several questions at once (one round) and wait for every answer."""
-        for key, request in requests.items():  # all posted before any is waited for: one round
+        """Post several questions at once (one round trip) and wait for every answer."""
+        for key, request in requests.items():  # all posted before any is waited for: one round trip
             if key not in self._answers:
-                self._open.setdefault(key, _Question(request))
+                self._open.setdefault(key, Question(request))
         return {key: await self.ask(key, request) for key, request in requests.items()}
 
     def next_key(self, kind: str) -> str:
@@ -139,7 +138,7 @@ class PendingRun:
     # ---- the host's side ----------------------------------------------------------------------------
 
     def state(self) -> str:
-        return f"{self.id}.{self.round}"
+        return f"{self.id}.{self.round_trip}"
 
     def deliver(self, responses: Mapping[str, Any] | None) -> None:
         """Answer the open questions the retry answers; the rest stay open and are asked again."""
@@ -147,9 +146,8 @@ class PendingRun:
             question = self._open.pop(key, None)
             if question is None:
                 continue  # not ours (or already answered): ignored
-            question.answer = answer
             self._answers[key] = answer
-            question.answered.set()
+            question.deliver(answer)
 
     async def reply(self, progress: ProgressFn | None) -> Reply:
         """Wait for the run's next questions or its end, forwarding its progress meanwhile."""
@@ -158,17 +156,16 @@ class PendingRun:
             while True:
                 wake = self._wake = anyio.Event()
                 if self.outcome is not None:
-                    self.collected.set()
                     return self.outcome
                 if self._open:
-                    await anyio.sleep(_SETTLE_S)  # questions asked side by side go in one round
+                    await anyio.sleep(_SETTLE_S)  # questions asked side by side go in one round trip
                     if not self._open:
                         continue  # the run ended meanwhile
-                    self.round += 1
+                    self.round_trip += 1
                     requests = {key: q.request for key, q in self._open.items()}
                     return types.InputRequiredResult(input_requests=requests, request_state=self.state())
-                if self.collected.is_set():  # ended without a result: cancelled
-                    return _error("the run was cancelled before it finished")
+                if self.ended.is_set():  # ended without a result: cancelled
+                    return error_result("the run was cancelled before it finished")
                 await wake.wait()
         except anyio.get_cancelled_exc_class():
             # The host cancelled the call it was waiting on (or went away): the run goes too.
@@ -178,13 +175,18 @@ class PendingRun:
             self._sink, self.serving = None, False
 
 
-class Rounds:
-    """The runs waiting for their hosts, each in a task of a task group the server's lifespan owns."""
+class HeldRuns:
+    """The runs waiting for their hosts: each one's state through the state seam, the runs
+    themselves in tasks of a task group the server's lifespan owns."""
 
-    def __init__(self, *, ttl_s: float = STATE_TTL_S, max_pending: int = 64) -> None:
+    def __init__(
+        self, *, ttl_s: float = STATE_TTL_S, max_pending: int = 64, state: StateStore | None = None
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_pending = max_pending
-        self._runs: dict[str, PendingRun] = {}
+        self.kind = Kind("held", ttl_s=ttl_s, max_bytes=max_pending * _MAX_OUTCOME_BYTES, max_entries=max_pending)
+        self.state = state if state is not None else default_state()
+        self._runs: dict[str, HeldRun] = {}  # held here: their tasks and questions
         self._groups: list[anyio.abc.TaskGroup] = []
 
     @asynccontextmanager
@@ -203,48 +205,84 @@ class Rounds:
         return bool(self._groups)
 
     def __len__(self) -> int:
+        """Runs held in this process."""
         return len(self._runs)
 
-    def start(self, work: Callable[[PendingRun], Awaitable[types.CallToolResult]]) -> PendingRun:
+    async def start(self, work: Callable[[HeldRun], Awaitable[types.CallToolResult]]) -> HeldRun:
         if not self._groups:
             raise RequestError("this server cannot hold a run across round trips here (no server lifespan)")
-        if len(self._runs) >= self.max_pending:
+        held = HeldRun(self.ttl_s)
+        if not await self.state.put(self.kind, held.id, self._trip(held), pinned=True):
             raise RequestError(
-                f"{len(self._runs)} calls are already waiting for their hosts' answers (the limit); "
+                f"{self.max_pending} calls are already waiting for their hosts' answers (the limit); "
                 "answer or abandon one, then call again"
             )
-        pending = PendingRun(self.ttl_s)
-        self._runs[pending.id] = pending
-        self._groups[-1].start_soon(self._drive, pending, work)
-        return pending
+        self._runs[held.id] = held
+        self._groups[-1].start_soon(self._drive, held, work)
+        return held
 
-    async def _drive(self, pending: PendingRun, work: Callable[[PendingRun], Awaitable[types.CallToolResult]]) -> None:
+    @staticmethod
+    def _trip(held: HeldRun) -> bytes:
+        return json.dumps({"round_trip": held.round_trip}).encode()
+
+    async def serve(self, held: HeldRun, progress: ProgressFn | None) -> Reply:
+        """The held run's reply to the request being served; a round trip it starts is saved first."""
+        reply = await held.reply(progress)
+        if isinstance(reply, types.InputRequiredResult):
+            await self.state.put(self.kind, held.id, self._trip(held))
+        return reply
+
+    async def _drive(self, held: HeldRun, work: Callable[[HeldRun], Awaitable[types.CallToolResult]]) -> None:
         outcome: types.CallToolResult | None = None
         try:
-            with pending.scope:
+            with held.scope:
                 try:
-                    outcome = await work(pending)
+                    outcome = await work(held)
                 except NoAnswer:
                     pass  # cancelled: the host never came back
                 except Exception:  # noqa: BLE001 - a bug must not take the server's task group down
                     logger.exception("a run held across round trips failed unexpectedly")
-                    outcome = _error("internal error in mcp-compiler; the server logs have details")
-            if outcome is not None:
-                pending.finish(outcome)
-                with anyio.move_on_after(self.ttl_s):  # kept for the retry that collects it
-                    await pending.collected.wait()
+                    outcome = error_result("internal error in mcp-compiler; the server logs have details")
         finally:
-            self._runs.pop(pending.id, None)
-            pending.collected.set()
-            pending.finish(outcome)
+            held.finish(outcome)  # a request waiting on the run returns it
+            held.ended.set()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_SAVE_S):
+                await self._settle(held, outcome)
+            self._runs.pop(held.id, None)
 
-    def find(self, state: str) -> PendingRun | None:
-        """The run a retry's (unsealed) `requestState` names, if this is its current round."""
+    async def _settle(self, held: HeldRun, outcome: types.CallToolResult | None) -> None:
+        """A result nobody is waiting for is kept `ttl_s` for the retry; otherwise the state goes."""
+        if outcome is not None and not held.serving:
+            kept = outcome.model_dump_json(by_alias=True, exclude_none=True).encode()
+            if await self.state.put(self.kind, held.id, kept, part="outcome"):
+                await self.state.expire(self.kind, held.id, self.ttl_s)
+                return
+        await self.state.delete(self.kind, held.id)
+
+    async def retry(self, state: str, responses: Mapping[str, Any] | None, progress: ProgressFn | None) -> Reply:
+        """A retry of a call that asked, matched by its (unsealed) `requestState`."""
         run_id, _, number = state.rpartition(".")
-        pending = self._runs.get(run_id)
-        if pending is None or number != str(pending.round):
-            return None
-        return pending
+        kept = await self.state.get(self.kind, run_id)
+        if kept is None or str(json.loads(kept).get("round_trip")) != number:
+            return error_result(_NOT_HELD.format(ttl_s=self.ttl_s))
+        held = self._runs.get(run_id)
+        if held is None:  # it ended with nobody waiting: its result was kept for this retry
+            outcome = await self.state.take(self.kind, run_id, part="outcome")
+            await self.state.delete(self.kind, run_id)
+            if outcome is None:
+                return error_result(_NOT_HELD.format(ttl_s=self.ttl_s))
+            return types.CallToolResult.model_validate_json(outcome)
+        if held.serving:  # the same round trip retried twice at once: one of them is served
+            return error_result("another request is already waiting on this call's run; wait for it")
+        held.deliver(responses)
+        return await self.serve(held, progress)
+
+
+_NOT_HELD = (
+    "this call's run is no longer held here: it finished and was collected, it waited longer than {ttl_s:g} s "
+    "for an answer, the server restarted, or the retry reached another replica. Nothing was run again; call "
+    "again without requestState to start over."
+)
 
 
 # ---- the call, in the 2026-07-28 era -------------------------------------------------------------
@@ -254,30 +292,30 @@ class Asker:
     """A stand-in for the caller's session that turns each request to the host into a question.
 
     `confirm_with` and `SamplingLLM` take it as the session they ask: it declares what the host
-    declared, and `send_request` posts the request as an `inputRequest` of the pending run.
+    declared, and `send_request` posts the request as an `inputRequest` of the held run.
     """
 
     can_send_request = True
 
-    def __init__(self, pending: PendingRun, client_capabilities: Any) -> None:
-        self.pending = pending
+    def __init__(self, held: HeldRun, client_capabilities: Any) -> None:
+        self.held = held
         self.client_capabilities = client_capabilities
 
     async def send_request(self, request: Any, result_type: type[Any], metadata: Any = None) -> Any:
         if isinstance(request, types.ElicitRequest):
             task = current_task_id()
-            key = f"confirm-{task}" if task is not None else self.pending.next_key("elicit")
+            key = f"confirm-{task}" if task is not None else self.held.next_key("elicit")
         elif isinstance(request, types.CreateMessageRequest):
-            key = self.pending.next_key("sample")
+            key = self.held.next_key("sample")
         else:
-            key = self.pending.next_key("ask")
-        answer = await self.pending.ask(key, request)
+            key = self.held.next_key("ask")
+        answer = await self.held.ask(key, request)
         return _as(result_type, answer)
 
     async def send_relayed_request(self, request: Any, result_type: type[Any]) -> Any:
         """An upstream's own request (`server/host.py`): a question of its own, never taken for a
         task's confirmation."""
-        return _as(result_type, await self.pending.ask(self.pending.next_key("upstream"), request))
+        return _as(result_type, await self.held.ask(self.held.next_key("upstream"), request))
 
 
 def _as(result_type: type[Any], answer: Any) -> Any:
@@ -309,83 +347,32 @@ def confirmation_requests(plan: Plan, specs: Mapping[str, Any]) -> dict[str, typ
             f"Nothing in this plan has run yet.{known}"
         )
         requests[f"confirm-{task.id}"] = types.ElicitRequest(
-            params=types.ElicitRequestFormParams(message=scrub(message), requested_schema=_CONFIRM_SCHEMA)
+            params=types.ElicitRequestFormParams(message=scrub(message), requested_schema=CONFIRM_SCHEMA)
         )
     return requests
 
 
-async def call_tool(
-    app: Any, rounds: Rounds, ctx: Any, params: types.CallToolRequestParams, host: SessionHost | None = None
+async def hold_run(
+    held_runs: HeldRuns, run: RunFn, *, capabilities: Any, confirmations: Mapping[str, types.ElicitRequest],
+    host: SessionHost | None, progress: ProgressFn | None,
 ) -> Reply:
-    """`compile_and_run` for a 2026-07-28 caller: a first call, or a retry of one that asked.
+    """A first call that may need its host, held across round trips: the plan's `confirmations`
+    asked before anything runs, then `run` with an `Asker` for the session.
 
-    `app` is the `CompilerServer` (not imported: app.py imports this module). `host` is the
-    caller as the upstreams' own requests see it (`server/host.py`); in a run held across round
-    trips those requests become questions of the run too, so an upstream's sampling, elicitation
-    or roots request reaches a 2026-07-28 host as our `input_required`.
+    `host` is the caller as the upstreams' own requests see it (`server/host.py`); in a held run
+    those requests become questions of the run too, so an upstream's sampling, elicitation or
+    roots request reaches a 2026-07-28 host as our `input_required`.
     """
-    progress = ctx.session.report_progress
-    if params.request_state is not None:
-        pending = rounds.find(params.request_state)
-        if pending is None:
-            return _error(
-                "this call's run is no longer held here: it finished and was collected, it waited longer "
-                f"than {rounds.ttl_s:g} s for an answer, the server restarted, or the retry reached another "
-                "replica. Nothing was run again; call again without requestState to start over."
-            )
-        if pending.serving:  # the same round retried twice at once: one of them is served
-            return _error("another request is already waiting on this call's run; wait for it")
-        pending.deliver(params.input_responses)
-        return await pending.reply(progress)
-    arguments = params.arguments or {}
-    capabilities = ctx.session.client_capabilities
-    try:
-        request = await app.request_from(arguments)
-    except Exception:  # noqa: BLE001 - the usual path shapes every error of the request
-        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id, host=host)
-    asks = await _may_ask(app, request, capabilities)
-    if not asks:
-        return await app.call(arguments, progress=progress, session=ctx.session, request_id=ctx.request_id, host=host)
 
-    async def work(pending: PendingRun) -> types.CallToolResult:
-        if request.plan is not None and _declares(capabilities, "elicitation"):
-            questions = confirmation_requests(request.plan, app.toolbox.specs())
-            if questions:
-                await pending.ask_all(questions)  # before anything runs
-        asker = Asker(pending, capabilities)
+    async def work(held: HeldRun) -> types.CallToolResult:
+        if confirmations and declares(capabilities, "elicitation"):
+            await held.ask_all(confirmations)  # before anything runs
+        asker = Asker(held, capabilities)
         relayed = None if host is None else SessionHost(asker, None, key=host.key, log_level=host.log_level)
-        return await app.call(arguments, progress=pending.progress, session=asker, host=relayed)
+        return await run(asker, relayed, held.progress)
 
     try:
-        pending = rounds.start(work)
+        held = await held_runs.start(work)
     except RequestError as exc:
-        return _error(str(exc))
-    return await pending.reply(progress)
-
-
-async def _may_ask(app: Any, request: Any, capabilities: Any) -> bool:
-    """Whether this call may need the host: a destructive task to confirm, the host's model, or
-    the servers behind, which may ask the host for sampling, elicitation or roots mid-call."""
-    relayed = app.relays_to_hosts() and any(_declares(capabilities, c) for c in ("sampling", "elicitation", "roots"))
-    # A compiler without a call policy (a test double) confirms nothing.
-    confirms = getattr(getattr(app.compiler, "policy", None), "destructive", "allow") == "confirm"
-    if request.query is not None:
-        if relayed or (confirms and _declares(capabilities, "elicitation")):
-            return True
-        return _declares(capabilities, "sampling") and await app.plans_with_host_model()
-    # Settled first, so that the plan's destructive tasks are known and asked about before anything runs.
-    await settle(app.toolbox, [task.tool for task in request.plan.tasks])
-    if relayed:
-        return True
-    if not confirms or not _declares(capabilities, "elicitation"):
-        return False
-    specs = app.toolbox.specs()
-    return any(getattr(specs.get(task.tool), "destructive", False) for task in request.plan.tasks)
-
-
-def _declares(capabilities: Any, capability: str) -> bool:
-    return capabilities is not None and getattr(capabilities, capability, None) is not None
-
-
-def _error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=scrub(message))], is_error=True)
+        return error_result(str(exc))
+    return await held_runs.serve(held, progress)

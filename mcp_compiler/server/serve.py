@@ -8,10 +8,11 @@ from typing import Literal
 
 from ..config import Config
 from ..gateway import open_gateway
+from ..request import RequestLimits
 from .app import CompilerServer
 from .http import TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
 from .stdio import stdio_streams
-from .tool_definition import TOOL_NAME, RequestLimits
+from .tool_definition import TOOL_NAME
 
 __all__ = ["serve"]
 

@@ -3,9 +3,11 @@
 A reply (`server/results.py`) that would carry a value over its budget carries a link to it
 instead: `mcp-compiler://runs/<run-id>/<path>`, where the run id is 128 random bits (a link is
 the capability to read it: ids cannot be guessed or enumerated, `resources/list` names none).
-The store is bounded three ways, oldest run out first: a time to live per run
-(`compiler.run_ttl_s`), a number of runs (`compiler.run_store_max_runs`) and the bytes of all
-values kept (`compiler.run_store_max_bytes`).
+The values live behind the state seam (`mcp_compiler/state`): one entry per run of the kind
+`runs`, one part per value, so the backend bounds them three ways, oldest run out first: a time
+to live per run (`compiler.run_ttl_s`), a number of runs (`compiler.run_store_max_runs`) and
+the bytes of all values kept (`compiler.run_store_max_bytes`). A value that cannot fit even
+with every other run gone is refused before any run is evicted for it.
 
 A read is a reply too, so it keeps to the reply budget: a value larger than a part
 (`compiler.max_reply_bytes` / 3, leaving room for JSON escaping and base64) is read in parts,
@@ -17,17 +19,16 @@ an error that names the parts.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from ..config import CompilerConfig
+from ..state import Kind, StateStore, default_state
 from ..text import scrub
 
 __all__ = ["RUNS_URI", "Item", "RunStore", "Unreadable"]
@@ -56,67 +57,52 @@ class Item:
     def blob(cls, data: bytes, mime_type: str) -> Item:
         return cls(data, mime_type, False)
 
+    def encode(self) -> bytes:
+        """The bytes kept through the state seam: a JSON header line, then the value."""
+        return json.dumps([self.mime_type, self.is_text]).encode() + b"\n" + self.data
 
-@dataclass
-class _Run:
-    expires: float
-    items: dict[str, Item] = field(default_factory=dict)
-    size: int = 0
+    @classmethod
+    def decode(cls, kept: bytes) -> Item:
+        header, _, data = kept.partition(b"\n")
+        mime_type, is_text = json.loads(header)
+        return cls(data, str(mime_type), bool(is_text))
 
 
 class RunStore:
-    """Kept values by run and path. Synchronous and quick: callers are on the event loop."""
+    """Kept values by run and path, through the state seam."""
 
     def __init__(
         self, *, ttl_s: float = 600, max_bytes: int = 256 * 2**20, max_runs: int = 256,
-        part_bytes: int = 2**19 // 3, clock: Callable[[], float] = time.monotonic,
+        part_bytes: int = 2**19 // 3, state: StateStore | None = None,
     ) -> None:
         self.ttl_s = ttl_s
-        self.max_bytes = max_bytes
-        self.max_runs = max_runs
+        self.kind = Kind("runs", ttl_s=ttl_s, max_bytes=max_bytes, max_entries=max_runs)
         self.part_bytes = max(1024, part_bytes)
-        self._clock = clock
-        self._runs: OrderedDict[str, _Run] = OrderedDict()
-        self._size = 0
-
-    @classmethod
-    def from_config(cls, compiler: CompilerConfig) -> RunStore:
-        return cls(
-            ttl_s=compiler.run_ttl_s, max_bytes=compiler.run_store_max_bytes,
-            max_runs=compiler.run_store_max_runs, part_bytes=compiler.max_reply_bytes // 3,
-        )
+        self.state = state if state is not None else default_state()
 
     @property
-    def size(self) -> int:
-        """Bytes of every value kept now."""
-        self._expire()
-        return self._size
+    def max_bytes(self) -> int:
+        return self.kind.max_bytes
+
+    @classmethod
+    def from_config(cls, compiler: CompilerConfig, state: StateStore | None = None) -> RunStore:
+        return cls(
+            ttl_s=compiler.run_ttl_s, max_bytes=compiler.run_store_max_bytes,
+            max_runs=compiler.run_store_max_runs, part_bytes=compiler.max_reply_bytes // 3, state=state,
+        )
+
+    async def size(self) -> int:
+        """Bytes of every value kept now (with their headers)."""
+        return (await self.state.size(self.kind))[1]
 
     def new_run_id(self) -> str:
         return secrets.token_urlsafe(16)
 
-    def put(self, run_id: str, path: str, item: Item) -> str | None:
-        """Keep `item` under `run_id`/`path` and return its URI; None if it cannot be kept (larger
-        than the whole store). Older runs make room, the oldest first."""
-        if len(item.data) > self.max_bytes:
-            return None
-        self._expire()
-        run = self._runs.get(run_id)
-        if run is None:
-            run = self._runs[run_id] = _Run(expires=self._clock() + self.ttl_s)
-        old = run.items.get(path)
-        if old is not None:
-            run.size -= len(old.data)
-            self._size -= len(old.data)
-        run.items[path] = item
-        run.size += len(item.data)
-        self._size += len(item.data)
-        while len(self._runs) > 1 and (self._size > self.max_bytes or len(self._runs) > self.max_runs):
-            self._drop(next(r for r in self._runs if r != run_id))
-        if self._size > self.max_bytes:  # this run's own values fill the store: not this one too
-            del run.items[path]
-            run.size -= len(item.data)
-            self._size -= len(item.data)
+    async def put(self, run_id: str, path: str, item: Item) -> str | None:
+        """Keep `item` under `run_id`/`path` and return its URI; None if it cannot be kept (this
+        run's values with it would be larger than the whole store). Older runs make room, the
+        oldest first, and only for an item that then fits."""
+        if not await self.state.put(self.kind, run_id, item.encode(), part=path):
             return None
         return f"{RUNS_URI}{run_id}/{path}"
 
@@ -135,14 +121,14 @@ class RunStore:
             start = end
         return ranges
 
-    def read(self, uri: str) -> types.ReadResourceResult:
+    async def read(self, uri: str) -> types.ReadResourceResult:
         """`resources/read` of a run URI; Unreadable when it names nothing kept, MCPError when
         the value is too large for one reply (the message names its parts)."""
         match = _PART.fullmatch(uri)
         base, number = (match["base"], int(match["number"])) if match else (uri, None)
-        item = self._find(base)
+        item = await self._find(base)
         if item is None and match:  # a stored path may itself end in /parts/N: look it up whole
-            base, number, item = uri, None, self._find(uri)
+            base, number, item = uri, None, await self._find(uri)
         if item is None:
             raise Unreadable(
                 f"nothing is kept at {uri!r}: it was never stored, or it expired (values are kept "
@@ -175,22 +161,9 @@ class RunStore:
             )
         return types.ReadResourceResult(contents=[contents])
 
-    def _find(self, uri: str) -> Item | None:
+    async def _find(self, uri: str) -> Item | None:
         if not uri.startswith(RUNS_URI):
             return None
         run_id, _, path = uri[len(RUNS_URI):].partition("/")
-        self._expire()
-        run = self._runs.get(run_id)
-        return run.items.get(path) if run is not None else None
-
-    def _expire(self) -> None:
-        now = self._clock()
-        while self._runs:
-            run_id, run = next(iter(self._runs.items()))
-            if run.expires > now:
-                break
-            self._drop(run_id)
-
-    def _drop(self, run_id: str) -> None:
-        run = self._runs.pop(run_id)
-        self._size -= run.size
+        kept = await self.state.get(self.kind, run_id, part=path)
+        return Item.decode(kept) if kept is not None else None

@@ -9,10 +9,15 @@ become tasks is the server's choice (`TasksExtension(runs_as_task=...)`).
 - Ownership: every task runs in the store's task group (`TaskStore.running()`, entered by the
   server's lifespan), inside its own cancel scope: `tasks/cancel` cancels that scope and with it
   everything the call awaits (for `compile_and_run`: every downstream call in flight).
-- Bounds: a task is kept `ttl_s` from its creation once it has ended (a running one is kept until
-  it ends), at most `max_tasks` at once (the oldest ended ones go first; with every slot running,
-  a new call is answered directly instead of as a task). A question waits `input_timeout_s` for
-  its answer.
+- State: a task's record (status, message, questions, result or error) goes through the state
+  seam (`mcp_compiler/state`, kind `tasks`), written when it starts, asks, is answered and ends;
+  what cannot leave the process (its cancel scope, the events its questions wait on, its latest
+  progress line) stays in the store's registry of the tasks running here, which `tasks/get`
+  reads first.
+- Bounds: a task is kept `ttl_s` from its creation once it has ended (a running one is pinned
+  until it ends), at most `max_tasks` at once (the oldest ended ones go first; with every slot
+  running, a new call is answered directly instead of as a task). A question waits
+  `input_timeout_s` for its answer.
 - Task ids are 256 random bits (`secrets`), the only handle to a task. A task is bound to the
   credentials of the request that made it (a digest of its `Authorization` header): a request
   with other credentials is told the task does not exist.
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import secrets
 import time
@@ -53,12 +59,14 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILIT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
+from ..state import Kind, StateStore, default_state
 from ..task_protocol import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
 from ..text import scrub
+from ._common import Question
 
 __all__ = [
-    "TASKS_EXTENSION", "TaskLimits", "TaskSession", "TaskStore", "TasksExtension", "client_declares_tasks",
-    "install_tasks",
+    "TASKS_EXTENSION", "TaskLimits", "TaskSession", "TaskStore", "TasksExtension", "ToolCallTask",
+    "client_declares_tasks", "install_tasks",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,6 +81,7 @@ class TaskLimits:
     max_tasks: int = 256  # stored at once, running or ended
     poll_interval_ms: int = 500  # the pace suggested to pollers
     input_timeout_s: float = 600.0  # how long a question waits for tasks/update
+    max_bytes: int = 1 << 30  # the records of every task kept, results included
 
 
 # ---- the wire ------------------------------------------------------------------------------------
@@ -92,15 +101,9 @@ def _wire(value: Any) -> Any:
 
 
 @dataclass(eq=False)
-class _Question:
-    request: dict[str, Any]
-    answered: anyio.Event = field(default_factory=anyio.Event)
-    answer: Any = None
-
-
-@dataclass(eq=False)
-class Task:
-    """One task's state; changed only by its own run and by the store's methods."""
+class ToolCallTask:
+    """A `tools/call` running as a task (SEP-2663): its record, changed only by its own run and by
+    the store's methods. Not the plan's `Task` (`language/plan.py`), a step of a plan."""
 
     task_id: str
     owner: str
@@ -110,14 +113,33 @@ class Task:
     updated: float = 0.0
     status: Status = "working"
     status_message: str | None = None
-    result: dict[str, Any] | None = None
+    result: Any = None
     error: dict[str, Any] | None = None
-    questions: dict[str, _Question] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
     scope: anyio.CancelScope | None = None
+    saved: Callable[[ToolCallTask], Awaitable[None]] | None = None  # writes the record through the seam
     _keys: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
-        self.updated = self.created
+        self.updated = self.updated or self.created
+
+    def record(self) -> bytes:
+        """What goes through the state seam: everything but the live parts (scope, events)."""
+        return json.dumps({
+            "task_id": self.task_id, "owner": self.owner, "ttl_s": self.ttl_s,
+            "poll_interval_ms": self.poll_interval_ms, "created": self.created, "updated": self.updated,
+            "status": self.status, "status_message": self.status_message, "result": self.result,
+            "error": self.error, "asked": {key: q.request for key, q in self.questions.items()},
+        }, default=str).encode()
+
+    @classmethod
+    def from_record(cls, kept: bytes) -> ToolCallTask:
+        """A task as its record shows it (read-only: nothing runs it in this process)."""
+        data = json.loads(kept)
+        asked = data.pop("asked", {})
+        task = cls(**data)
+        task.questions = {key: Question(request) for key, request in asked.items()}
+        return task
 
     @property
     def ended(self) -> bool:
@@ -161,8 +183,9 @@ class Task:
     async def ask(self, request: dict[str, Any], timeout_s: float) -> Any:
         """Park in `input_required` with `request` until `tasks/update` answers it."""
         key = f"q{next(self._keys)}"  # unique over the task's life (SEP-2663)
-        question = self.questions[key] = _Question(request)
+        question = self.questions[key] = Question(request)
         self.set("input_required", "waiting for the host's answer through tasks/update")
+        await self._save()
         try:
             with anyio.fail_after(timeout_s):
                 await question.answered.wait()
@@ -174,28 +197,38 @@ class Task:
             self.questions.pop(key, None)
             if not self.questions and self.status == "input_required":
                 self.set("working", "answer received; working")
+            with anyio.CancelScope(shield=True):  # the record says so even when the ask is cancelled
+                await self._save()
         return question.answer
+
+    async def _save(self) -> None:
+        if self.saved is not None:
+            await self.saved(self)
 
     def answer(self, responses: Mapping[str, Any]) -> None:
         """Deliver answers to outstanding questions; other keys are ignored (SEP-2663)."""
         for key, response in responses.items():
             question = self.questions.get(key)
             if question is not None and not question.answered.is_set():
-                question.answer = response
-                question.answered.set()
+                question.deliver(response)
 
 
 # ---- the store -----------------------------------------------------------------------------------
 
-Work = Callable[[Task], Awaitable[Any]]
+Work = Callable[[ToolCallTask], Awaitable[Any]]
+_SAVE_S = 5.0  # how long a task's last record may take to write (the seam's backend may be remote)
 
 
 class TaskStore:
-    """Tasks by id, each running in the store's task group. Enter `running()` to serve tasks."""
+    """Tasks by id: their records through the state seam, the ones running here in the store's
+    task group. Enter `running()` to serve tasks."""
 
-    def __init__(self, limits: TaskLimits | None = None) -> None:
+    def __init__(self, limits: TaskLimits | None = None, *, state: StateStore | None = None) -> None:
         self.limits = limits or TaskLimits()
-        self._tasks: dict[str, Task] = {}
+        self.kind = Kind("tasks", ttl_s=self.limits.ttl_s, max_bytes=self.limits.max_bytes,
+                         max_entries=self.limits.max_tasks)
+        self.state = state if state is not None else default_state()
+        self._running: dict[str, ToolCallTask] = {}  # live here: their scopes and questions
         self._tg: anyio.abc.TaskGroup | None = None
 
     @asynccontextmanager
@@ -213,37 +246,57 @@ class TaskStore:
                 tg.cancel_scope.cancel()
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        """Tasks running in this process."""
+        return len(self._running)
 
-    async def start(self, owner: str, work: Work) -> Task | None:
+    async def start(self, owner: str, work: Work) -> ToolCallTask | None:
         """A new task running `work`, readable by `get` before this returns; None when every slot
         is taken by a running task, or the store is not running (the caller then runs the work
         itself)."""
-        self._evict()
-        if self._tg is None or len(self._tasks) >= self.limits.max_tasks:
+        if self._tg is None:
             return None
-        task = Task(secrets.token_urlsafe(32), owner, self.limits.ttl_s, self.limits.poll_interval_ms)
-        self._tasks[task.task_id] = task
+        task = ToolCallTask(secrets.token_urlsafe(32), owner, self.limits.ttl_s, self.limits.poll_interval_ms,
+                            saved=self._save)
+        # Pinned while it runs: a running task is neither expired nor evicted.
+        if not await self.state.put(self.kind, task.task_id, task.record(), owner=owner, pinned=True):
+            return None
+        self._running[task.task_id] = task
         await self._tg.start(self._drive, task, work)
         return task
 
-    def get(self, task_id: str, owner: str) -> Task | None:
-        self._evict()
-        task = self._tasks.get(task_id)
+    async def get(self, task_id: str, owner: str) -> ToolCallTask | None:
         # Another caller's task does not exist for this one (no oracle for ids either).
-        return task if task is not None and secrets.compare_digest(task.owner, owner) else None
+        task = self._running.get(task_id)
+        if task is not None:
+            return task if secrets.compare_digest(task.owner, owner) else None
+        kept = await self.state.get(self.kind, task_id, owner=owner)
+        return ToolCallTask.from_record(kept) if kept is not None else None
+
+    def _live(self, task_id: str, owner: str) -> ToolCallTask | None:
+        task = self._running.get(task_id)
+        return task if task is not None and secrets.compare_digest(task.owner, owner) and not task.ended else None
 
     def cancel(self, task_id: str, owner: str) -> None:
-        task = self.get(task_id, owner)
-        if task is not None and not task.ended and task.scope is not None:
+        task = self._live(task_id, owner)
+        if task is not None and task.scope is not None:
             task.scope.cancel()
 
     def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
-        task = self.get(task_id, owner)
-        if task is not None and not task.ended:
+        task = self._live(task_id, owner)
+        if task is not None:
             task.answer(responses)
 
-    async def _drive(self, task: Task, work: Work, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _save(self, task: ToolCallTask) -> None:
+        if await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner):
+            return
+        if task.status == "completed":  # its result does not fit the tasks' byte cap: say so instead
+            task.status, task.result = "failed", None
+            task.error = {"code": types.INTERNAL_ERROR, "message": "the task's result is larger than the task store "
+                                                                   "keeps (TaskLimits.max_bytes)"}
+            task.status_message = task.error["message"]
+            await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner)
+
+    async def _drive(self, task: ToolCallTask, work: Work, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         try:
             with anyio.CancelScope() as scope:
                 task.scope = scope
@@ -263,15 +316,12 @@ class TaskStore:
             task.scope = None
             if not task.ended:  # cancelled: by tasks/cancel, or the server shutting down
                 task.set("cancelled", "cancelled")
-
-    def _evict(self) -> None:
-        now = time.time()
-        for task_id, task in list(self._tasks.items()):
-            if task.ended and now - task.created > task.ttl_s:
-                del self._tasks[task_id]
-        ended = sorted((t for t in self._tasks.values() if t.ended), key=lambda t: t.updated)
-        while len(self._tasks) >= self.limits.max_tasks and ended:
-            del self._tasks[ended.pop(0).task_id]
+            # Its last record, written even while the server shuts down; from now on it expires
+            # `ttl_s` after its creation and may make room for newer tasks.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_SAVE_S):
+                await self._save(task)
+                await self.state.expire(self.kind, task.task_id, task.ttl_s - (time.time() - task.created))
+            self._running.pop(task.task_id, None)
 
 
 # ---- asking the host through a task -------------------------------------------------------------
@@ -282,7 +332,7 @@ class TaskSession:
 
     can_send_request = True
 
-    def __init__(self, task: Task, session: Any, limits: TaskLimits) -> None:
+    def __init__(self, task: ToolCallTask, session: Any, limits: TaskLimits) -> None:
         self._task = task
         self.client_capabilities = getattr(session, "client_capabilities", None)
         self.protocol_version = getattr(session, "protocol_version", None)
@@ -377,7 +427,7 @@ class TasksExtension(Extension):
             return await call_next(ctx)
         session = ctx.session
 
-        async def work(task: Task) -> Any:
+        async def work(task: ToolCallTask) -> Any:
             return await call_next(replace(ctx, session=TaskSession(task, session, self.store.limits)))  # type: ignore[arg-type]
 
         task = await self.store.start(owner_of(ctx), work)
@@ -402,7 +452,7 @@ class TasksExtension(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        task = self.store.get(params.task_id, owner_of(ctx))
+        task = await self.store.get(params.task_id, owner_of(ctx))
         if task is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
         return {"resultType": "complete", **task.detailed()}

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..config import CompilerConfig
 from ..language.prompt import CHECK_FAILS_WHOLE, RULES, example_for
 from ..tools.builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
 from ..tools.catalog import tool_line
+from ..request import RequestLimits  # described to hosts here; defined and checked in request.py
 from ..tools.toolbox import ToolSpec
 
 __all__ = [
@@ -26,26 +25,6 @@ __all__ = [
 TOOL_NAME = "compile_and_run"
 CATALOG_URI = "mcp-compiler://catalog"
 CATALOG_JSON_URI = "mcp-compiler://catalog.json"
-
-
-@dataclass(frozen=True)
-class RequestLimits:
-    """What one compile_and_run call may ask for. Over a limit, the call is a tool error and nothing runs.
-
-    Each field has the name of its config key in `compiler` (the query's has none).
-    """
-
-    max_plan_bytes: int = 1_000_000
-    max_plan_tasks: int = 1_000
-    max_query_chars: int = 20_000
-    # The tool description lists every tool up to these; beyond, a subset and the catalog resource.
-    description_max_tools: int = 40
-    description_max_chars: int = 6_000
-
-    @classmethod
-    def from_config(cls, compiler: CompilerConfig) -> RequestLimits:
-        return cls(max_plan_bytes=compiler.max_plan_bytes, max_plan_tasks=compiler.max_plan_tasks,
-                   description_max_tools=compiler.description_max_tools)
 
 
 INPUT_SCHEMA: dict[str, Any] = {

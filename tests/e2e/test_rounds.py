@@ -3,7 +3,7 @@ subprocess, a real upstream that writes every call it serves to a ledger (tests/
 ledger_server.py), and the SDK's own `Client` as the host.
 
 2026-07-28 (`mode="auto"` lands there against a 2.x server): the destructive-tool confirmation
-and the host-model planner go through `input_required` round trips (server/rounds.py); the
+and the host-model planner go through `input_required` round trips (server/round_trips.py); the
 handshake era (`mode="legacy"`) asks mid-call as it always has. Both are run side by side.
 """
 
@@ -215,7 +215,7 @@ async def test_a_retry_is_matched_by_its_sealed_state_asked_again_when_unanswere
             )
             assert isinstance(replayed, types.CallToolResult) and replayed.is_error
             assert "no longer held" in replayed.content[0].text and erased == ["x"]
-    assert len(app.rounds) == 0
+    assert len(app.held_runs) == 0
 
 
 # ---- the TypeScript SDK as the host (npm @modelcontextprotocol/client v2, 2026-07-28 pinned) ----------
@@ -262,7 +262,7 @@ def test_the_typescript_sdk_answers_a_query_with_its_sampling_handler(served: Se
 
 async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_are_capped() -> None:
     from mcp_compiler.server import CompilerServer
-    from mcp_compiler.server.round_trips import Rounds
+    from mcp_compiler.server.round_trips import HeldRuns
     from mcp_compiler.tools.toolbox import FunctionToolbox
 
     erased: list[str] = []
@@ -278,15 +278,15 @@ async def test_a_host_that_never_retries_has_its_run_cancelled_and_pending_runs_
         raise AssertionError("this test answers by hand")
 
     app = CompilerServer(FunctionToolbox({"erase": erase}))
-    app.rounds = Rounds(ttl_s=0.5, max_pending=2)
+    app.held_runs = HeldRuns(ttl_s=0.5, max_pending=2, state=app.state)
     with anyio.fail_after(30):
         async with Client(app.server, elicitation_callback=never) as client:
             session = client.session
             asks = [await session.call_tool(TOOL_NAME, {"plan": f'1. erase("{n}")'}, allow_input_required=True) for n in "ab"]
-            assert all(isinstance(r, types.InputRequiredResult) for r in asks) and len(app.rounds) == 2
+            assert all(isinstance(r, types.InputRequiredResult) for r in asks) and len(app.held_runs) == 2
             third = await session.call_tool(TOOL_NAME, {"plan": '1. erase("c")'}, allow_input_required=True)
             assert isinstance(third, types.CallToolResult) and third.is_error and "limit" in third.content[0].text
-            while len(app.rounds):  # nobody comes back: after the TTL the runs are dropped
+            while len(app.held_runs):  # nobody comes back: after the TTL the runs are dropped
                 await anyio.sleep(0.05)
             late = await session.call_tool(
                 TOOL_NAME, {"plan": '1. erase("a")'}, request_state=asks[0].request_state, allow_input_required=True,
@@ -388,7 +388,7 @@ async def test_a_host_that_cancels_the_retry_it_waits_on_cancels_the_run_and_its
             with anyio.move_on_after(1.5) as waited:
                 await client.call_tool(TOOL_NAME, {"plan": '1. erase("x")\n2. slow("y")\njoin()'})
             assert waited.cancelled_caught
-            while len(app.rounds):
+            while len(app.held_runs):
                 await anyio.sleep(0.05)
     assert ended == ["cancelled"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "mcp_compiler"
 
-ENGINE = {"language", "engine", "tools", "llm", "compiler", "errors", "testing", "text", "task_protocol"}
+ENGINE = {"language", "engine", "tools", "llm", "compiler", "errors", "testing", "text", "task_protocol", "state"}
 EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 
 

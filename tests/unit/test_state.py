@@ -1,0 +1,114 @@
+"""The state seam (`mcp_compiler/state`) and its in-memory backend: expiry, caps, atomic take,
+owners; and the stores above it keeping their behaviour (the run store refusing before evicting)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from mcp_compiler.server.store import Item, RunStore, Unreadable
+from mcp_compiler.state import Kind, StateStore
+from mcp_compiler.state.memory import MemoryState
+
+pytestmark = pytest.mark.anyio
+
+KIND = Kind("things", ttl_s=10, max_bytes=100, max_entries=3)
+
+
+def clocked() -> tuple[list[float], MemoryState]:
+    now = [0.0]
+    return now, MemoryState(clock=lambda: now[0])
+
+
+async def test_a_put_is_read_back_by_kind_key_and_part_until_it_expires() -> None:
+    now, state = clocked()
+    assert await state.put(KIND, "a", b"one")
+    assert await state.put(KIND, "a", b"two", part="p")
+    assert await state.get(KIND, "a") == b"one" and await state.get(KIND, "a", part="p") == b"two"
+    assert await state.get(Kind("other", 10, 100, 3), "a") is None  # kinds are namespaces
+    now[0] = 9.9
+    assert await state.put(KIND, "a", b"three", part="q")  # a put keeps the entry's expiry
+    now[0] = 10
+    assert await state.get(KIND, "a") is None and await state.size(KIND) == (0, 0)
+
+
+async def test_an_owners_entry_does_not_exist_for_another_owner() -> None:
+    state = MemoryState()
+    await state.put(KIND, "a", b"alice's", owner="alice")
+    await state.put(KIND, "b", b"bob's", owner="bob")
+    assert await state.get(KIND, "a", owner="alice") == b"alice's"
+    assert await state.get(KIND, "a", owner="bob") is None
+    assert await state.take(KIND, "a", owner="bob") is None and await state.get(KIND, "a") == b"alice's"
+    assert await state.owned(KIND, "alice") == ["a"] and await state.owned(KIND, "mallory") == []
+
+
+async def test_a_take_is_answered_once_however_many_ask_at_once() -> None:
+    state = MemoryState()
+    await state.put(KIND, "held", b"the outcome", part="outcome")
+    got: list[bytes | None] = []
+
+    async def take() -> None:
+        got.append(await state.take(KIND, "held", part="outcome"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(10):
+            tg.start_soon(take)
+    assert got.count(b"the outcome") == 1 and got.count(None) == 9
+    assert await state.size(KIND) == (0, 0)  # its last part taken, the entry is gone
+
+
+async def test_the_oldest_other_entries_make_room_and_the_caps_always_hold() -> None:
+    state = MemoryState()
+    for key in "abc":
+        assert await state.put(KIND, key, b"x" * 30)
+    assert await state.put(KIND, "d", b"x" * 30)  # a fourth entry: the oldest goes
+    assert await state.get(KIND, "a") is None and await state.get(KIND, "b") is not None
+    assert await state.put(KIND, "b", b"y" * 60, part="more")  # b grows to 90 bytes: c and d make room
+    assert await state.get(KIND, "c") is None and await state.get(KIND, "d") is None
+    entries, size = await state.size(KIND)
+    assert entries <= KIND.max_entries and size <= KIND.max_bytes
+
+
+async def test_a_put_that_can_never_fit_is_refused_before_anything_is_evicted() -> None:
+    state = MemoryState()
+    await state.put(KIND, "other", b"x" * 50)
+    await state.put(KIND, "mine", b"x" * 40)
+    assert not await state.put(KIND, "mine", b"x" * 61, part="big")  # 40 + 61 > 100 with every other gone
+    assert await state.get(KIND, "other") == b"x" * 50 and await state.size(KIND) == (2, 90)
+
+
+async def test_pinned_entries_neither_expire_nor_make_room_until_they_are_given_a_time() -> None:
+    now, state = clocked()
+    for key in "abc":
+        assert await state.put(KIND, key, b"run", pinned=True)
+    assert not await state.put(KIND, "d", b"run", pinned=True)  # every slot pinned: refused
+    now[0] = 100
+    assert await state.get(KIND, "a") == b"run"
+    await state.expire(KIND, "b", 5)  # b ended: it expires in 5 s and may make room now
+    assert await state.put(KIND, "d", b"run", pinned=True)
+    assert await state.get(KIND, "b") is None and await state.get(KIND, "a") == b"run"
+
+
+async def test_the_memory_backend_is_a_state_store() -> None:
+    assert isinstance(MemoryState(), StateStore)
+
+
+# ---- the run store on the seam (issue 23, item 3) ----------------------------------------------------
+
+
+async def test_an_oversized_run_leaves_another_callers_links_readable() -> None:
+    store = RunStore(max_bytes=10_000, max_runs=16)
+    theirs = [await store.put(store.new_run_id(), "tasks/1", Item.text("v" * 500)) for _ in range(5)]
+    assert all(theirs)
+    mine = store.new_run_id()
+    assert await store.put(mine, "tasks/1", Item.text("m" * 6000)) is not None  # room for it, once
+    assert await store.put(mine, "tasks/2", Item.text("m" * 6000)) is None  # this run alone is over the store
+    readable = 0
+    for uri in theirs:
+        try:
+            await store.read(uri)  # type: ignore[arg-type]
+            readable += 1
+        except Unreadable:
+            pass
+    assert readable == 5  # nothing of theirs was evicted for a value that was refused anyway
+    assert await store.size() <= 10_000
