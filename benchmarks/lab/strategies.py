@@ -32,7 +32,8 @@ import anyio
 from mcp_compiler.compiler import Compiler
 from mcp_compiler.config import CompilerConfig
 from mcp_compiler.engine.policy import Limits
-from mcp_compiler.language.checks import bind_task, coerce_arguments
+from mcp_compiler.language.checks import bind_task
+from mcp_compiler.language.coercion import coerce_arguments
 from mcp_compiler.language.parser import parse_plan
 from mcp_compiler.language.plan import resolve, value_text
 from mcp_compiler.llm import LLM, Message, Usage, complete

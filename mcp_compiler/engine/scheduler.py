@@ -45,7 +45,8 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ..language.checks import BoundTask, coerce_arguments
+from ..language.checks import BoundTask
+from ..language.coercion import coerce_arguments
 from ..language.plan import ResolveError, arguments_key, resolve
 from ..tools.toolbox import ToolError
 from .policy import Lane, RunCalls

@@ -32,7 +32,8 @@ from typing import Any
 import anyio
 
 from ..errors import CompilerError
-from ..language.checks import BoundTask, coerce_arguments
+from ..language.checks import BoundTask
+from ..language.coercion import coerce_arguments
 from ..language.plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
 from ..tools.toolbox import ToolError
 from .policy import RunCalls

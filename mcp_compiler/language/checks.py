@@ -17,14 +17,14 @@ and `Task` built in code), so all of them are held to the same rules:
   assumed: the values are checked once resolved, by the tool itself.
 
 `PlanChecker` applies them one task at a time, each after the ones before it: `check_plan` walks
-a whole plan with one, and the planner feeds one the tasks of an LLM stream as they parse.
+a whole plan with one, and the planner feeds one the tasks of an LLM stream as they parse. The
+checks that read output schemas are in reference_checks.py. Nothing here runs at call time: fitting
+resolved arguments to their declared types, once a task's references have values, is coercion.py.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +33,11 @@ import jsonschema
 from ..tools.catalog import Catalog, UnknownTool
 from ..tools.toolbox import ToolSpec, positional_order
 from ..tools.untrusted_schemas import validator_for
-from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, spreads_in, value_text
+from .plan import Plan, PlanError, Ref, Task, Value, iter_refs, refs_in, spreads_in
+from .reference_checks import either_kinds, fit, walk
+from .schema_cache import PerSchema
 
-__all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan", "coerce_arguments"]
+__all__ = ["BoundTask", "PlanChecker", "bind_task", "check_plan"]
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,8 @@ class PlanChecker:
             for ref in iter_refs(value):
                 kinds = self._kinds_of(bound.task, ref)
                 if kinds is not None and value is ref and isinstance(properties.get(name), dict):
-                    _fit(bound, name, ref, self._specs[ref.task], kinds, properties[name],
-                         listed=ref.task in self._listed)
+                    fit(bound.task, bound.spec, name, ref, self._specs[ref.task], kinds, properties[name],
+                        listed=ref.task in self._listed)
 
     def _kinds_of(self, task: Task | _JoinSite, ref: Ref) -> set[str] | None:
         """The kinds `ref`'s value may have, from its task's output schema; PlanError where its path
@@ -167,27 +169,11 @@ class PlanChecker:
         if spec is None:
             return None
         if ref.task in self._unsure:  # an earlier round's task, not known to spread or not: either shape
-            return _either(task, ref, spec)
+            return either_kinds(task, ref, spec)
         listed = ref.task in self._listed
         if not listed and not isinstance(spec.output_schema, dict):
             return None
-        return _walk(task, ref, spec, listed=listed)
-
-
-def _either(task: Any, ref: Ref, spec: ToolSpec) -> set[str] | None:
-    """The kinds `ref` may have if its task made one call or spread over a list; the plain error
-    when neither fits."""
-    found: list[set[str] | None] = []
-    error: PlanError | None = None
-    for listed in (False, True):
-        try:
-            found.append(_walk(task, ref, spec, listed=listed))
-        except PlanError as e:
-            error = error or e
-    if not found:
-        assert error is not None
-        raise error
-    return None if None in found else set().union(*found)  # type: ignore[arg-type]
+        return walk(task, ref, spec, listed=listed)
 
 
 class _JoinSite:
@@ -252,37 +238,11 @@ def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
     return arguments
 
 
-class _PerSchema:
-    """What `build` makes of some schema objects, made once for as long as they are in use.
-
-    Keyed by the objects' identity (a schema is a dict, so cannot be hashed), and the entry keeps
-    them, so an id cannot be reused for another object while its entry is here. The catalog's
-    schemas are long-lived, so this is built once per tool, not once per task or per run.
-    """
-
-    _LIMIT = 4096  # entries; a catalog that keeps changing starts over rather than growing
-
-    def __init__(self, build: Callable[..., Any]) -> None:
-        self._build = build
-        self._entries: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = {}
-
-    def get(self, *schemas: Any) -> Any:
-        key = tuple(map(id, schemas))
-        entry = self._entries.get(key)
-        if entry is not None:  # the entry keeps its objects alive, so these ids are still theirs
-            return entry[1]
-        if len(self._entries) >= self._LIMIT:
-            self._entries.clear()
-        made = self._build(*schemas)
-        self._entries[key] = (schemas, made)
-        return made
-
-
 # A validator per (tool schema, property): building one cost about half of a task's check.
 # schemas.validator_for: patterns on RE2 (an upstream's pattern cannot block the loop) and `$ref`s
 # resolved within the tool's own schema (`root`), never fetched.
-_VALIDATORS = _PerSchema(lambda schema, root: validator_for(schema, root=root))
-_PARAMETERS = _PerSchema(positional_order)  # a tool's parameters in positional order
+_VALIDATORS = PerSchema(lambda schema, root: validator_for(schema, root=root))
+_PARAMETERS = PerSchema(positional_order)  # a tool's parameters in positional order
 _SCHEMA_ORDER = ToolSpec.parameters  # the property that `_PARAMETERS` stands in for
 
 
@@ -298,358 +258,3 @@ def _signature(spec: ToolSpec) -> str:
     required = set(spec.input_schema.get("required", []))
     shown = [p if p in required else f"{p}?" for p in spec.parameters]
     return f"; {spec.name} takes ({', '.join(shown)})" if props else f"; {spec.name} takes no arguments"
-
-
-def _types(schema: dict[str, Any]) -> set[str]:
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    if isinstance(kind, list):
-        return set(kind)
-    found: set[str] = set()
-    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
-        if isinstance(sub, dict):  # `true` is a schema too, and says nothing of the type
-            found |= _types(sub)
-    return found
-
-
-def _declared_types(schema: dict[str, Any]) -> dict[str, set[str]]:
-    """The JSON types each property declares, for the properties that declare some."""
-    properties = schema.get("properties", {})
-    found = {name: _types(sub) for name, sub in properties.items() if isinstance(sub, dict)}
-    return {name: types for name, types in found.items() if types}
-
-
-_DECLARED_TYPES = _PerSchema(_declared_types)  # after _types is defined: it calls it
-
-
-def coerce_arguments(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, Any]:
-    """After references are resolved: fit values to the declared type where the intent is plain.
-
-    A whole-value reference keeps its type, so `$1` may be a number where the tool wants a string
-    (it gets the text) or numeric text where it wants a number (it gets the number).
-    """
-    declared = _DECLARED_TYPES.get(spec.input_schema)
-    out = dict(arguments)
-    for name, value in arguments.items():
-        types = declared.get(name)
-        if types is None:
-            continue
-        if types == {"string"} and not isinstance(value, str):
-            out[name] = value_text(value)
-        elif isinstance(value, str) and types & {"number", "integer"} and "string" not in types:
-            out[name] = _number(value, integer="number" not in types, default=value)
-    return out
-
-
-def _number(text: str, *, integer: bool, default: Any) -> Any:
-    try:
-        number = float(text.strip())
-    except ValueError:
-        return default
-    if integer:
-        return int(number) if number.is_integer() else default
-    return int(number) if number.is_integer() and "." not in text else number
-
-
-# ---- references against output schemas -----------------------------------------------------------
-#
-# A schema node is followed through local `$ref`s and `anyOf`/`oneOf` alternatives. Whatever cannot
-# be decided from the schema (a remote `$ref`, `allOf`, a node with no type, an open object) ends
-# the walk with no verdict: only what the schema rules out is an error.
-
-_SCALARS = ("string", "number", "integer", "boolean", "null")
-_KIND_NAMES = {
-    "object": "an object", "array": "a list", "string": "a string", "number": "a number", "integer": "an integer",
-    "boolean": "a boolean", "null": "null",
-}
-_MAX_SCHEMA_DEPTH = 32  # $ref chains and nested alternatives; past it, no verdict
-_MAX_ALTERNATIVES = 256  # schema nodes visited for one step of a path; past it, no verdict
-
-
-class _Unknown(Exception):
-    """The schema does not say enough to decide."""
-
-
-def _deref(node: Any, root: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(_MAX_SCHEMA_DEPTH):
-        if not isinstance(node, dict):
-            raise _Unknown
-        ref = node.get("$ref")
-        if ref is None:
-            return node
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise _Unknown
-        target: Any = root
-        for part in filter(None, ref[1:].split("/")):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                raise _Unknown
-            target = target[part]
-        node = target
-    raise _Unknown
-
-
-def _alternatives(node: Any, root: dict[str, Any], depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
-    """The shapes a value of `node` may take: `anyOf`/`oneOf` flattened, `$ref`s followed.
-
-    Bounded in depth and in nodes visited (`budget`), so a schema whose alternatives refer back
-    to themselves costs a verdict of "unknown", not exponential time.
-    """
-    budget = [_MAX_ALTERNATIVES] if budget is None else budget
-    budget[0] -= 1
-    if depth > _MAX_SCHEMA_DEPTH or budget[0] < 0:
-        raise _Unknown
-    schema = _deref(node, root)
-    alternatives = schema.get("anyOf", schema.get("oneOf"))
-    if isinstance(alternatives, list) and alternatives:
-        return [shape for alt in alternatives for shape in _alternatives(alt, root, depth + 1, budget)]
-    all_of = schema.get("allOf")
-    if all_of is not None:
-        if isinstance(all_of, list) and len(all_of) == 1 and not ({"type", "properties", "items"} & set(schema)):
-            return _alternatives(all_of[0], root, depth + 1, budget)
-        raise _Unknown
-    return [schema]
-
-
-def _kinds(shape: dict[str, Any]) -> set[str]:
-    kind = shape.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    if isinstance(kind, list) and kind and all(isinstance(k, str) for k in kind):
-        return set(kind)
-    if kind is None:
-        if {"properties", "additionalProperties", "patternProperties"} & set(shape):
-            return {"object"}
-        if {"items", "prefixItems"} & set(shape):
-            return {"array"}
-        values = [shape["const"]] if "const" in shape else shape.get("enum")
-        if isinstance(values, list) and values:
-            return {_json_kind(v) for v in values}
-    raise _Unknown
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-class _Miss:
-    """Why one alternative has no `item`."""
-
-    def __init__(self, kind: str, fields: tuple[str, ...] = (), size: int | None = None) -> None:
-        self.kind, self.fields, self.size = kind, fields, size
-
-
-def _step(shape: dict[str, Any], item: str | int) -> list[Any]:
-    """The schemas `item` may lead to from one alternative, or `_Miss`es; `_Unknown` if undecidable."""
-    out: list[Any] = []
-    for kind in _kinds(shape):
-        if kind == "object" and item is STAR:
-            out.append(_Miss("object"))
-        elif kind == "object":
-            properties = shape.get("properties")
-            extra = shape.get("additionalProperties")
-            if isinstance(properties, dict) and str(item) in properties:
-                out.append(properties[str(item)])
-            elif "patternProperties" in shape or extra is True or not isinstance(properties, dict):
-                raise _Unknown  # an open object: any key may be there
-            elif isinstance(extra, dict):
-                out.append(extra)
-            else:
-                out.append(_Miss("object", tuple(properties)))
-        elif kind == "array" and item is STAR:
-            prefix, items = shape.get("prefixItems"), shape.get("items")
-            if not (isinstance(items, dict) and items) and items is not False:
-                raise _Unknown  # items of any shape
-            elements = [*(prefix if isinstance(prefix, list) else []), *([items] if isinstance(items, dict) else [])]
-            if not elements:
-                raise _Unknown  # a list that can only be empty: no element to check
-            out += elements
-        elif kind == "array":
-            if not isinstance(item, int):
-                out.append(_Miss("array"))
-                continue
-            prefix = shape.get("prefixItems")
-            prefix = prefix if isinstance(prefix, list) else []
-            items = shape.get("items")
-            limit = shape.get("maxItems")
-            if isinstance(limit, int) and not isinstance(limit, bool) and item >= limit:
-                out.append(_Miss("array", size=limit))
-            elif item < len(prefix):
-                out.append(prefix[item])
-            elif items is False:
-                out.append(_Miss("array", size=len(prefix)))
-            elif isinstance(items, dict) and items:
-                out.append(items)
-            else:
-                raise _Unknown
-        else:
-            out.append(_Miss(kind))
-    return out
-
-
-STAR: Any = object()  # a spread's `[*]` in a reference's whole path: any element of a list
-
-
-def _steps(ref: Ref) -> tuple[Any, ...]:
-    """A reference's whole path, a spread's `[*]` included (as STAR)."""
-    return ref.path if ref.spread is None else (*ref.path, STAR, *ref.spread)
-
-
-def _path_text(ref: Ref, upto: int) -> str:
-    items = _steps(ref)[:upto]
-    if STAR in items:
-        k = items.index(STAR)
-        return str(Ref(ref.task, items[:k], spread=items[k + 1 :]))
-    return str(Ref(ref.task, items))
-
-
-def _start(spec: ToolSpec, listed: bool) -> tuple[dict[str, Any], Any]:
-    """The output schema's root, and where a walk starts: the root, or a list of it for a spread
-    task (whose value is the list of its calls' values)."""
-    root = spec.output_schema if isinstance(spec.output_schema, dict) else {}
-    return root, ({"type": "array", "items": root} if listed else root)
-
-
-def _walk(task: Any, ref: Ref, spec: ToolSpec, *, listed: bool = False) -> set[str] | None:
-    """Follow `ref`'s path through `spec`'s output schema; raise PlanError where it cannot go.
-
-    Returns the kinds the referenced value may have (`string!` for text that cannot be a number),
-    or None when the schema does not say enough to tell.
-    """
-    root, start = _start(spec, listed)
-    current: list[Any] = [start]
-    try:
-        for depth, item in enumerate(_steps(ref)):
-            found: list[Any] = []
-            misses: list[_Miss] = []
-            for node in current:
-                for shape in _alternatives(node, root):
-                    for step in _step(shape, item):
-                        (misses if isinstance(step, _Miss) else found).append(step)
-            if not found:
-                raise task.error(_miss_message(ref, depth, item, misses, spec, listed))
-            if len(found) > _MAX_ALTERNATIVES:
-                raise _Unknown
-            current = found
-        kinds: set[str] = set()
-        for node in current:
-            for shape in _alternatives(node, root):
-                for kind in _kinds(shape):
-                    kinds.add("string!" if kind == "string" and _never_numeric(shape) else kind)
-        return kinds
-    except _Unknown:
-        return None
-
-
-def _never_numeric(shape: dict[str, Any]) -> bool:
-    values = [shape["const"]] if "const" in shape else shape.get("enum")
-    return isinstance(values, list) and bool(values) and not any(_numeric_text(v) for v in values)
-
-
-def _numeric_text(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?([eE][+-]?\d+)?\s*", value) is not None
-
-
-def _miss_message(ref: Ref, depth: int, item: Any, misses: list[_Miss], spec: ToolSpec, listed: bool) -> str:
-    at = _path_text(ref, depth)  # the part of the path that exists: $1, $1.items, ...
-    whose = f"task {ref.task} ({spec.name})" if depth == 0 else at
-    schema = f"{spec.name}'s output schema"
-    if listed and depth == 0:
-        schema = f"task {ref.task} spreads over a list: its value is the list of its calls' values"
-    objects = [m for m in misses if m.kind == "object"]
-    arrays = [m for m in misses if m.kind == "array"]
-    kinds = " or ".join(dict.fromkeys(_KIND_NAMES.get(m.kind, m.kind) for m in misses))
-    if item is STAR:
-        return f"{ref}: {at} is {kinds} ({schema}), not a list: [*] spreads over a list"
-    if objects and (isinstance(item, str) or all(m.kind in ("object", "null") for m in misses)):
-        names = list(dict.fromkeys(f for m in objects for f in m.fields))
-        close = difflib.get_close_matches(str(item), names, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        fields = f"its fields: {', '.join(names)}" if names else "it declares no fields"
-        return f"{ref}: {whose} has no field {str(item)!r}{hint}; {fields} ({schema})"
-    if isinstance(item, int):
-        if arrays and len(arrays) == len(misses):
-            size = max(m.size or 0 for m in arrays)
-            return f"{ref}: {at} has at most {size} item(s) ({schema}), so there is no [{item}]"
-        return f"{ref}: {at} is {kinds} ({schema}), not a list: it has no [{item}]"
-    if arrays:
-        return f"{ref}: {at} is {kinds} ({schema}): pick an item first, as in {at}[0].{item}"
-    return f"{ref}: {at} is {kinds} ({schema}), not an object: it has no field {str(item)!r}"
-
-
-def _param_kinds(schema: dict[str, Any], root: dict[str, Any]) -> set[str] | None:
-    try:
-        return {kind for shape in _alternatives(schema, root) for kind in _kinds(shape)}
-    except _Unknown:
-        return None
-
-
-def _fits(value: str, param: str) -> bool:
-    """Whether a value of kind `value` can feed a parameter of kind `param`, as coerce_arguments fits it."""
-    if value.rstrip("!") == param or {value, param} == {"integer", "number"}:
-        return True
-    if param == "string" and value.rstrip("!") in _SCALARS:
-        return True  # a scalar's text (coerce_arguments)
-    return value == "string" and param in ("integer", "number")  # numeric text becomes the number
-
-
-def _fit(
-    bound: BoundTask, name: str, ref: Ref, spec: ToolSpec, kinds: set[str], param: dict[str, Any], *, listed: bool
-) -> None:
-    wanted = _param_kinds(param, bound.spec.input_schema)
-    if not wanted or any(_fits(kind, p) for kind in kinds for p in wanted):
-        return
-    have = " or ".join(dict.fromkeys(_KIND_NAMES[k.rstrip("!")] + (" that is not a number" if k == "string!" and
-                                                                    wanted & {"number", "integer"} else "")
-                                     for k in sorted(kinds) if k.rstrip("!") in _KIND_NAMES))
-    want = " or ".join(_KIND_NAMES.get(k, k) for k in sorted(wanted))
-    hint = _field_hint(ref, spec, wanted, listed)
-    whose = f"task {ref.task}'s list of {spec.name} values" if listed and not _steps(ref) else f"{spec.name}'s output schema"
-    raise bound.task.error(
-        f"argument {name}: {ref} is {have or 'of another kind'} ({whose}), "
-        f"but {bound.spec.name} takes {want} for {name}{hint}"
-    )
-
-
-def _field_hint(ref: Ref, spec: ToolSpec, wanted: set[str], listed: bool) -> str:
-    """`(did you mean $1.value?)` when the referenced object has fields of a fitting kind."""
-    root, node = _start(spec, listed)
-    try:
-        for item in _steps(ref):
-            steps = [s for shape in _alternatives(node, root) for s in _step(shape, item) if not isinstance(s, _Miss)]
-            node = steps[0]
-        exact: list[str] = []
-        loose: list[str] = []
-        for shape in _alternatives(node, root):
-            properties = shape.get("properties")
-            for key, sub in (properties.items() if isinstance(properties, dict) else ()):
-                try:
-                    kinds = {k for alt in _alternatives(sub, root) for k in _kinds(alt)}
-                except _Unknown:
-                    continue
-                field = str(_extend(ref, str(key)))
-                if kinds & wanted or (kinds | wanted) <= {"integer", "number"}:
-                    exact.append(field)  # the same kind, not one coerce_arguments would convert
-                elif any(_fits(k, p) for k in kinds for p in wanted):
-                    loose.append(field)
-    except (_Unknown, IndexError):
-        return ""
-    fitting = exact or loose
-    return f" (did you mean {' or '.join(fitting[:3])}?)" if fitting else ""
-
-
-def _extend(ref: Ref, key: str) -> Ref:
-    if ref.spread is None:
-        return Ref(ref.task, (*ref.path, key))
-    return Ref(ref.task, ref.path, spread=(*ref.spread, key))

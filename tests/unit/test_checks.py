@@ -429,6 +429,7 @@ def test_an_upstreams_odd_output_schema_gives_a_plan_error_or_no_verdict_quickly
 
 def test_a_validator_is_built_once_per_tool_property_not_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
     import mcp_compiler.language.checks as checks
+    from mcp_compiler.language.schema_cache import PerSchema
 
     built: list[Any] = []
 
@@ -436,7 +437,7 @@ def test_a_validator_is_built_once_per_tool_property_not_per_task(monkeypatch: p
         built.append(schema)
         return checks.validator_for(schema, root=root)
 
-    monkeypatch.setattr(checks, "_VALIDATORS", checks._PerSchema(lambda schema, root: counting(schema, root=root)))
+    monkeypatch.setattr(checks, "_VALIDATORS", PerSchema(lambda schema, root: counting(schema, root=root)))
     spec = ToolSpec("t", input_schema={"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}})
     catalog = {"t": spec}
     text = "\n".join(f"{i}. t({i}, \"x\")" for i in range(1, 201))
