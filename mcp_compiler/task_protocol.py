@@ -1,6 +1,6 @@
 """The Tasks extension's wire shapes (`io.modelcontextprotocol/tasks`, SEP-2663), for both sides.
 
-The server side is `server/tasks.py`, the client side (calling an upstream's task-backed tools)
+The server side is `server/task_server.py`, the client side (calling an upstream's task-backed tools)
 `upstream_tasks.py`. The field names are the conformance suite's for SEP-2663 (`ttlMs`,
 `pollIntervalMs`, no `requestState` on tasks). The SDK (mcp 2.3) has no Tasks types of its own.
 """

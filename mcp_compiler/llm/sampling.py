@@ -7,7 +7,7 @@ are estimates by the rule in `mcp_compiler.llm.tokens`.
 Protocol eras: a handshake-era connection (2025-11-25 and earlier) lets a tool call send
 `sampling/createMessage` to the client as often as it needs — plan, join, replans. The 2026-07-28
 era has no back-channel during a call: there the server hands this class a session of its own
-(`server/rounds.py`) that turns each request into an `input_required` round trip. ERA_HINT is
+(`server/round_trips.py`) that turns each request into an `input_required` round trip. ERA_HINT is
 the error for a connection that can carry neither.
 """
 

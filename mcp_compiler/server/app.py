@@ -445,12 +445,12 @@ class CompilerServer:
     async def _list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await self.resources.list(params.cursor if params is not None else None)
+        return await self.resources.list_resources(params.cursor if params is not None else None)
 
     async def _list_resource_templates(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return await self.resources.templates(params.cursor if params is not None else None)
+        return await self.resources.list_templates(params.cursor if params is not None else None)
 
     async def _read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
@@ -75,7 +75,7 @@ class Hosts:
     def level_for(self, ctx: ServerRequestContext[Any, Any]) -> types.LoggingLevel | None:
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             requested = (ctx.meta or {}).get(types.LOG_LEVEL_META_KEY)
-            return requested if requested in _LEVELS else None
+            return cast("types.LoggingLevel", requested) if requested in _LEVELS else None
         return self._levels.get(connection_key(ctx), _ALL_LEVELS)
 
     def channel(self, ctx: ServerRequestContext[Any, Any]) -> SessionHost:

@@ -446,6 +446,6 @@ async def serve_http(asgi_app: Any, host: str, port: int, *, limits: HttpLimits 
             await stopped.wait()
         finally:
             server.should_exit = True
-            shield.deadline = anyio.current_time() + config.timeout_graceful_shutdown + 10
+            shield.deadline = anyio.current_time() + (config.timeout_graceful_shutdown or 0) + 10
     if not server.started:
         raise OSError(f"could not serve HTTP on {host}:{port} (see the log above)")

@@ -1,6 +1,6 @@
 """The resources mcp-compiler serves: its catalog, the values a reply linked, and every upstream's.
 
-- `mcp-compiler://catalog`, `mcp-compiler://catalog.json`: the tools (`server/schemas.py`).
+- `mcp-compiler://catalog`, `mcp-compiler://catalog.json`: the tools (`server/tool_definition.py`).
 - `mcp-compiler://runs/<run-id>/…`: values kept from replies (`server/store.py`); not listed.
 - `mcp-compiler://servers/<prefix>/<upstream URI, percent-encoded>`: a resource of the upstream
   `prefix`. Every resource URI an upstream hands out (in `resources/list`, resource templates, a
@@ -109,12 +109,12 @@ class Resources:
 
     # ---- resources/list -------------------------------------------------------------------------
 
-    async def list(self, cursor: str | None) -> types.ListResourcesResult:
+    async def list_resources(self, cursor: str | None) -> types.ListResourcesResult:
         own = [] if cursor is not None else self._catalog_resources()
         page, next_cursor = await self._page("resources", cursor)
         return types.ListResourcesResult(resources=own + page, next_cursor=next_cursor)
 
-    async def templates(self, cursor: str | None) -> types.ListResourceTemplatesResult:
+    async def list_templates(self, cursor: str | None) -> types.ListResourceTemplatesResult:
         page, next_cursor = await self._page("templates", cursor)
         return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=next_cursor)
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import mcp_types as types
 from pydantic import TypeAdapter, ValidationError
@@ -43,7 +44,7 @@ __all__ = ["ReplyBudget", "reply_for", "reply_inline", "answered", "CONTENT_TYPE
 
 CONTENT_TYPES = frozenset({"text", "image", "audio", "resource", "resource_link"})
 _PREVIEW_CHARS = 300
-_BLOCK = TypeAdapter(types.ContentBlock)
+_BLOCK: TypeAdapter[types.ContentBlock] = TypeAdapter(types.ContentBlock)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def answered(run: Run) -> bool:
     return bool(run.answer and run.answer.strip()) and (not run.tasks or any(t.status == "ok" for t in run.tasks))
 
 
-def is_blocks(value: Any) -> bool:
+def is_blocks(value: Any) -> TypeGuard[list[dict[str, Any]]]:
     """A task value made of content blocks: what `upstreams.tool_value` keeps of a result with
     non-text content (a list of block dicts, each with a known `type`)."""
     return (
@@ -131,7 +132,7 @@ class _Reply:
     def keep(self, path: str, item: Item) -> str | None:
         """The URI `item` will be kept at (`reply_for` keeps it once the reply is shaped); None
         when there is no store, or it refused the path, or the item alone could never fit."""
-        if self.store is None or path in self.refused or len(item.encode()) > self.store.max_bytes:
+        if self.store is None or path in self.refused or item.encoded_size() > self.store.max_bytes:
             return None
         self.kept[path] = item
         return f"{RUNS_URI}{self.run_id}/{path}"
@@ -321,12 +322,16 @@ def _fit(reply: _Reply) -> str:
         def copies(f: _Field) -> int:
             return 2 if f.key == "result" and f.task["id"] in in_text else 1
 
+        def link_field(f: _Field) -> int:
+            return _link_field(reply, f) * copies(f)
+
         candidates: list[tuple[int, Callable[[], int]]] = [
-            (f.size * copies(f), lambda f=f: _link_field(reply, f) * copies(f))
+            (f.size * copies(f), functools.partial(link_field, f))
             for f in reply.fields if f.stored is None and f.size > smallest
         ]
         candidates += [
-            (n.size, lambda n=n: _link_native(reply, n)) for n in reply.natives if n.link is None and n.size > smallest
+            (n.size, functools.partial(_link_native, reply, n))
+            for n in reply.natives if n.link is None and n.size > smallest
         ]
         if not candidates:
             if reply.preview_chars == 0:

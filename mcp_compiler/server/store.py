@@ -59,7 +59,14 @@ class Item:
 
     def encode(self) -> bytes:
         """The bytes kept through the state seam: a JSON header line, then the value."""
-        return json.dumps([self.mime_type, self.is_text]).encode() + b"\n" + self.data
+        return self._header() + self.data
+
+    def encoded_size(self) -> int:
+        """`len(self.encode())`, without copying the value."""
+        return len(self._header()) + len(self.data)
+
+    def _header(self) -> bytes:
+        return json.dumps([self.mime_type, self.is_text]).encode() + b"\n"
 
     @classmethod
     def decode(cls, kept: bytes) -> Item:

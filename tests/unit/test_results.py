@@ -251,7 +251,7 @@ async def test_an_upstream_page_larger_than_a_reply_is_listed_in_pieces_and_noth
     resources = Resources(ManyResources(), RunStore(), max_reply_bytes=32 * 2**10)
     seen, cursor, pages = [], None, 0
     while True:
-        page = await resources.list(cursor)
+        page = await resources.list_resources(cursor)
         assert len(page.model_dump_json()) < 32 * 2**10
         seen += [r.uri for r in page.resources]
         pages += 1
