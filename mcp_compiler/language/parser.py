@@ -20,6 +20,9 @@ it used was decided by real text, so splitting the text anywhere yields the same
 therefore handed out once the character after its `)` has arrived (usually the line end), which
 says whether an `after` list follows.
 
+The pieces both forms share (tool names, references and their paths, strings with references
+inside) are in syntax.py; the JSON form is read in json_form.py, here it is only recognised.
+
 It checks syntax only. Whether IDs increase and references name earlier tasks is a check on the
 plan, made by `checks.check_plan` / `checks.PlanChecker` whatever the plan came from; so
 `parse_plan("1. f($2)")` parses, and checking it fails.
@@ -27,21 +30,19 @@ plan, made by `checks.check_plan` / `checks.PlanChecker` whatever the plan came 
 
 from __future__ import annotations
 
-import ast
 import bisect
-import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .plan import MAX_VALUE_DEPTH, Plan, PlanError, Ref, Task, Value, template
+from .json_form import parse_json_plan
+from .plan import MAX_VALUE_DEPTH, Plan, PlanError, Ref, Task, Value
+from .syntax import ID, TOOL_NAME, isdigit, make_ref, read_path, string_value
 
 __all__ = ["PlanParser", "parse_plan"]
 
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
-_TOOL_NAME = re.compile(r"[\w\-.]+")
-_ID = re.compile(r"[0-9]+")
 _STATEMENT_START = re.compile(r"[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(|Thought[ \t]*:|join[ \t]*\(|<END_OF_PLAN>")
 _TASK_START_LINE = re.compile(r"^[ \t]*[0-9]+\.[ \t]*[\w\-.]+[ \t]*\(", re.MULTILINE)
 _PLAIN_RUN = {'"': re.compile(r'[^"\\]+'), "'": re.compile(r"[^'\\]+")}
@@ -50,10 +51,6 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\
 _END = "<END_OF_PLAN>"
 MAX_DEPTH = MAX_VALUE_DEPTH  # lists and objects inside one argument; deeper is a PlanError, not a RecursionError
 MAX_INT_DIGITS = 4300  # Python's own limit for converting digits to an int
-
-
-def _isdigit(c: str) -> bool:
-    return "0" <= c <= "9"
 
 
 class _NeedMore(Exception):
@@ -115,7 +112,7 @@ class PlanParser:
         self._final = True
         tasks = self._drain()
         if self._json:
-            tasks = self._parse_json()
+            tasks = parse_json_plan(self._buf, self.plan)
         elif self._join_end is not None:
             self._check_after_join()
         return tasks
@@ -159,7 +156,7 @@ class PlanParser:
             if self._starts(i, "Thought"):
                 self._pos = self._thought_line(i)
                 continue
-            if self._starts(i, "join") or _isdigit(self._buf[i]):
+            if self._starts(i, "join") or isdigit(self._buf[i]):
                 return self._task(i)
             if self._starts(i, "after"):
                 raise self._error(i, "`after $N` goes on its task's line, right after the task's ')'")
@@ -185,14 +182,14 @@ class PlanParser:
     def _task(self, i: int) -> Task | None:
         start = i
         task_id: int | None = None
-        if _isdigit(self._buf[i]):
-            m = self._match(_ID, i)
+        if isdigit(self._buf[i]):
+            m = self._match(ID, i)
             task_id = int(m.group())
             j = m.end()
             if self._char(j) != ".":
                 raise self._error(j, f"expected '.' after the task number {task_id}")
             i = self._skip_ws(j + 1, newlines=False)
-        m = self._match(_TOOL_NAME, i)
+        m = self._match(TOOL_NAME, i)
         if not m:
             raise self._error(i, "expected a tool name")
         name = m.group()
@@ -320,20 +317,20 @@ class PlanParser:
         text = self._buf[i:j].strip()
         if not text:
             raise self._error(i, "expected a value")
-        return self._string_value(text, i), j
+        return string_value(text, self._error_at(i)), j
 
     def _value(self, i: int) -> tuple[Value, int]:
         c = self._char(i)
         if c in ('"', "'"):
             text, j = self._string(i)
-            return self._string_value(text, i), j
+            return string_value(text, self._error_at(i)), j
         if c == "[":
             return self._list(i)
         if c == "{":
             return self._object(i)
         if c == "$":
             return self._ref(i)
-        if c == "-" or _isdigit(c):
+        if c == "-" or isdigit(c):
             m = _NUMBER.match(self._buf, i)
             if not m:
                 self._need(i + 2)  # a lone "-" may yet become "-5"
@@ -454,104 +451,17 @@ class PlanParser:
     def _ref(self, i: int) -> tuple[Ref, int]:
         """An unquoted reference: `$N` or `${N}`, then an optional path."""
         braced = self._char(i + 1) == "{"
-        m = self._match(_ID, i + (2 if braced else 1))
+        m = self._match(ID, i + (2 if braced else 1))
         if not m:
             raise self._error(i, "expected a task number after '$', as in $1 or ${1}")
         fail = self._error
-        path, j = _path(self._buf, m.end(), self._char, fail)
+        path, j = read_path(self._buf, m.end(), self._char, fail)
         if braced:
             if self._char(j) != "}":
                 raise self._error(j, "expected '}' to close ${...}")
-            more, j = _path(self._buf, j + 1, self._char, fail)
+            more, j = read_path(self._buf, j + 1, self._char, fail)
             path += more
-        return _make_ref(int(m.group()), path, lambda msg: fail(i, msg)), j
-
-    def _string_value(self, text: str, at: int) -> Value:
-        """A string's value: references inside become a Ref (alone) or a Template (mixed)."""
-        if "$" not in text:
-            return text
-        parts: list[str | Ref] = []
-        lit, i = "", 0
-        char = lambda k: text[k] if k < len(text) else ""  # noqa: E731
-        fail = lambda k, msg: self._error(at, f"in the string {text!r}: {msg}")  # noqa: E731
-        while i < len(text):
-            c = text[i]
-            if c != "$":
-                lit += c
-                i += 1
-            elif char(i + 1) == "$":
-                lit += "$"
-                i += 2
-            elif _isdigit(char(i + 1)) or (char(i + 1) == "{" and _isdigit(char(i + 2))):
-                parts.append(lit)
-                lit = ""
-                ref, i = _string_ref(text, i, char, fail)
-                parts.append(ref)
-            else:
-                lit += c
-                i += 1
-        parts.append(lit)
-        return template(parts)
-
-    # -- JSON form ----------------------------------------------------------------------------
-
-    def _parse_json(self) -> list[Task]:
-        text = self._buf.strip()
-        text = re.sub(r"^```[\w-]*\s*|\s*```\s*$", "", text)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise PlanError(f"invalid JSON plan: {e.msg}", e.lineno, e.colno) from None
-        except RecursionError:
-            raise PlanError(f"invalid JSON plan: lists and objects nest deeper than {MAX_DEPTH} levels") from None
-        except ValueError as e:  # e.g. an integer beyond Python's digit limit for conversion
-            raise PlanError(f"invalid JSON plan: {e}".split("; use sys.")[0]) from None
-        tasks = data.get("tasks") if isinstance(data, dict) else None
-        if not isinstance(tasks, list):
-            raise PlanError('a JSON plan must be an object with a "tasks" list')
-        out = [self._json_task(item, n) for n, item in enumerate(tasks, 1)]
-        answer = data.get("join")
-        if answer is not None and not isinstance(answer, list):
-            raise PlanError(f'"join": expected a list of values (as join(...) takes), got {_json_kind(answer)}')
-        self.plan.tasks.extend(out)
-        self.plan.joined = True
-        self.plan.answer = tuple(self._json_value(v, "join", 0) for v in answer) if answer else None
-        return out
-
-    def _json_task(self, item: Any, n: int) -> Task:
-        where = f"tasks[{n - 1}]"
-        if not isinstance(item, dict):
-            raise PlanError(f"{where}: expected an object with id, tool and args")
-        unknown = set(item) - {"id", "tool", "args", "kwargs", "thought", "deps"}
-        if unknown:
-            raise PlanError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        task_id, tool = item.get("id", n), item.get("tool")
-        if not isinstance(task_id, int) or isinstance(task_id, bool) or task_id < 1:
-            raise PlanError(f"{where}.id: expected a positive integer, got {task_id!r}")
-        if not isinstance(tool, str) or not _TOOL_NAME.fullmatch(tool):
-            raise PlanError(f"{where}.tool: expected a tool name, got {tool!r}")
-        raw_args, raw_kwargs = item.get("args", []), item.get("kwargs", {})
-        if not isinstance(raw_kwargs, dict):
-            raise PlanError(f"{where}.kwargs: expected an object of arguments by name, got {_json_kind(raw_kwargs)}")
-        if isinstance(raw_args, dict):
-            raw_args, raw_kwargs = [], {**raw_args, **raw_kwargs}
-        if not isinstance(raw_args, list):
-            raise PlanError(f"{where}.args: expected an object (by name) or a list (by position), got {_json_kind(raw_args)}")
-        args = [self._json_value(v, where, 0) for v in raw_args]
-        kwargs = {str(k): self._json_value(v, where, 0) for k, v in raw_kwargs.items()}
-        thought = item.get("thought") if isinstance(item.get("thought"), str) else None
-        return Task(task_id, tool, args, kwargs, thought, after=_json_deps(item.get("deps", []), where))
-
-    def _json_value(self, value: Any, where: str, depth: int) -> Value:
-        if isinstance(value, str):
-            return self._string_value(value, 0)
-        if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
-            raise PlanError(f"{where}: lists and objects nest deeper than {MAX_DEPTH} levels")
-        if isinstance(value, list):
-            return [self._json_value(v, where, depth + 1) for v in value]
-        if isinstance(value, dict):
-            return {k: self._json_value(v, where, depth + 1) for k, v in value.items()}
-        return value
+        return make_ref(int(m.group()), path, lambda msg: fail(i, msg)), j
 
     # -- low-level look-ahead -----------------------------------------------------------------
 
@@ -601,93 +511,11 @@ class PlanParser:
         line_start = self._newlines[before - 1] + 1 if before else 0
         return before + 1, i - line_start + 1
 
+    def _error_at(self, i: int) -> Callable[[str], PlanError]:
+        return lambda message: self._error(i, message)
+
     def _error(self, i: int, message: str) -> PlanError:
         line, col = self._line_col(min(i, len(self._buf)))
         if i >= len(self._buf) and self._final:
             message += " (the plan text ended here)"
         return PlanError(message, line, col)
-
-
-_STAR = object()  # `[*]` in a path being read
-
-
-def _path(text: str, i: int, char: Any, fail: Any) -> tuple[list[Any], int]:
-    """A reference's path: `.key`, `.0`, `[0]`, `["key"]`, `['key']`, `[*]` (a spread), repeated."""
-    path: list[Any] = []
-    while True:
-        c = char(i)
-        if c == "." and re.match(r"[A-Za-z0-9_]", char(i + 1)):
-            m = re.compile(r"[0-9]+|[A-Za-z_]\w*").match(text, i + 1)
-            if m is None or m.end() >= len(text):
-                char(len(text))  # the key may go on in text not received yet
-            if m is None:
-                return path, i
-            item = m.group()
-            path.append(int(item) if item.isdigit() else item)
-            i = m.end()
-        elif c == "[" and text.startswith("[*]", i):
-            path.append(_STAR)
-            i += 3
-        elif c == "[":
-            m = re.compile(r"\[\s*(?:([0-9]+)|\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)')\s*\]").match(text, i)
-            if m is None:
-                if "]" not in text[i:]:
-                    char(len(text))
-                raise fail(i, "expected an index like [0] or a key like [\"name\"] in a reference path")
-            if m.group(1) is not None:
-                path.append(int(m.group(1)))
-            else:
-                try:
-                    if m.group(2) is not None:
-                        path.append(json.loads(f'"{m.group(2)}"'))
-                    else:  # a Python-quoted key: Python's own escapes
-                        path.append(ast.literal_eval(f"'{m.group(3)}'"))
-                except (ValueError, SyntaxError):
-                    raise fail(i, "bad escape in a reference key") from None
-            i = m.end()
-        else:
-            return path, i
-
-
-def _string_ref(text: str, i: int, char: Any, fail: Any) -> tuple[Ref, int]:
-    """A reference inside a string: `$N.path` or `${N.path}` (the brace ends it)."""
-    braced = text[i + 1] == "{"
-    m = _ID.match(text, i + (2 if braced else 1))
-    assert m is not None  # the caller saw a digit
-    path, j = _path(text, m.end(), char, fail)
-    if braced:
-        if char(j) != "}":
-            raise fail(j, "expected '}' to close ${...}")
-        j += 1
-    return _make_ref(int(m.group()), path, lambda msg: fail(i, msg)), j
-
-
-def _make_ref(task: int, items: list[Any], fail: Any) -> Ref:
-    """A Ref from a parsed path; a `[*]` in it (at most one) makes it a spread reference."""
-    stars = [k for k, item in enumerate(items) if item is _STAR]
-    if not stars:
-        return Ref(task, tuple(items))
-    if len(stars) > 1:
-        raise fail(f"a reference spreads over one list: one [*] per reference, not {len(stars)}")
-    k = stars[0]
-    return Ref(task, tuple(items[:k]), spread=tuple(items[k + 1 :]))
-
-
-def _json_deps(deps: Any, where: str) -> tuple[int, ...]:
-    """The JSON form's "deps": task numbers (or "$N") this task runs after, as `after` does."""
-    if not isinstance(deps, list):
-        raise PlanError(f"{where}.deps: expected a list of task numbers, got {_json_kind(deps)}")
-    ids: list[int] = []
-    for dep in deps:
-        m = re.fullmatch(r"\$\{?([0-9]+)\}?", dep) if isinstance(dep, str) else None
-        if m:
-            dep = int(m.group(1))
-        if not isinstance(dep, int) or isinstance(dep, bool) or dep < 1:
-            raise PlanError(f"{where}.deps: expected task numbers such as [1, 2], got {dep!r}")
-        ids.append(dep)
-    return tuple(ids)
-
-
-def _json_kind(value: Any) -> str:
-    return "null" if value is None else {bool: "a boolean", str: "a string", int: "a number", float: "a number",
-                                          list: "a list", dict: "an object"}.get(type(value), type(value).__name__)

@@ -404,3 +404,14 @@ def test_finding_a_tasks_line_does_not_recount_the_text_from_the_start() -> None
     elapsed = time.perf_counter() - started
     assert [(t.line, t.column) for t in plan.tasks[-2:]] == [(39_999, 1), (40_000, 1)]
     assert elapsed < 6, f"{elapsed:.1f} s for 40,000 tasks"
+
+
+@pytest.mark.parametrize(("key", "path"), [('"a]b"', "a]b"), ("'a]b'", "a]b"), ('"a\\"]b"', 'a"]b')])
+def test_a_reference_key_with_a_bracket_inside_streams_like_the_whole_text(key: str, path: str) -> None:
+    # The key's own `]` once made a stream that had not yet received the key's closing quote fail
+    # (inside a list, where no bare text is read in place of a value that does not parse).
+    text = f"1. f(1)\n2. f([$1[{key}]])\n"
+    whole = parse_plan(text).tasks
+    assert whole[1].args == [[Ref(1, (path,))]]
+    for cut in range(len(text)):  # two pieces: the first, holding a line end, is read at once
+        assert _feed_in_pieces(text, [cut]) == whole, cut
