@@ -295,7 +295,7 @@ class CompilerServer:
             return error_result(str(exc))
         capabilities = getattr(ctx.session, "client_capabilities", None)
         if round_trips and await self._may_ask(request, capabilities):
-            confirmations = confirmation_requests(request.plan, self.toolbox.specs()) if request.plan else {}
+            confirmations = confirmation_requests(request.plan, self.toolbox.specs()) if request.plan is not None else {}
 
             async def run(session: Any, relayed: SessionHost | None, progress: ProgressFn) -> types.CallToolResult:
                 return await self.run_request(request, progress=progress, session=session, host=relayed)

@@ -112,3 +112,29 @@ async def test_an_oversized_run_leaves_another_callers_links_readable() -> None:
             pass
     assert readable == 5  # nothing of theirs was evicted for a value that was refused anyway
     assert await store.size() <= 10_000
+
+
+# ---- held runs on the seam --------------------------------------------------------------------------
+
+
+async def test_a_held_runs_result_nobody_waited_for_is_taken_once_by_its_retry() -> None:
+    import mcp_types as types
+
+    from mcp_compiler.server.round_trips import HeldRuns
+
+    async def finish_at_once(held: object) -> types.CallToolResult:
+        return types.CallToolResult(content=[types.TextContent(type="text", text="done")])
+
+    state = MemoryState()
+    held_runs = HeldRuns(ttl_s=5, state=state)
+    with anyio.fail_after(10):
+        async with held_runs.open():
+            held = await held_runs.start(finish_at_once)
+            while len(held_runs):  # it ended with no request waiting on it: kept in the seam
+                await anyio.sleep(0.01)
+            assert await state.size(held_runs.kind) != (0, 0)
+            first, second = [await held_runs.retry(held.state(), None, None) for _ in range(2)]
+    assert isinstance(first, types.CallToolResult) and not first.is_error
+    assert first.content[0].text == "done"  # type: ignore[union-attr]
+    assert second.is_error and "no longer held" in second.content[0].text  # type: ignore[union-attr]
+    assert await state.size(held_runs.kind) == (0, 0)
