@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import IO, Any
 
 import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client.session import MessageHandlerFnT
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -35,7 +36,7 @@ async def open_client(
     protocol_mode: str,
     call_timeout_s: float,
     relay: HostRelay | None,
-    on_message: Callable[[Any], Awaitable[None]],
+    on_message: MessageHandlerFnT,
     on_session_gone: Callable[[], None],
 ) -> AsyncIterator[Client]:
     """The SDK client of one connection, entered (handshake done). A stdio child's stderr goes to
@@ -73,6 +74,8 @@ async def _open_transport(
             # UTF-8 whose undecodable bytes become U+FFFD and are reported (`stdout_codec.py`).
             encoding=reporting_utf8(), encoding_error_handler="replace",
         )
+        # The SDK annotates errlog as TextIO but only hands it to the child as its stderr file:
+        # a binary temporary file serves, and lets a failure quote the child's last lines.
         async with stdio_client(params, errlog=errlog) as streams:  # type: ignore[arg-type]
             yield streams
         return

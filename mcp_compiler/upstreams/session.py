@@ -19,11 +19,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, cast
 
 import anyio
 import mcp_types as types
 from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -34,7 +35,7 @@ from ..tools.toolbox import ToolProgress, ToolSpec
 from .connect import describe_connect_failure, open_client
 from .discovery import list_all_tools, listen_for_changes
 from .failures import LOST, UPSTREAM_FAULTS, ConnectFailed, UpstreamLost, describe_exception, stderr_tail
-from .relay import HostRelay, current_host
+from .relay import HostChannel, HostRelay, current_host
 from .stdout_codec import report_undecodable_to
 from .task_client import with_task_progress
 from .values import OutputChecks
@@ -385,21 +386,22 @@ class UpstreamSession:
         return stderr_tail(self._errlog, self.redact)
 
 
-def _log_opt_in(host: Any, client: Client) -> dict[str, Any] | None:
+def _log_opt_in(host: HostChannel | None, client: Client) -> types.RequestParamsMeta | None:
     """The 2026-07-28 era's per-request opt-in to log messages, at the level the host wants
     (handshake-era servers send every level; the relay filters them on the way to the host)."""
-    level = getattr(host, "log_level", None)
+    level = host.log_level if host is not None else None
     if not level or client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
         return None
-    return {types.LOG_LEVEL_META_KEY: level}
+    # A cast: RequestParamsMeta is an open TypedDict (PEP 728's extra_items), which mypy does not read yet.
+    return cast(types.RequestParamsMeta, {types.LOG_LEVEL_META_KEY: level})
 
 
-def _relay_progress(progress: ToolProgress) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+def _relay_progress(ours: ToolProgress) -> ProgressFnT:
     """The SDK's async progress callback around ours; a server's message text is scrubbed."""
 
-    async def relay(value: float, total: float | None, message: str | None) -> None:
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
         try:
-            progress(value, total, scrub(message) if message else None)
+            ours(progress, total, scrub(message) if message else None)
         except Exception:  # noqa: BLE001 - progress is advisory; it must never fail the call
             logger.debug("relaying progress failed", exc_info=True)
 

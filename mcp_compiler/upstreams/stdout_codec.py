@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextvars
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["report_undecodable_to", "reporting_utf8"]
 
@@ -44,17 +45,20 @@ def report_undecodable_to(callback: Callable[[], None]) -> None:
 
 
 def _replace_and_report(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):  # only our decoder names this handler
+        raise exc
     report = _report.get()
     if report is not None:
         report()
-    return codecs.replace_errors(exc)
+    return "\ufffd", exc.end  # what codecs.replace_errors gives for a decode error
 
 
 class _ReportingUtf8Decoder(codecs.BufferedIncrementalDecoder):
     def __init__(self, errors: str = "strict") -> None:
         super().__init__(_ERRORS)  # whatever the transport asks for: replace, and report
 
-    _buffer_decode = codecs.utf_8_decode
+    def _buffer_decode(self, input: Any, errors: str, final: bool) -> tuple[str, int]:
+        return codecs.utf_8_decode(input, errors, final)
 
 
 def _find_codec(name: str) -> codecs.CodecInfo | None:

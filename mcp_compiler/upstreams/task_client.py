@@ -33,7 +33,7 @@ from typing import TypeVar
 
 import anyio
 import mcp_types as types
-from mcp.client import ClaimContext, ClientExtension, ResultClaim
+from mcp.client import ClaimContext, ClientExtension, ClientSession, ResultClaim
 from mcp.shared.exceptions import MCPError
 
 from ..task_protocol import (
@@ -122,10 +122,10 @@ async def with_task_progress(progress: Progress | None, call: Awaitable[T]) -> T
         _progress.reset(token)
 
 
-async def _cancel(session: object, task_id: str) -> None:
+async def _cancel(session: ClientSession, task_id: str) -> None:
     with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_WAIT_S):
         try:
-            await session.send_request(  # type: ignore[attr-defined]
+            await session.send_request(
                 CancelTaskRequest(params=CancelTaskParams(task_id=task_id)), Ack
             )
         except Exception as exc:  # noqa: BLE001 - best effort: the server may be gone

@@ -127,7 +127,7 @@ class Wire:
             ids = [value["id"]]
         else:
             return exc  # a malformed request or notification of its own: no call of ours waits on it
-        keys = [coerce_request_id(i) for i in ids if as_request_id(i) is not None]
+        keys = [coerce_request_id(rid) for rid in map(as_request_id, ids) if rid is not None]
         self._broken(what, [k for k in keys if k in self._pending] or None)
         return None
 
