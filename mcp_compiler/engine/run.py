@@ -31,6 +31,7 @@ class ElementCall:
     start_s: float | None = None
     end_s: float | None = None
     deduplicated_from: int | None = None  # the element whose identical call this one shared
+    exception: str | None = None  # as TaskRecord.exception: the type of an exception not a ToolError
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "args": self.args, "status": self.status, "error": self.error}
@@ -39,6 +40,8 @@ class ElementCall:
             d[k] = round(value, 6) if value is not None else None
         if self.deduplicated_from is not None:
             d["deduplicated_from"] = self.deduplicated_from
+        if self.exception is not None:
+            d["exception"] = self.exception
         return d
 
 
@@ -66,6 +69,17 @@ def _no_edges() -> list[int]:
 
 @dataclass(slots=True)  # one per task: no __dict__ to allocate and for the GC to trace
 class TaskRecord:
+    """One task of a run as it stands: arguments as resolved, status, result or error, timing, edges.
+
+    `exception` marks an error that is not a `ToolError`: the tool (a Python function, a toolbox)
+    or the engine raised something no one raised on purpose, such as a `KeyError`. The task still
+    fails alone, with `error` saying `KeyError: ...` as for any failure, and `exception` names the
+    type (`"KeyError"`), so a bug is told apart from a tool's ordinary failure (a fuzz test flags
+    it). A task that shared the failed call (`deduplicated_from`), and a spread task whose first
+    failed element raised one, carry it too. It is None otherwise, and `to_dict()` then leaves it
+    out, so the shape of a run without such errors is unchanged.
+    """
+
     id: int
     tool: str
     args: dict[str, Any] | None = None  # as resolved; None until the task starts
@@ -86,6 +100,7 @@ class TaskRecord:
     ordered_after: list[int] = field(default_factory=_no_edges)
     # A spread task's calls, one per element of its list, in element order; None for a plain task.
     calls: list[ElementCall] | None = None
+    exception: str | None = None  # the type of an exception that was not a ToolError (see above)
 
     @property
     def done(self) -> bool:
@@ -102,6 +117,8 @@ class TaskRecord:
         d["ordered_after"] = list(self.ordered_after)
         if self.calls is not None:
             d["calls"] = [c.to_dict() for c in self.calls]
+        if self.exception is not None:
+            d["exception"] = self.exception
         for k in ("start_s", "end_s"):
             if d[k] is not None:
                 d[k] = round(d[k], 6)

@@ -295,8 +295,9 @@ class Scheduler:
                 result = await self._calls.call(bound.spec, arguments, lane, started, progress)
             except ToolError as e:
                 self._finish(record, "error", error=str(e) or type(e).__name__)
-            except Exception as e:  # a tool's own bug is that task's error, not the run's
+            except Exception as e:  # a tool's own bug is that task's error, not the run's; marked as one
                 log.debug("task %s raised", record.id, exc_info=True)
+                record.exception = type(e).__name__
                 self._finish(record, "error", error=f"{type(e).__name__}: {e}")
             else:
                 self._finish(record, "ok", result)
@@ -324,6 +325,7 @@ class Scheduler:
         twin = slot.twin_of
         if twin is not None:  # the identical call it waited for has ended: its outcome is this one's
             source = twin.record
+            record.exception = source.exception
             self._finish(record, source.status, result=source.result, error=source.error)
             return None
         needed = sorted(record.deps + record.after) if record.after else record.deps
@@ -394,6 +396,7 @@ class Scheduler:
         record.deduplicated_from = first.record.id
         if first.ended:
             source = first.record
+            record.exception = source.exception
             self._finish(record, source.status, result=source.result, error=source.error)
         else:
             slot.twin_of = first

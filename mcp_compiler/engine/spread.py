@@ -19,8 +19,9 @@ The scheduler hands a task here only when its arguments hold a spread reference
   in the Run (the failed ones are null in `result`).
 - Identical calls among the elements of one concurrent spread over a read-only or idempotent tool
   are made once (`deduplicated_from`: the first element's index).
-- Each call is recorded in `TaskRecord.calls` (index, arguments, status, error, timing; its value
-  only once, in the task's `result`) and reported as the task's progress when it ends.
+- Each call is recorded in `TaskRecord.calls` (index, arguments, status, error, `exception` for a
+  failure that was not a ToolError, timing; its value only once, in the task's `result`) and
+  reported as the task's progress when it ends.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class _Spread:
                 if call.deduplicated_from is not None:
                     first = self.records[call.deduplicated_from]
                     self.values[call.index] = self.values[first.index]
+                    call.exception = first.exception
                     self.end(call, first.status, first.error)
         finally:
             for call in self.records:
@@ -117,6 +119,7 @@ class _Spread:
         failed = [c for c in self.records if c.status != "ok"]
         if not failed:
             return "ok", self.values, None
+        self.record.exception = failed[0].exception  # the element its error names
         return "error", self.values, self.failure(failed)
 
     async def one(self, i: int, arguments: dict[str, Any]) -> None:
@@ -127,7 +130,8 @@ class _Spread:
                 self.values[i] = await self.calls.call(self.bound.spec, arguments, lane, lambda: self.start(call), relay)
         except ToolError as e:
             self.end(call, "error", str(e) or type(e).__name__)
-        except Exception as e:  # a tool's own bug is that call's error, not the run's
+        except Exception as e:  # a tool's own bug is that call's error, not the run's; marked as one
+            call.exception = type(e).__name__
             self.end(call, "error", f"{type(e).__name__}: {e}")
         else:
             self.end(call, "ok")
