@@ -7,6 +7,7 @@ never by their message text, and never leak out of the package as they are.
 
     CompilerError
     ├── PlanError        the plan text or content is wrong (line, column); nothing ran
+    │   └── UnknownTool  a name the catalog does not have, or a bare name several servers share
     ├── ConfigError      the config file cannot be used; says where
     ├── RequestError     a compile_and_run call cannot run as asked (the tool error the host sees)
     │   └── NoPlanner    a query came in and no model can plan it
@@ -18,9 +19,10 @@ never by their message text, and never leak out of the package as they are.
     │                        retry only for tools marked read-only or idempotent)
     └── LLMError         an LLM call failed (kind: auth, rate_limit, timeout, ...)
 
-`PlanError` and `LLMError` are defined beside the code that raises them (`plan.py`,
-`llm/base.py`, which carry extra fields: line and column, kind and status); they derive from
-`CompilerError` all the same, and `mcp_compiler` re-exports every one of them.
+`PlanError`, `UnknownTool` and `LLMError` are defined beside the code that raises them
+(`language/plan.py`, `tools/catalog.py`, `llm/base.py`, which carry extra fields: line and column,
+the tool's name, kind and status); they derive from `CompilerError` all the same, and
+`mcp_compiler` re-exports every one of them.
 """
 
 from __future__ import annotations

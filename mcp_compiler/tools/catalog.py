@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..language.plan import PlanError
 from .toolbox import ToolSpec, positional_order
 
 __all__ = ["Catalog", "UnknownTool", "UnavailableTool", "tool_line", "param_list", "first_line", "shape", "signature"]
@@ -41,8 +42,12 @@ class UnavailableTool(ToolSpec):
         return [f"arg{i}" for i in range(1, _UNAVAILABLE_POSITIONAL + 1)]
 
 
-class UnknownTool(LookupError):
-    """A plan names a tool the catalog does not have, or a bare name several servers share."""
+class UnknownTool(PlanError, LookupError):
+    """A plan names a tool the catalog does not have, or a bare name several servers share.
+
+    A `PlanError` (the plan's content is wrong; the checks re-raise it with the task's line and
+    column), and a `LookupError` as it has always been, for callers of `Catalog.resolve`.
+    """
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
