@@ -2,9 +2,10 @@
 
 A real `mcp-compiler serve` on stdio, behind it a raw-JSON-RPC upstream that returns hostile values
 on demand (tests/fixtures/fuzz_upstream.py), in front of it a real `mcp` SDK client. Every case must
-come back within its bound as a result (a tool error is fine) that is not an internal error, and the
-session must serve the next case. CI runs a few hundred cases; `MCP_COMPILER_FUZZ_CASES=5000` runs
-long (the README's figures come from that run).
+come back within its bound as a result (a tool error is fine) that is neither an internal error nor
+a task failed on an exception of ours (not a tool error), and the session must serve the next case.
+CI runs a few hundred cases; `MCP_COMPILER_FUZZ_CASES=5000` runs long (the README's figures come
+from that run).
 """
 
 from __future__ import annotations
@@ -81,6 +82,20 @@ def _char(rng: random.Random) -> str:
     return chr(code + 0x800 if code >= 0xD800 else code)
 
 
+def engine_exceptions(run: dict[str, Any] | None) -> list[str]:
+    """The tasks (and a spread's calls) of a reply that failed on an exception of ours rather than a
+    tool error: the engine records its type as `exception`, where a tool error has none. Such a task
+    is an ordinary task error in the reply's text, so "internal error" alone would miss it."""
+    found = []
+    for task in (run or {}).get("tasks") or []:
+        records = [(f"task {task.get('id')}", task)]
+        records += [(f"task {task.get('id')} call {c.get('index')}", c) for c in task.get("calls") or []]
+        for where, record in records:
+            if record.get("exception"):
+                found.append(f"{where} raised {record['exception']}: {str(record.get('error'))[:200]}")
+    return found
+
+
 def server_rss_kib(config: Path) -> int:
     """Peak RSS (VmHWM) of the `serve` process for this config, from /proc."""
     for entry in Path("/proc").iterdir():
@@ -125,6 +140,8 @@ async def test_the_surface_survives_fuzzed_plans_arguments_results_and_schemas(t
             text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
             if "internal error" in text:
                 problems.append(f"case {n} ({family}) internal error: {str(arguments)[:200]}")
+            for bug in engine_exceptions(result.structured_content):
+                problems.append(f"case {n} ({family}) {bug}: {str(arguments)[:200]}")
         peak = server_rss_kib(config)
         with anyio.fail_after(30):  # still serving
             final = await client.call_tool("compile_and_run", {"plan": '1. fuzz.echo("still here")\njoin()'})
