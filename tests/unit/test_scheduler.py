@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import random
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -126,9 +127,6 @@ async def work(ms: int, inputs: list, n: int = 0) -> int:
 work.read_only = True  # type: ignore[attr-defined]  # no side effects: plan order does not hold it back
 
 
-MAKESPAN_SLACK: list[tuple[float, float]] = []  # (makespan - critical path, share of the bound used) per example
-
-
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dags())
 def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tuple[list[int], list[list[int]]]) -> None:
@@ -144,7 +142,6 @@ def test_makespan_stays_near_the_critical_path_and_no_task_starts_early(dag: tup
     assert_dependencies_end_first(run)
     cp = critical_path_s(sleeps, deps)
     makespan = max(r.end_s for r in run.tasks)
-    MAKESPAN_SLACK.append((makespan - cp, (makespan - cp) / (cp * 0.10 + 0.030)))
     assert makespan >= cp - 0.005  # sanity: nothing finishes faster than its sleeps
     assert makespan <= cp * 1.10 + 0.030, f"makespan {makespan:.3f} s vs critical path {cp:.3f} s"
 
@@ -671,14 +668,44 @@ async def test_a_reference_to_a_task_that_is_not_in_the_run_is_an_error_result()
     assert_final_and_timed(run)
 
 
-def test_makespan_overhead_report() -> None:
-    """Prints what the property test measured (pytest -s shows it); every example stayed in bound."""
-    if MAKESPAN_SLACK:
-        slack = sorted(s for s, _ in MAKESPAN_SLACK)
-        used = max(u for _, u in MAKESPAN_SLACK)
-        print(f"\nmakespan - critical path over {len(slack)} DAGs: median {slack[len(slack) // 2] * 1000:.1f} ms, "
-              f"max {slack[-1] * 1000:.1f} ms; at most {used:.0%} of the allowed 10% + 30 ms")
-        assert used <= 1.0
+def fixed_dags(count: int, seed: int = 20) -> list[tuple[list[int], list[list[int]]]]:
+    """`dags()`'s shape, drawn from a seeded generator: the same DAGs on every run."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        n = rng.randint(4, 12)
+        sleeps = [rng.randint(20, 100) for _ in range(n)]
+        deps = [sorted(rng.sample(range(i), min(i, rng.randint(0, 3)))) if i else [] for i in range(n)]
+        out.append((sleeps, deps))
+    return out
+
+
+def test_typical_makespan_overhead_is_a_small_share_of_the_allowance() -> None:
+    """The property test holds each DAG within the critical path + 10% + 30 ms; this one says what
+    is typical, on DAGs of its own: the median example uses at most a third of that allowance (about
+    a tenth here; a scheduler that hands each ready task out 6 ms late uses half). Prints the figures
+    (pytest -s shows them)."""
+    slack: list[float] = []
+    used: list[float] = []
+    for sleeps, deps in fixed_dags(6):
+        plan = parse_plan(dag_plan(sleeps, deps))
+
+        async def main(plan: Any = plan) -> Run:
+            return await execute(plan, tools={"work": work}, max_concurrency=100, max_per_server=100)
+
+        run = anyio.run(main)
+        assert run.ok, [(r.id, r.status, r.error) for r in run.tasks]
+        cp = critical_path_s(sleeps, deps)
+        over = max(r.end_s for r in run.tasks) - cp
+        assert over >= -0.005  # nothing finishes faster than its sleeps
+        slack.append(over)
+        used.append(over / (cp * 0.10 + 0.030))
+    slack.sort()
+    used.sort()
+    median = used[len(used) // 2]
+    print(f"\nmakespan - critical path over {len(slack)} DAGs: median {slack[len(slack) // 2] * 1000:.1f} ms, "
+          f"max {slack[-1] * 1000:.1f} ms; median {median:.0%}, at most {used[-1]:.0%} of the allowed 10% + 30 ms")
+    assert median <= 1 / 3, f"the median DAG used {median:.0%} of the allowance"
 
 
 async def test_a_blocking_tool_past_its_timeout_is_an_error_without_waiting_for_the_thread() -> None:

@@ -156,6 +156,13 @@ async def test_a_spread_longer_than_max_spread_makes_no_call() -> None:
     assert [c[0] for c in box.calls] == ["data.items"]
 
 
+async def test_a_spread_of_exactly_max_spread_elements_makes_every_call() -> None:
+    box = Box()
+    run = await _compiler(box, max_spread=5).run_plan("1. data.items(5)\n2. data.fact($1.items[*].name)")
+    assert run.task(2).status == "ok", run.task(2).error
+    assert [c[0] for c in box.calls] == ["data.items"] + ["data.fact"] * 5
+
+
 async def test_a_spread_of_a_spread_tasks_value_and_a_spread_inside_a_string() -> None:
     box = Box()
     run = await _compiler(box).run_plan(
