@@ -77,9 +77,9 @@ class ScriptedLLM:
             raise LLMError(self.name, f"the script ran out: call {number} has no reply (the script has "
                            f"{len(self.script)}); the system prompt begins {request.system[:60]!r}", kind="config")
         step = self.script[number - 1]
-        if isinstance(step, Exception) or (isinstance(step, type) and issubclass(step, Exception)):
+        if isinstance(step, Exception | type):  # an exception, or an exception class (Step allows no other)
             raise step
-        text = step(request.system, request.messages) if callable(step) else step
+        text = step if isinstance(step, str) else step(request.system, request.messages)
         if not isinstance(text, str):
             raise TypeError(f"script entry {number} gave {type(text).__name__}, not a reply string")
         cuts = [i for i in (text.find(s) for s in request.stop if s) if i >= 0]

@@ -227,7 +227,7 @@ async def close_quietly(aclose: Callable[[], object], *, what: str) -> None:
         try:
             result = aclose()
             if hasattr(result, "__await__"):
-                await result  # type: ignore[misc]
+                await result
         except Exception as err:
             log.debug("closing %s failed: %s", what, err)
 

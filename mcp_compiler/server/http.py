@@ -356,7 +356,7 @@ def header_timeout_protocol(timeout_s: float) -> type:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11Protocol(H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11Protocol(H11Protocol):
         """A request's headers must be complete within `header_timeout_s` of its first byte, and a
         new connection's first request within as long of the connection: else 408, and close.
 
