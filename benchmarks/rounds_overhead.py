@@ -3,7 +3,7 @@ destructive task, approved by the host, in process (`mcp.Client(server)`), 2026-
 
     python benchmarks/rounds_overhead.py [--calls 30]
 
-2026-07-28 answers `input_required` before anything runs and runs on the retry (server/rounds.py);
+2026-07-28 answers `input_required` before anything runs and runs on the retry (server/round_trips.py);
 the handshake era asks mid-call. Both tools are instant, so the difference is the round trip and
 the run held across it. Prints a Markdown table of milliseconds per call (median, p90).
 """

@@ -49,7 +49,7 @@ class UsageError(Exception):
 VERBOSE_HELP = "more logs on stderr (-vv: debug); before or after the command"
 BENCH_MOVED = (
     "the benchmarks are not part of the installed command: from a clone of the repository, run "
-    "`python -m benchmarks.bench --quick` (see the README)"
+    "`python -m benchmarks.bench --quick` (see docs/benchmarks.md)"
 )
 
 

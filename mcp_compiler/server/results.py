@@ -1,4 +1,4 @@
-"""The result contract: a Run as the `CallToolResult` of `compile_and_run` (the README's "The result").
+"""The result contract: a Run as the `CallToolResult` of `compile_and_run` (docs/server.md#the-result).
 
 - `content[0]` is text: **the answer**. For a plan it is the value of each task nothing else
   uses (the "answer tasks", `run.plain_answer`'s rule), written from the reply's own copies

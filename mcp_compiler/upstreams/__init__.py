@@ -33,7 +33,7 @@ The modules, one idea each:
 - With `relay_to_hosts=True` (the MCP server) each session offers the server sampling,
   elicitation and roots, and its requests and log messages during a call go to the host of that
   call (`relay.HostRelay`, one per server; the host is `relay.current_host()` in the calling task).
-- Values follow the README's "value of a task" rule (`values.py`). `is_error` results raise
+- Values follow the "value of a task" rule (docs/plan-language.md#the-value-of-a-task) (`values.py`). `is_error` results raise
   `ToolError(text)`; so does what a server can make the SDK raise (an error response, a result
   that does not parse); any other exception is a bug and propagates as it is (`failures.py`).
 

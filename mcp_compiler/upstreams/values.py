@@ -1,6 +1,6 @@
 """A tool result as a value: what a task's reference sees, and the check against its output schema.
 
-The README's "value of a task" rule: `structured_content` when present, else the text content
+The "value of a task" rule (docs/plan-language.md#the-value-of-a-task): `structured_content` when present, else the text content
 parsed as JSON when it parses, else the text; a result with other content blocks (images, audio,
 resources) is kept as data. An `is_error` result raises `ToolError(text)`.
 """

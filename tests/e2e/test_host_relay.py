@@ -141,7 +141,7 @@ async def test_a_2026_era_host_is_asked_the_upstreams_requests_through_input_req
     tmp_path: Path, legacy_upstream: bool
 ) -> None:
     # A 2026-07-28 host has no back channel mid-call: the upstream's requests become questions of
-    # the run held across round trips (server/rounds.py), and the SDK client answers them with its
+    # the run held across round trips (server/round_trips.py), and the SDK client answers them with its
     # callbacks on each retry.
     host = Host()
     plan = '1. ask.ask_model("otters")\n2. ask.ask_person("favourite colour?")\n3. ask.roots()\njoin()'

@@ -60,7 +60,7 @@ def test_search_finds_the_intended_tool_for_hand_written_queries_among_1000() ->
     catalog = big_catalog()
     assert len(catalog) == 1001 and len(QUERIES) >= 50
     scores = recall(catalog)
-    # Measured 0.44 and 0.91 (README); a ranking that ignores descriptions or parameters falls far below.
+    # Measured 0.44 and 0.91 (docs/benchmarks.md#finding-tools); a ranking that ignores descriptions or parameters falls far below.
     assert scores["recall@5"] >= 0.85, scores
     assert scores["recall@1"] >= 0.40, scores
 
