@@ -1,4 +1,5 @@
-"""The config file: Claude Desktop's `mcpServers` shape plus a `compiler` section.
+"""The config file: Claude Desktop's `mcpServers` shape plus a `compiler` section, and the
+shapes other hosts write (Cursor, Windsurf, Cline, VS Code) read as they are.
 
 ```json
 {
@@ -11,18 +12,29 @@
 }
 ```
 
-- A server entry is stdio (`command`, `args`, `env`, `cwd`) or Streamable HTTP (`url`, `headers`).
-  The kind comes from an optional `type`/`transport` key ("stdio", "http", "streamable-http", ...)
-  or, without one, from which of `command`/`url` is present. `disabled: true` skips an entry.
+- A server entry is stdio (`command`, `args`, `env`, `envFile`, `cwd`), Streamable HTTP (`url`,
+  `headers`) or the older HTTP+SSE transport (`type: "sse"`). The kind comes from an optional
+  `type`/`transport`/`transportType` key ("stdio", "http", "streamable-http", "sse", ...) or,
+  without one, from which of `command`/`url` is present. `disabled: true` skips an entry.
+- Other hosts' keys we read: VS Code's top-level `servers` (beside or instead of `mcpServers`) and
+  `inputs` (`${input:ID}` is read from the environment variable named by the id, upper-cased,
+  every other character than a letter or digit as `_`: `perplexity-key` -> `PERPLEXITY_KEY`);
+  `envFile` (VS Code, Cursor, Cline; relative to the config file's folder); Cline's `timeout`
+  (seconds, the same as our `timeout_s`) and `autoApprove` (Roo Code's `alwaysAllow`), kept as
+  `auto_approve`; Windsurf's `serverUrl`; `disabledTools` (Windsurf, Roo Code), added to `deny`.
+  Keys another host documents that mean nothing here (VS Code's `dev`, Roo Code's `watchPaths`,
+  ...) are logged as a warning and ignored (`FOREIGN_KEYS`).
 - Our per-server extras: `allow`/`deny` (tool names, glob patterns), `timeout_s`, `max_concurrency`,
   `ordering` ("plan", the default: calls not marked read-only keep plan order; "free": none do).
-- `${VAR}` and `${VAR:-default}` expand from the environment in every string value; `$${` is a
-  literal `${`. A missing variable without a default is an error naming the server and field.
+- `${VAR}`, `${env:VAR}` and `${VAR:-default}` expand from the environment in every string value;
+  `$${` is a literal `${`; `${userHome}` and `${workspaceFolder}` as VS Code and Cursor define them.
+  A missing variable without a default is an error naming the server and field.
 - Unknown keys inside a server entry or the `compiler` section are errors (they are typos). Unknown
   top-level keys are ignored, because Claude Desktop keeps its own settings in the same file, unless
   they look like a misspelling of `mcpServers` or `compiler`.
 - Every problem is raised as one `ConfigError` whose message names the place
-  (`mcpServers.weather.url: not a valid http(s) URL`), never a pydantic traceback.
+  (`mcpServers.weather.url: not a valid http(s) URL`), never a pydantic traceback, and never the
+  file's name: the caller that chose the file says it once.
 - `env` and `headers` values are `SecretStr`: they never show in a repr, a log line or an error.
 """
 
@@ -30,6 +42,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import re
 import sys
@@ -39,6 +52,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -61,7 +75,10 @@ __all__ = [
     "CompilerConfig",
     "StdioServerConfig",
     "HttpServerConfig",
+    "SseServerConfig",
     "ServerConfig",
+    "FOREIGN_KEYS",
+    "input_variable",
     "load_config",
     "parse_config",
     "default_config",
@@ -70,10 +87,28 @@ __all__ = [
     "RESERVED_PREFIXES",
 ]
 
-
+logger = logging.getLogger(__name__)
 
 _STDIO_TYPES = {"stdio"}
 _HTTP_TYPES = {"http", "streamable-http", "streamable_http", "streamablehttp", "streamableHttp"}
+_SSE_TYPES = {"sse"}
+# Where hosts write the transport: `type` (Claude Code, VS Code, Cline), `transport`, Cline's older
+# `transportType`.
+_TYPE_KEYS = ("type", "transport", "transportType")
+
+# Keys other hosts document in a server entry that mean nothing to us: warned about and ignored, so
+# a config copied from that host loads. Keys we can honour are fields instead (`autoApprove`, ...).
+FOREIGN_KEYS: dict[str, str] = {
+    "dev": "VS Code (watch and debug a server in development)",
+    "gallery": "VS Code (where a server was installed from)",
+    "version": "VS Code (the installed server's version)",
+    "sandboxEnabled": "VS Code (its own sandbox for the server)",
+    "sandbox": "VS Code (its own sandbox for the server)",
+    "watchPaths": "Roo Code (restart the server when files change)",
+    "auth": "Cursor (static OAuth client credentials; mcp-compiler does not sign in to servers)",
+    "oauth": "Claude Code (OAuth settings; mcp-compiler does not sign in to servers)",
+    "headersHelper": "Claude Code (a command that prints headers)",
+}
 
 
 class _Strict(BaseModel):
@@ -85,12 +120,30 @@ class _ServerCommon(_Strict):
 
     type: str | None = None
     transport: str | None = None
+    transport_type: str | None = Field(default=None, validation_alias=AliasChoices("transportType", "transport_type"))
     disabled: bool = False
     allow: list[str] | None = None
     deny: list[str] = Field(default_factory=list)
-    timeout_s: PositiveFloat | None = None
+    # Windsurf's and Roo Code's list of tools switched off: the same as `deny`.
+    disabled_tools: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("disabledTools", "disabled_tools")
+    )
+    # Cline's `timeout` (seconds, for each call) is read as this.
+    timeout_s: PositiveFloat | None = Field(default=None, validation_alias=AliasChoices("timeout_s", "timeout"))
     max_concurrency: PositiveInt | None = None
     ordering: Literal["plan", "free"] | None = None  # None: the engine's default, "plan"
+    # Tools the person approved ahead of time (Cline's `autoApprove`, Roo Code's `alwaysAllow`):
+    # names or glob patterns, kept for the confirmation policy to read; nothing here acts on them.
+    auto_approve: tuple[str, ...] = Field(
+        default=(), validation_alias=AliasChoices("autoApprove", "alwaysAllow", "auto_approve")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_timeout(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "timeout" in data and "timeout_s" in data:
+            raise ValueError("give `timeout_s` or Cline's `timeout` (seconds), not both")
+        return data
 
     def allows(self, tool: str) -> bool:
         """Whether the allow/deny lists (glob patterns) let `tool` into the catalog."""
@@ -98,7 +151,7 @@ class _ServerCommon(_Strict):
 
         if self.allow is not None and not any(fnmatchcase(tool, p) for p in self.allow):
             return False
-        return not any(fnmatchcase(tool, p) for p in self.deny)
+        return not any(fnmatchcase(tool, p) for p in (*self.deny, *self.disabled_tools))
 
 
 class StdioServerConfig(_ServerCommon):
@@ -106,7 +159,9 @@ class StdioServerConfig(_ServerCommon):
 
     command: str
     args: list[str] = Field(default_factory=list)
+    # With `envFile`, its variables are here too (read when the config is loaded; `env` wins).
     env: dict[str, SecretStr] = Field(default_factory=dict)
+    env_file: str | None = Field(default=None, validation_alias=AliasChoices("envFile", "env_file"))
     cwd: str | None = None
 
     @field_validator("command")
@@ -128,7 +183,7 @@ class StdioServerConfig(_ServerCommon):
 class HttpServerConfig(_ServerCommon):
     """A Streamable HTTP endpoint."""
 
-    url: str
+    url: str = Field(validation_alias=AliasChoices("url", "serverUrl"))  # serverUrl: Windsurf's
     headers: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("url")
@@ -148,22 +203,38 @@ class HttpServerConfig(_ServerCommon):
         return {k: v.get_secret_value() for k, v in self.headers.items()}
 
 
+class SseServerConfig(HttpServerConfig):
+    """An endpoint of the older HTTP+SSE transport (`type: "sse"`): a GET stream of events and a
+    POST endpoint the stream names. An `HttpServerConfig` for everything but how it connects."""
+
+    @property
+    def kind(self) -> Literal["sse"]:  # type: ignore[override]
+        return "sse"
+
+
 def _server_kind(entry: Any) -> str:
     """Pick the model for a raw server entry; unknown shapes get a tag that fails clearly."""
     if not isinstance(entry, Mapping):
         return "stdio"  # the model rejects a non-object with a plain "must be an object" error
-    declared = entry.get("type", entry.get("transport"))
+    declared = _declared_type(entry)
     if isinstance(declared, str):
         if declared in _STDIO_TYPES:
             return "stdio"
         if declared in _HTTP_TYPES or declared.lower() in _HTTP_TYPES:
             return "http"
+        if declared.lower() in _SSE_TYPES:
+            return "sse"
         return "unsupported"
-    if "url" in entry and "command" not in entry:
+    has_url = "url" in entry or "serverUrl" in entry
+    if has_url and "command" not in entry:
         return "http"
-    if "command" not in entry and "url" not in entry:
+    if "command" not in entry and not has_url:
         return "neither"
     return "stdio"
+
+
+def _declared_type(entry: Mapping[str, Any]) -> Any:
+    return next((entry[key] for key in _TYPE_KEYS if key in entry), None)
 
 
 class _Unsupported(_Strict):
@@ -176,10 +247,9 @@ class _Unsupported(_Strict):
         from pydantic_core import core_schema
 
         def fail(value: Any) -> Any:
-            declared = value.get("type", value.get("transport"))
             raise ValueError(
-                f"unsupported transport {declared!r}: use 'stdio' (command/args) "
-                "or 'http'/'streamable-http' (url)"
+                f"unsupported transport {_declared_type(value)!r}: use 'stdio' (command/args), "
+                "'http'/'streamable-http' (url) or 'sse' (url)"
             )
 
         return core_schema.no_info_plain_validator_function(fail)
@@ -192,7 +262,7 @@ class _Neither(_Unsupported):
 
         def fail(value: Any) -> Any:
             for key in value:
-                close = difflib.get_close_matches(str(key), ("command", "url"), n=1, cutoff=0.6)
+                close = difflib.get_close_matches(str(key), ("command", "url", "serverUrl"), n=1, cutoff=0.6)
                 if close:
                     raise ValueError(f"unknown key {key!r} (did you mean {close[0]!r}?)")
             raise ValueError("needs either `command` (a stdio server) or `url` (a Streamable HTTP server)")
@@ -200,11 +270,12 @@ class _Neither(_Unsupported):
         return core_schema.no_info_plain_validator_function(fail)
 
 
-ServerConfig = StdioServerConfig | HttpServerConfig
+ServerConfig = StdioServerConfig | HttpServerConfig  # SseServerConfig is an HttpServerConfig
 
 _ServerEntry = Annotated[
     Annotated[StdioServerConfig, Tag("stdio")]
     | Annotated[HttpServerConfig, Tag("http")]
+    | Annotated[SseServerConfig, Tag("sse")]
     | Annotated[_Unsupported, Tag("unsupported")]
     | Annotated[_Neither, Tag("neither")],
     Discriminator(_server_kind),
@@ -266,7 +337,11 @@ class Config(BaseModel):
 
     @property
     def servers(self) -> dict[str, ServerConfig]:
-        return {name: s for name, s in self.mcp_servers.items() if not s.disabled}  # type: ignore[misc]
+        # Validation leaves only these two kinds (the other tags never validate); isinstance says so to mypy.
+        return {
+            name: s for name, s in self.mcp_servers.items()
+            if isinstance(s, StdioServerConfig | HttpServerConfig) and not s.disabled
+        }
 
     @model_validator(mode="after")
     def _prefixes_are_unique(self) -> Config:
@@ -300,33 +375,65 @@ def server_prefix(key: str) -> str:
 
 # ---- environment expansion -------------------------------------------------------------------
 
-_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+# `$${` (a literal), `${VAR}` / `${env:VAR}` with an optional `:-default`, `${input:ID}` (VS Code),
+# `${userHome}` and `${workspaceFolder}` (VS Code, Cursor). Any other `${...}` stays as written.
+_VAR = re.compile(
+    r"\$\$\{"
+    r"|\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}"
+    r"|\$\{input:([^}]+)\}"
+)
+_HOST_VARIABLES = ("userHome", "workspaceFolder")
 
 
-def expand_env(value: Any, where: str = "", environ: Mapping[str, str] | None = None) -> Any:
-    """Expand `${VAR}` / `${VAR:-default}` in every string of a JSON value.
+def input_variable(input_id: str) -> str:
+    """The environment variable a VS Code `${input:ID}` is read from: the id upper-cased, every
+    character but a letter or digit written `_` (`perplexity-key` -> `PERPLEXITY_KEY`)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", input_id).upper()
+
+
+def expand_env(
+    value: Any,
+    where: str = "",
+    environ: Mapping[str, str] | None = None,
+    *,
+    inputs: Mapping[str, Mapping[str, Any]] | None = None,
+    workspace: str | None = None,
+) -> Any:
+    """Expand `${VAR}` / `${env:VAR}` / `${VAR:-default}` / `${input:ID}` in every string of a
+    JSON value. `inputs` are VS Code's declared inputs by id; `workspace` is `${workspaceFolder}`.
 
     `where` is the dotted path of `value`, used in the error for a variable that is not set.
     """
     env = os.environ if environ is None else environ
-    if isinstance(value, str):
-        return _expand_string(value, where, env)
-    if isinstance(value, list):
-        return [expand_env(v, f"{where}[{i}]", env) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: expand_env(v, f"{where}.{k}" if where else str(k), env) for k, v in value.items()}
-    return value
+    host = {"userHome": str(Path.home()), "workspaceFolder": workspace or os.getcwd()}
+
+    def walk(value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            return _expand_string(value, where, env, inputs or {}, host)
+        if isinstance(value, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return value
+
+    return walk(value, where)
 
 
-def _expand_string(text: str, where: str, env: Mapping[str, str]) -> str:
+def _expand_string(
+    text: str, where: str, env: Mapping[str, str], inputs: Mapping[str, Mapping[str, Any]], host: Mapping[str, str]
+) -> str:
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
+        if match.group(3) is not None:
+            return _input_value(match.group(3), where, env, inputs)
         name, default = match.group(1), match.group(2)
         if name in env:
             return env[name]
         if default is not None:
             return default
+        if name in host:
+            return host[name]
         raise ConfigError(
             f"{where}: environment variable {name} is not set "
             f"(set it, or write ${{{name}:-default}} to give a default)"
@@ -335,37 +442,78 @@ def _expand_string(text: str, where: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(substitute, text)
 
 
+def _input_value(input_id: str, where: str, env: Mapping[str, str], inputs: Mapping[str, Mapping[str, Any]]) -> str:
+    """VS Code asks the person for an input; we have nobody to ask, so it comes from the environment."""
+    variable = input_variable(input_id)
+    if input_id not in inputs:
+        declared = ", ".join(repr(i) for i in inputs) or "none"
+        raise ConfigError(f"{where}: ${{input:{input_id}}} is not declared in `inputs` (declared: {declared})")
+    if variable in env:
+        return env[variable]
+    declared_input = inputs[input_id]
+    if isinstance(declared_input.get("default"), str):
+        return str(declared_input["default"])
+    about = declared_input.get("description")
+    raise ConfigError(
+        f"{where}: ${{input:{input_id}}}{f' ({about})' if isinstance(about, str) else ''} is asked for by "
+        f"VS Code; mcp-compiler reads it from the environment variable {variable}: set it"
+    )
+
+
 # ---- loading -----------------------------------------------------------------------------------
 
-_TOP_LEVEL = ("mcpServers", "compiler")
+# VS Code's `.vscode/mcp.json` calls the section `servers` and declares `inputs` beside it.
+_SERVER_SECTIONS = ("mcpServers", "servers")
+_TOP_LEVEL = (*_SERVER_SECTIONS, "compiler", "inputs")
 
 
-def parse_config(data: Any, *, environ: Mapping[str, str] | None = None, source: str = "config") -> Config:
-    """Validate a config already read from JSON. Raises ConfigError."""
+def parse_config(
+    data: Any, *, environ: Mapping[str, str] | None = None, base_dir: str | os.PathLike[str] | None = None
+) -> Config:
+    """Validate a config already read from JSON. Raises ConfigError.
+
+    `base_dir` is the folder of the file it came from: relative `envFile`s are read from there, and
+    it gives `${workspaceFolder}` (without it, the working directory).
+    """
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a JSON object")
-    _check_top_level_typos(data, source)
-    expanded = expand_env(data, "", environ)
+        raise ConfigError("the top level must be a JSON object")
+    _check_top_level_typos(data)
+    inputs = _inputs(data.get("inputs"))
+    entries, section_of = _server_entries(data)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    # A config in a host's dot-folder (`.vscode/mcp.json`, `.cursor/mcp.json`) belongs to the folder above.
+    workspace = base.parent if base_dir is not None and base.name.startswith(".") else base
+    expanded: dict[str, Any] = {}
+    for name, entry in entries.items():
+        where = f"{section_of[name]}.{name}"
+        entry = expand_env(_drop_foreign_keys(entry, where), where, environ, inputs=inputs, workspace=str(workspace))
+        expanded[name] = _with_env_file(entry, where, base)
+    document: dict[str, Any] = {"mcpServers": expanded}
+    if "compiler" in data:
+        document["compiler"] = expand_env(data["compiler"], "compiler", environ, workspace=str(workspace))
     try:
-        return Config.model_validate(expanded)
+        return Config.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(_render_errors(exc, source)) from None
+        raise ConfigError(_render_errors(exc, section_of)) from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate a config file; with no path, the project's own default servers."""
+    """Read and validate a config file; with no path, the project's own default servers.
+
+    The errors do not name the file: the caller that chose it says it once (the CLI does).
+    """
     if path is None:
         return default_config()
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read the config file ({exc.strerror or exc})") from None
+        raise ConfigError(f"cannot read the config file ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return parse_config(data, source=str(file))
+        raise ConfigError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return parse_config(data, base_dir=file.resolve().parent)
 
 
 def default_config() -> Config:
@@ -382,25 +530,116 @@ def default_config() -> Config:
     return Config.model_validate({"mcpServers": servers})
 
 
-def _check_top_level_typos(data: dict[str, Any], source: str) -> None:
+def _check_top_level_typos(data: dict[str, Any]) -> None:
     for key in data:
         if key in _TOP_LEVEL:
             continue
         close = difflib.get_close_matches(key, _TOP_LEVEL, n=1, cutoff=0.75)
-        if close or key.lower() in ("mcp_servers", "servers", "mcpservers"):
+        if close or key.lower() in ("mcp_servers", "mcpservers"):
             hint = close[0] if close else "mcpServers"
-            raise ConfigError(f"{source}: unknown key {key!r} (did you mean {hint!r}?)")
+            raise ConfigError(f"unknown top-level key {key!r} (did you mean {hint!r}?)")
+
+
+def _inputs(raw: Any) -> dict[str, Mapping[str, Any]]:
+    """VS Code's `inputs`, by id: what `${input:ID}` may name."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ConfigError("inputs: must be a JSON array (VS Code's list of inputs)")
+    found: dict[str, Mapping[str, Any]] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise ConfigError(f"inputs[{i}]: must be an object with an `id` string")
+        found[item["id"]] = item
+    return found
+
+
+def _server_entries(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every server entry of `mcpServers` and VS Code's `servers`, and which section each is from."""
+    entries: dict[str, Any] = {}
+    section_of: dict[str, str] = {}
+    for section in _SERVER_SECTIONS:
+        block = data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            raise ConfigError(f"{section}: must be a JSON object of servers by name")
+        for name, entry in block.items():
+            if name in entries:
+                raise ConfigError(f"{section}.{name}: also in {section_of[name]}; a server name may appear once")
+            entries[name] = entry
+            section_of[name] = section
+    return entries, section_of
+
+
+def _drop_foreign_keys(entry: Any, where: str) -> Any:
+    """The entry without the keys another host documents and we have no use for; each is logged."""
+    if not isinstance(entry, dict):
+        return entry
+    for key in entry.keys() & FOREIGN_KEYS.keys():
+        logger.warning("%s.%s: ignored; a setting of %s", where, key, FOREIGN_KEYS[key])
+    return {k: v for k, v in entry.items() if k not in FOREIGN_KEYS}
+
+
+def _with_env_file(entry: Any, where: str, base: Path) -> Any:
+    """A stdio entry with its `envFile`'s variables added to `env` (whose own values win)."""
+    if not isinstance(entry, dict):
+        return entry
+    name = entry.get("envFile", entry.get("env_file"))
+    if not isinstance(name, str) or "command" not in entry or not isinstance(entry.get("env", {}), dict):
+        return entry  # not ours to read: validation says what is wrong
+    path = base / Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{where}.envFile: cannot read {path} ({exc.strerror or exc})") from None
+    return {**entry, "env": {**parse_env_file(text), **entry.get("env", {})}}
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """A dotenv file's variables: `NAME=value` lines, `export ` allowed, `#` comments, values in
+    single quotes as written, in double quotes with `\\n` and `\\"` escapes. Nothing is expanded."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
+            continue  # as dotenv does: a line that is not an assignment is skipped
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1]
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace("\\n", "\n").replace('\\"', '"')
+        else:
+            value = re.sub(r"\s+#.*$", "", value)  # an unquoted value ends at a comment
+        found[name] = value
+    return found
+
+
+def _keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """The keys a model reads: field names and every alias a host writes them by."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        keys.append(name)
+        if isinstance(field.validation_alias, AliasChoices):
+            keys.extend(str(choice) for choice in field.validation_alias.choices)
+    return tuple(dict.fromkeys(keys))
 
 
 _KNOWN_FIELDS: dict[str, tuple[str, ...]] = {
-    "stdio": tuple(StdioServerConfig.model_fields),
-    "http": tuple(HttpServerConfig.model_fields),
-    "compiler": tuple(CompilerConfig.model_fields),
+    "stdio": _keys(StdioServerConfig),
+    "http": _keys(HttpServerConfig),
+    "sse": _keys(SseServerConfig),
+    "compiler": _keys(CompilerConfig),
 }
-_TAGS = {"stdio", "http", "unsupported", "neither"}
+_TAGS = {"stdio", "http", "sse", "unsupported", "neither"}
 
 
-def _render_errors(exc: ValidationError, source: str) -> str:
+def _render_errors(exc: ValidationError, section_of: Mapping[str, str]) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
@@ -410,7 +649,10 @@ def _render_errors(exc: ValidationError, source: str) -> str:
             family = loc.pop(2)
         elif loc and loc[0] == "compiler":
             family = "compiler"
-        lines.append(f"{'.'.join(loc) or source}: {_message(error, loc, family)}")
+        if len(loc) >= 2 and loc[0] == "mcpServers":
+            loc[0] = section_of.get(loc[1], loc[0])  # say `servers.x` for VS Code's section
+        message = _message(error, loc, family)
+        lines.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -418,6 +660,10 @@ def _message(error: Any, loc: list[str], family: str | None) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _KNOWN_FIELDS.get(family or "", ())
+        kinds = {"stdio": "a stdio server", "http": "an HTTP server", "sse": "an SSE server"}
+        for other in ("stdio", "http"):
+            if family in kinds and loc[-1] in _KNOWN_FIELDS[other] and loc[-1] not in known:
+                return f"unknown key for {kinds[family]} (it is for {kinds[other]})"
         close = difflib.get_close_matches(loc[-1], known, n=1)
         return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     if kind == "missing":

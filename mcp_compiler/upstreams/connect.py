@@ -1,4 +1,5 @@
-"""One connection to one server, opened: the transport (a stdio child or Streamable HTTP), the
+"""One connection to one server, opened: the transport (a stdio child, Streamable HTTP or the older
+HTTP+SSE), the
 `Wire` on its streams, the SDK's `Client` over them; and why an attempt failed, said plainly."""
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.session import MessageHandlerFnT
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from .._version import __version__
-from ..config import CompilerConfig, HttpServerConfig, ServerConfig, StdioServerConfig
+from ..config import CompilerConfig, HttpServerConfig, ServerConfig, SseServerConfig, StdioServerConfig
 from .failures import describe_exception, leaf, redact_url
 from .relay import HostRelay
 from .stdout_codec import reporting_utf8
@@ -80,6 +82,17 @@ async def _open_transport(
             yield streams
         return
     assert isinstance(config, HttpServerConfig)
+    # Read timeout above the call timeout: our own deadline (the call policy's) should fire first.
+    read_timeout_s = max(300.0, call_timeout_s + 30)
+    if isinstance(config, SseServerConfig):
+        # The SDK's SSE client builds its own HTTP client (origin-checked redirects); it has no
+        # session-gone signal to watch for: a dropped stream ends the connection, and we reconnect.
+        async with sse_client(
+            config.url, headers=config.header_values(), timeout=compiler.connect_timeout_s,
+            sse_read_timeout=read_timeout_s,
+        ) as streams:
+            yield streams
+        return
 
     async def on_response(response: httpx2.Response) -> None:
         # A 404 to a request carrying our session id means the server dropped the session (the
@@ -87,8 +100,7 @@ async def _open_transport(
         if response.status_code == 404 and "mcp-session-id" in response.request.headers:
             on_session_gone()
 
-    # Read timeout above the call timeout: our own deadline (the call policy's) should fire first.
-    timeout = httpx2.Timeout(compiler.connect_timeout_s, read=max(300.0, call_timeout_s + 30))
+    timeout = httpx2.Timeout(compiler.connect_timeout_s, read=read_timeout_s)
     http = httpx2.AsyncClient(
         headers=config.header_values(), timeout=timeout, event_hooks={"response": [on_response]},
     )
