@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from .json_form import parse_json_plan
@@ -317,13 +317,13 @@ class PlanParser:
         text = self._buf[i:j].strip()
         if not text:
             raise self._error(i, "expected a value")
-        return string_value(text, self._error_at(i)), j
+        return self._string_value(text, i), j
 
     def _value(self, i: int) -> tuple[Value, int]:
         c = self._char(i)
         if c in ('"', "'"):
             text, j = self._string(i)
-            return string_value(text, self._error_at(i)), j
+            return self._string_value(text, i), j
         if c == "[":
             return self._list(i)
         if c == "{":
@@ -511,8 +511,10 @@ class PlanParser:
         line_start = self._newlines[before - 1] + 1 if before else 0
         return before + 1, i - line_start + 1
 
-    def _error_at(self, i: int) -> Callable[[str], PlanError]:
-        return lambda message: self._error(i, message)
+    def _string_value(self, text: str, at: int) -> Value:
+        if "$" not in text:  # most strings: no reference to look for, and no error to place
+            return text
+        return string_value(text, lambda message: self._error(at, message))
 
     def _error(self, i: int, message: str) -> PlanError:
         line, col = self._line_col(min(i, len(self._buf)))
