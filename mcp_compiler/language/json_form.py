@@ -58,7 +58,8 @@ def _json_task(item: Any, n: int) -> Task:
         raise PlanError(f"{where}.id: expected a positive integer, got {task_id!r}")
     if not isinstance(tool, str) or not TOOL_NAME.fullmatch(tool):
         raise PlanError(f"{where}.tool: expected a tool name, got {tool!r}")
-    raw_args, raw_kwargs = item.get("args", []), item.get("kwargs", {})
+    raw_args: Any = item.get("args", [])
+    raw_kwargs: Any = item.get("kwargs", {})
     if not isinstance(raw_kwargs, dict):
         raise PlanError(f"{where}.kwargs: expected an object of arguments by name, got {_json_kind(raw_kwargs)}")
     if isinstance(raw_args, dict):

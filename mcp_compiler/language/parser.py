@@ -3,6 +3,7 @@
 The grammar, one statement after another (whitespace and newlines between them):
 
     Thought: free text to the end of the line
+    # a comment, to the end of the line (also after a task, or between arguments)
     ID. NAME(ARG, ..., KEY=ARG, ...)     a task; arguments may span lines
     ID. NAME(...) after $N, $M           a task that runs after tasks N and M, using no value of theirs
     join()  /  ID. join()                 ends the plan
@@ -12,7 +13,9 @@ The grammar, one statement after another (whitespace and newlines between them):
 An ARG is a JSON value (Python spellings `True`, `None`, single quotes accepted), a reference
 `$N` / `${N}` with a path (`.key`, `[0]`, `["key"]`, and at most one `[*]`: a spread), or, for compatibility with the reference
 LLMCompiler prompts, bare text such as `search(Star Wars (1977 film))`, read up to the next
-top-level `,` or `)`. Inside strings `$N.path` and `${N.path}` are references (`${N}` ends one, so
+top-level `,` or `)`. A `#` outside strings starts a comment that runs to the end of the line,
+wherever whitespace may go; a Thought line and bare text are read as written, `#` included.
+Inside strings `$N.path` and `${N.path}` are references (`${N}` ends one, so
 text may follow it) and `$$` is a literal `$`. A plan may also be JSON: `{"tasks": [...]}`.
 
 The parser re-reads the statement in progress on each chunk and only commits once every look-ahead
@@ -184,6 +187,7 @@ class PlanParser:
         task_id: int | None = None
         if isdigit(self._buf[i]):
             m = self._match(ID, i)
+            assert m is not None  # a digit is there
             task_id = int(m.group())
             j = m.end()
             if self._char(j) != ".":
@@ -218,7 +222,9 @@ class PlanParser:
 
     def _after(self, i: int) -> tuple[list[int], int]:
         """`after $N, $M` following a task's ')' on the same line; ([], i) when there is none."""
-        k = self._skip_ws(i, newlines=False)
+        k = self._skip_ws(i, newlines=False, comments=False)
+        if self._char(k) == "#":
+            return [], i  # a comment takes the rest of the line: no `after` list, nothing to wait for
         if not self._starts(k, "after") or self._char(k + 5) not in (" ", "\t", "\r", "$", "\n", ""):
             return [], i
         ids: list[int] = []
@@ -230,7 +236,9 @@ class PlanParser:
             if ref.path:
                 raise self._error(k, f"`after` names whole tasks: write ${ref.task}, without a path")
             ids.append(ref.task)
-            k = self._skip_ws(j, newlines=False)
+            k = self._skip_ws(j, newlines=False, comments=False)
+            if self._char(k) == "#":
+                return ids, k
             if self._char(k) == ",":
                 k = self._skip_ws(k + 1, newlines=False)
                 continue
@@ -421,7 +429,8 @@ class PlanParser:
                 raise self._error(i, "expected ',' or '}' in an object")
 
     def _string(self, i: int) -> tuple[str, int]:
-        quote, out, j = self._buf[i], [], i + 1
+        quote, j = self._buf[i], i + 1
+        out: list[str] = []
         while True:
             c = self._char(j)
             if c == "":
@@ -485,10 +494,23 @@ class PlanParser:
             self._need(len(self._buf))
         return piece == word
 
-    def _skip_ws(self, i: int, *, newlines: bool) -> int:
+    def _skip_ws(self, i: int, *, newlines: bool, comments: bool = True) -> int:
+        """Past spaces (and line ends when `newlines`) and `#` comments. A comment runs to its line
+        end, which it leaves to be read; one whose line end has not arrived yet runs to the end of
+        the text so far, where the caller's next read waits for more."""
         spaces = " \t\r\n" if newlines else " \t\r"
-        while i < len(self._buf) and self._buf[i] in spaces:
-            i += 1
+        buf = self._buf
+        while i < len(buf):
+            c = buf[i]
+            if c in spaces:
+                i += 1
+            elif c == "#" and comments:
+                end = buf.find("\n", i)
+                if end < 0:
+                    return len(buf)
+                i = end
+            else:
+                break
         return i
 
     def _statement_starts(self, i: int) -> bool:

@@ -40,8 +40,13 @@ def string_value(text: str, error: Callable[[str], PlanError]) -> Value:
         return text
     parts: list[str | Ref] = []
     lit, i = "", 0
-    char = lambda k: text[k] if k < len(text) else ""  # noqa: E731
-    fail = lambda k, msg: error(f"in the string {text!r}: {msg}")  # noqa: E731
+
+    def char(k: int) -> str:
+        return text[k] if k < len(text) else ""
+
+    def fail(k: int, message: str) -> PlanError:
+        return error(f"in the string {text!r}: {message}")
+
     while i < len(text):
         c = text[i]
         if c != "$":

@@ -157,7 +157,7 @@ def _safe_class(base: Any) -> Any:
     }
     if "unevaluatedProperties" in keywords:
         overrides["unevaluatedProperties"] = _guard_unevaluated(keywords["unevaluatedProperties"])
-    return jsonschema.validators.extend(base, overrides)
+    return jsonschema.validators.extend(base, overrides)  # type: ignore[no-untyped-call]  # unannotated in types-jsonschema
 
 
 def _dialect_class(document: Any) -> Any:
