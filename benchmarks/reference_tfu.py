@@ -38,7 +38,9 @@ from typing import Any, Collection, Dict, List, Optional
 
 import anyio
 
-from mcp_compiler import CallPolicy, FunctionToolbox, Limits, Run, Scheduler, check_plan, parse_plan
+from mcp_compiler import FunctionToolbox, Limits, Run, check_plan, parse_plan
+from mcp_compiler.engine.policy import CallPolicy
+from mcp_compiler.engine.scheduler import Scheduler
 
 # ---- the reference ---------------------------------------------------------------------------------
 #

@@ -24,7 +24,9 @@ from typing import Any
 
 import anyio
 
-from mcp_compiler import CallPolicy, FunctionToolbox, Limits, Run, Scheduler, check_plan, parse_plan
+from mcp_compiler import FunctionToolbox, Limits, Run, check_plan, parse_plan
+from mcp_compiler.engine.policy import CallPolicy
+from mcp_compiler.engine.scheduler import Scheduler
 
 
 async def noop(x: Any) -> Any:

@@ -4,24 +4,44 @@ The engine works on plain Python functions too:
 
     plan = mcp_compiler.parse_plan('1. add(1, 2)\\n2. add($1, 10)\\njoin()')
     run = await mcp_compiler.execute(plan, tools={"add": add})
+
+What is exported here is the public API (tests/project/test_public_api.py holds it): the entry
+points, the plan and Run models, the toolbox interface, the config and limit types and the exception
+family. Everything else is reachable through its module and may change between releases; the
+gateway over a config file's MCP servers is `mcp_compiler.gateway.open_gateway`, the LLM backends
+are in `mcp_compiler.llm`, a scripted LLM for tests in `mcp_compiler.testing`.
 """
 
 from .compiler import Compiler, execute
-from .engine.policy import CallPolicy, Limits, ServerLimits
+from .config import Config, load_config
+from .engine.policy import Limits, ServerLimits
 from .engine.run import Run, TaskRecord
-from .engine.scheduler import Scheduler
-from .errors import CallRefused, CallTimeout, CompilerError, ConfigError, ConnectionLost, RequestError
-from .language.checks import BoundTask, check_plan
-from .language.parser import PlanParser, parse_plan
+from .errors import (
+    CallRefused,
+    CallTimeout,
+    CompilerError,
+    ConfigError,
+    ConnectionLost,
+    NoPlanner,
+    OverBudget,
+    RequestError,
+)
+from .language.checks import check_plan
+from .language.parser import parse_plan
 from .language.plan import Plan, PlanError, Ref, Task, Template
 from .llm import LLMError
-from .tools.catalog import Catalog, UnknownTool
+from .tools.catalog import UnknownTool
 from .tools.toolbox import FunctionToolbox, Toolbox, ToolError, ToolSpec
 
 __all__ = [
-    "BoundTask", "CallPolicy", "CallRefused", "CallTimeout", "Catalog", "Compiler", "CompilerError",
-    "ConfigError", "ConnectionLost", "FunctionToolbox", "LLMError", "Limits", "Plan", "PlanError", "PlanParser", "Ref",
-    "RequestError", "Run", "Scheduler", "ServerLimits", "Task", "TaskRecord", "Template", "ToolError",
-    "ToolSpec", "Toolbox", "UnknownTool", "check_plan", "execute", "parse_plan",
+    # entry points
+    "Compiler", "execute", "parse_plan", "check_plan", "load_config",
+    # the plan, the Run, the tools
+    "Plan", "Task", "Ref", "Template", "Run", "TaskRecord", "Toolbox", "FunctionToolbox", "ToolSpec",
+    # config and limits
+    "Config", "Limits", "ServerLimits",
+    # the exception family
+    "CompilerError", "PlanError", "UnknownTool", "ConfigError", "RequestError", "NoPlanner", "ToolError",
+    "CallTimeout", "CallRefused", "ConnectionLost", "OverBudget", "LLMError",
 ]
 from ._version import __version__ as __version__  # defined once, in _version.py

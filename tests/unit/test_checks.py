@@ -10,8 +10,9 @@ from typing import Any
 import anyio
 import pytest
 
-from mcp_compiler import FunctionToolbox, Plan, PlanError, PlanParser, Ref, Task, check_plan, execute, parse_plan
+from mcp_compiler import FunctionToolbox, Plan, PlanError, Ref, Task, check_plan, execute, parse_plan
 from mcp_compiler.language.checks import PlanChecker
+from mcp_compiler.language.parser import PlanParser
 from mcp_compiler.language.plan import Template, template
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcp_compiler import PlanError, PlanParser, Ref, Template, parse_plan
+from mcp_compiler import PlanError, Ref, Template, parse_plan
+from mcp_compiler.language.parser import PlanParser
 from mcp_compiler.language.plan import Plan, Task, template
 
 # The plans of the reference LLMCompiler's few-shot prompts (ParallelQA, HotpotQA, Movie), as written
@@ -415,3 +416,99 @@ def test_a_reference_key_with_a_bracket_inside_streams_like_the_whole_text(key: 
     assert whole[1].args == [[Ref(1, (path,))]]
     for cut in range(len(text)):  # two pieces: the first, holding a line end, is read at once
         assert _feed_in_pieces(text, [cut]) == whole, cut
+
+
+# ---- comments: `#` to the end of the line, outside strings -----------------------------------------
+
+# A comment holding everything that would mean something outside one.
+_COMMENT = "# a comment: ) , ( \" ' $1 [*] {x after $2 join() <END_OF_PLAN> 9. f("
+
+
+def _commented(value: object) -> str:
+    """A value's text with a comment after every separator of its lists and objects."""
+    sep = ",  " + _COMMENT + "\n    "
+    if isinstance(value, list):
+        return "[" + sep.join(_commented(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + sep.join(f"{json.dumps(k)}: {_commented(v)}" for k, v in value.items()) + "}"
+    from mcp_compiler.language.plan import format_value
+
+    return format_value(value)  # type: ignore[arg-type]
+
+
+def _with_comments(plan: Plan) -> str:
+    """The plan's text with a comment line before every line, a comment after every argument's ','
+    and list or object separator, and one after every task's ')' and `after` list."""
+    from mcp_compiler.language.plan import join_text
+
+    lines = [_COMMENT]
+    for task in plan.tasks:
+        if task.thought:
+            lines += [f"Thought: {task.thought}", "  " + _COMMENT]
+        parts = [_commented(v) for v in task.args] + [f"{k}={_commented(v)}" for k, v in task.kwargs.items()]
+        after = " after " + ", ".join(f"${i}" for i in task.after) if task.after else ""
+        lines.append(f"{task.id}. {task.tool}(" + (",  " + _COMMENT + "\n  ").join(parts) + ")" + after + "  " + _COMMENT)
+        lines.append(_COMMENT)
+    lines += [join_text(plan.answer) + " " + _COMMENT, "<END_OF_PLAN>"]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(plans(), st.data())
+def test_comments_anywhere_whitespace_goes_change_no_task_however_the_text_is_cut(
+    plan: Plan, data: st.DataObject
+) -> None:
+    text = _with_comments(plan)
+    assert parse_plan(text).tasks == plan.tasks
+    cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=12))
+    assert _feed_in_pieces(text, cuts) == plan.tasks
+
+
+def test_a_commented_plan_streams_the_same_when_cut_at_every_point() -> None:
+    text = (
+        "# compare two rivers\n"
+        '1. wiki.fact("Nile", "length_km")   # the first\n'
+        '2. wiki.fact("Amazon",  # the second, "$1" and ) are comment text\n'
+        '   "length_km") after $1  # waits\n'
+        '3. math.eval("a # b", {"a": $1.value,  # a\n  "b": [$2.value, 1]})\n'
+        "join()  # done <END_OF_PLAN>\n"
+    )
+    whole = parse_plan(text)
+    assert [t.tool for t in whole.tasks] == ["wiki.fact", "wiki.fact", "math.eval"]
+    assert whole.tasks[1].args == ["Amazon", "length_km"] and whole.tasks[1].after == (1,)
+    assert whole.tasks[2].args == ["a # b", {"a": Ref(1, ("value",)), "b": [Ref(2, ("value",)), 1]}]
+    assert whole.joined
+    for cut in range(len(text) + 1):
+        assert _feed_in_pieces(text, [cut]) == whole.tasks, cut
+    assert _feed_in_pieces(text, list(range(len(text)))) == whole.tasks
+
+
+def test_the_docs_spread_example_with_comments_parses() -> None:
+    plan = parse_plan(
+        '1. wiki.rank("river", "length_km", 6)\n'
+        '2. wiki.fact($1.items[*].name, "length_km")        # six calls, one per ranked river\n'
+        '3. math.eval("x / 1.609344", {"x": $2[*].value})   # six more, one per value of task 2\n'
+        'join("$2[*].name: $2[*].value km", $3[*].value)\n'
+    )
+    assert [t.id for t in plan.tasks] == [1, 2, 3] and plan.answer is not None
+
+
+def test_a_comment_after_a_task_hands_the_task_out_before_its_line_ends() -> None:
+    parser = PlanParser()
+    assert [t.id for t in parser.feed('1. f(1)  # the line end has not arrived')] == [1]
+    assert [t.id for t in parser.feed(" yet\n2. g($1) after $1 # and")] == [2]
+    assert parser.close() == []
+
+
+def test_strings_thoughts_and_bare_text_keep_their_hash() -> None:
+    plan = parse_plan("Thought: issue #5 first\n1. search(C# language)\n2. f('#x', \"y#\")\n")
+    assert plan.thoughts == ["issue #5 first"]
+    assert plan.tasks[0].args == ["C# language"]
+    assert plan.tasks[1].args == ["#x", "y#"]
+
+
+def test_a_comment_does_not_hide_an_error_and_an_error_after_one_is_placed_right() -> None:
+    with pytest.raises(PlanError, match=r"line 2, column 8: expected ',' or '\)' after an argument"):
+        parse_plan("# fine\n1. f(1 2)  # comment\n")
+    with pytest.raises(PlanError, match="unterminated string"):
+        parse_plan('1. f("a # not a comment)\n')

@@ -25,12 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_compiler import (
-    CallPolicy,
     FunctionToolbox,
     Limits,
-    PlanParser,
     Run,
-    Scheduler,
     ServerLimits,
     ToolError,
     ToolSpec,
@@ -38,8 +35,11 @@ from mcp_compiler import (
     execute,
     parse_plan,
 )
+from mcp_compiler.engine.policy import CallPolicy
 from mcp_compiler.engine.run import FINAL_STATUSES
+from mcp_compiler.engine.scheduler import Scheduler
 from mcp_compiler.language.checks import bind_task
+from mcp_compiler.language.parser import PlanParser
 from mcp_compiler.tools.catalog import Catalog
 
 pytestmark = pytest.mark.anyio
