@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the resource methods' results are MCP's; the engine never i
     import mcp_types as types
 
 __all__ = [
-    "ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "NO_RESOURCES", "as_toolbox", "positional_order", "settle",
+    "ToolSpec", "ToolError", "Toolbox", "FunctionToolbox", "NO_RESOURCES", "as_toolbox", "positional_order",
     "spec_from_function", "ToolProgress",
 ]
 
@@ -214,8 +214,3 @@ class FunctionToolbox(Toolbox):
         # A blocking function must not stall every other task on the event loop.
         # On a timeout or cancellation the run moves on; the thread finishes in the background.
         return await anyio.to_thread.run_sync(functools.partial(fn, **arguments), abandon_on_cancel=True)
-
-
-async def settle(toolbox: Toolbox | Any, tools: Iterable[str] | None) -> None:
-    """`toolbox.settle(tools)`, for a caller that may hold a plain object (at once for one)."""
-    await as_toolbox(toolbox).settle(tools)
