@@ -24,7 +24,15 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-__all__ = ["Kind", "StateStore", "default_state"]
+from ..errors import CompilerError, ConfigError
+
+__all__ = ["STATE_ENV", "Kind", "StateStore", "StateUnavailable", "default_state", "state_from_url"]
+
+STATE_ENV = "MCP_COMPILER_STATE"  # the state URL, when neither `serve --state` nor `compiler.state` names one
+
+
+class StateUnavailable(CompilerError):
+    """The state backend did not answer in time, or cannot be reached; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,36 @@ class StateStore(abc.ABC):
     async def size(self, kind: Kind) -> tuple[int, int]:
         """(entries, bytes) the kind holds now, after expiry."""
 
+    async def aclose(self) -> None:
+        """Release the backend's connections (nothing to release in memory)."""
+
 
 def default_state() -> StateStore:
     """The backend used when none is configured: this process's memory."""
     from .memory import MemoryState
 
     return MemoryState()
+
+
+def state_from_url(url: str | None, *, timeout_s: float = 2.0) -> StateStore:
+    """The backend a state URL names: `memory://` (the default, this process) or
+    `redis://[user:password@]host:port/db` / `rediss://` (shared by replicas; the `redis` extra).
+    `timeout_s` bounds every call to a remote backend."""
+    scheme = (url or "memory://").partition("://")[0].lower()
+    if scheme == "memory" and url in (None, "", "memory://", "memory:"):
+        return default_state()
+    if scheme in ("redis", "rediss") and "://" in (url or ""):
+        try:
+            import redis  # noqa: F401 - only to say which extra is missing
+        except ImportError:
+            raise ConfigError(
+                "the state backend redis:// needs the Redis client, an optional extra: "
+                "pip install 'mcp-compiler[redis]'"
+            ) from None
+        from .redis import RedisState
+
+        return RedisState(url or "", timeout_s=timeout_s)
+    raise ConfigError(
+        f"unknown state URL scheme {scheme + '://'!r}: use memory:// or "
+        "redis://[user:password@]host:port/db (or rediss:// for TLS)"
+    )
