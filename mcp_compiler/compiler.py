@@ -111,7 +111,9 @@ class Compiler:
         run = Run()
         await self._scheduler(run, on_event, confirm).run(bound)
         run.timings["execute_s"] = run.elapsed()
-        run.answer = plain_answer(run) if parsed.answer is None else project(parsed.answer, run).text
+        run.answer = (
+            plain_answer(run) if parsed.answer is None else project(parsed.answer, run, self.limits.max_value_bytes).text
+        )
         run.timings["total_s"] = run.elapsed()
         return run
 
@@ -153,7 +155,10 @@ class Compiler:
                 rnd.decision, rnd.reason = "replan", SEARCH_ROUND_REASON
                 history = _history(run)
                 continue
-            projection = round_answer(planner.text, run, catalog, records) if not planner.error else None
+            projection = (
+                round_answer(planner.text, run, catalog, records, self.limits.max_value_bytes)
+                if not planner.error else None
+            )
             if projection is not None:  # join(VALUE, ...) and every task succeeded: no joiner call
                 run.answer = rnd.reason = projection
                 rnd.decision, rnd.projected = "finish", True

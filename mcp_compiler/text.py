@@ -16,6 +16,10 @@ pattern, and a container is checked by pydantic-core's native JSON encoder (whic
 surrogate; about 2 µs per task of a Run). Only a container that holds one is walked in Python,
 and rebuilt only along the paths to the strings that changed; otherwise the very object passed
 in is returned (`scrub(v) is v`).
+
+`cut(text, limit, setting)` is the one way a text that reaches a reply or a host is bounded: an
+error text, a progress message, a log line. Beyond `limit` UTF-8 bytes it keeps the start and
+says how long the text was and which setting cut it.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import Any, TypeVar
 
 import pydantic_core
 
-__all__ = ["REPLACEMENT", "has_surrogates", "scrub"]
+__all__ = ["MESSAGE_BYTES", "REPLACEMENT", "cut", "has_surrogates", "scrub"]
 
 REPLACEMENT = "\ufffd"
+MESSAGE_BYTES = 4 * 2**10  # an upstream's progress message or log line, as a host is sent it
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 T = TypeVar("T")
@@ -36,6 +41,17 @@ T = TypeVar("T")
 def has_surrogates(text: str) -> bool:
     """Whether `text` holds a surrogate code point (which UTF-8 cannot encode)."""
     return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def cut(text: str, limit: int, setting: str) -> str:
+    """`text` when its UTF-8 takes at most `limit` bytes; else its first `limit` bytes (whole
+    characters) and a marker: `… [cut: N bytes in all; <setting>]`."""
+    if len(text) <= limit // 4:  # at most 4 bytes a character: within the limit, not encoded
+        return text
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return f"{data[:limit].decode('utf-8', 'ignore')}… [cut: {len(data):,} bytes in all; {setting}]"
 
 
 def scrub(value: T) -> T:

@@ -39,9 +39,13 @@ import anyio
 
 from ..errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from ..language.plan import NO_ELEMENT, Value, measure, resolved_size
+from ..text import cut
 from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec, as_toolbox
 
-__all__ = ["CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK"]
+__all__ = [
+    "CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK",
+    "cut_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,8 @@ class Limits:
     max_value_bytes: int = 16 * 2**20  # one task's resolved arguments, or one result
     max_run_bytes: int = 128 * 2**20  # every result of one run together
     max_spread: int = 1_000  # the calls of one spread task (`$N.path[*]`): elements of its list
+    max_run_calls: int = 10_000  # tool calls of one run together, every spread's included
+    max_error_bytes: int = 8 * 2**10  # one error text as a run keeps it; longer ones are cut with a marker
     ordering: Ordering = "plan"  # side effects on one server keep plan order (the scheduler's edges)
     servers: Mapping[str, ServerLimits] = field(default_factory=dict)
 
@@ -342,6 +348,11 @@ class _CallTimer:
             self._woken = anyio.Event()
             with anyio.move_on_after(nearest - now if nearest < math.inf else None):
                 await self._woken.wait()
+
+
+def cut_text(text: str, limit: int, setting: str = "compiler.max_error_bytes") -> str:
+    """An error text as a run keeps it: at most `limit` bytes and a marker (`text.cut`)."""
+    return cut(text, limit, setting)
 
 
 def _mib(size: int) -> str:

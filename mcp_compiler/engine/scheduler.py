@@ -48,8 +48,9 @@ import anyio.lowlevel
 from ..language.checks import BoundTask
 from ..language.coercion import coerce_arguments
 from ..language.plan import ResolveError, arguments_key, resolve
+from ..text import MESSAGE_BYTES, cut
 from ..tools.toolbox import ToolError
-from .policy import Lane, RunCalls
+from .policy import Lane, RunCalls, cut_text
 from .run import NO_EDGES, Run, TaskRecord
 from .spread import SpreadFailed, run_spread
 
@@ -288,7 +289,7 @@ class Scheduler:
                     on_event(record)
 
             relay = self._on_progress
-            progress = None if relay is None else (lambda value, total, message: relay(record, value, total, message))
+            progress = None if relay is None else (lambda value, total, message: relay(record, value, total, _note(message)))
             if self._ready and not self._starting:  # _before_wait(), without its frame
                 self._before_wait()
             try:
@@ -336,7 +337,8 @@ class Scheduler:
         if failed:
             first = slots[failed[0]].record
             because = "" if first.id in record.deps else f" (this task was to run after task {first.id})"
-            self._finish(record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}: {first.error}{because}")
+            # Named, not copied: N dependents of one long error would carry it N times.
+            self._finish(record, "skipped", error=f"task {first.id} ({first.tool}) {first.status}; see its error{because}")
             return None
         return {d: slots[d].record.result for d in record.deps}
 
@@ -404,6 +406,8 @@ class Scheduler:
         return True
 
     def _finish(self, record: TaskRecord, status: Any, result: Any = None, error: str | None = None) -> None:
+        if error is not None:
+            error = cut_text(error, self._calls.policy.limits.max_error_bytes)
         record.status, record.result, record.error = status, result, error
         record.end_s = end = time.perf_counter() - self._run.started
         if record.start_s is None:
@@ -422,3 +426,8 @@ class Scheduler:
 
     def _now(self) -> float:
         return time.perf_counter() - self._run.started
+
+
+def _note(message: str | None) -> str | None:
+    """A server's progress message as the host is sent it: cut to `text.MESSAGE_BYTES`."""
+    return message if message is None else cut(message, MESSAGE_BYTES, "an upstream's progress message")

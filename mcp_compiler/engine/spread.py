@@ -36,8 +36,9 @@ from ..errors import CompilerError
 from ..language.checks import BoundTask
 from ..language.coercion import coerce_arguments
 from ..language.plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
+from ..text import MESSAGE_BYTES, cut
 from ..tools.toolbox import ToolError
-from .policy import RunCalls
+from .policy import RunCalls, cut_text
 from .run import ElementCall, Run, TaskRecord
 
 __all__ = ["SpreadFailed", "run_spread", "spread_list"]
@@ -147,6 +148,8 @@ class _Spread:
 
     def end(self, call: ElementCall, status: Any, error: str | None = None) -> None:
         self.task_started()
+        if error is not None:
+            error = cut_text(error, self.calls.policy.limits.max_error_bytes)
         call.status, call.error, call.end_s = status, error, self.now()
         if call.start_s is None:
             call.start_s = call.end_s
@@ -159,6 +162,8 @@ class _Spread:
     def relay(self, i: int, value: float, total: float | None, message: str | None) -> None:
         """A server's progress report during element i's call, as the task's progress."""
         assert self.progress is not None
+        if message:
+            message = cut(message, MESSAGE_BYTES, "an upstream's progress message")
         text = f"element {i}: {value:g}" + (f"/{total:g}" if total else "") + (f" {message}" if message else "")
         self.progress(self.record, self.finished, self.size, text)
 

@@ -12,6 +12,9 @@
   named by `args_stored` / `result_stored`: `{"uri", "bytes", "mime_type", "parts", "preview"}`.
   Binary content (image and audio data, blob resources) never travels in JSON: in a task's
   result it is a `resource_link` to the kept bytes.
+- A spread task's `calls` (each call's arguments and error) and a task's `error` are measured
+  the same way: `calls` over budget becomes `calls_stored`; an error over budget stays a string,
+  its start and the link to the whole text (`…/tasks/<n>/error`).
 - A reply over `max_reply_bytes` links its largest remaining values, one at a time, until it fits.
 - Resource URIs from upstreams are namespaced (`server/resources.py`), so the host can read them
   through mcp-compiler.
@@ -96,10 +99,10 @@ class _Field:
     """A task's `args` or `result` in the reply: inline, or kept and linked."""
 
     task: dict[str, Any]
-    key: str  # "args" or "result"
-    path: str  # where it is kept: tasks/<n> or tasks/<n>/args
+    key: str  # "args", "result", "error" or "calls"
+    path: str  # where it is kept: tasks/<n>, tasks/<n>/args, tasks/<n>/error, tasks/<n>/calls
     size: int
-    stored: dict[str, Any] | None = None
+    stored: dict[str, Any] | str | None = None  # the link in the task (an error's: its cut text)
 
 
 @dataclass
@@ -222,7 +225,10 @@ def _shape_task(reply: _Reply, record: TaskRecord, task: dict[str, Any], prefix:
                 block = native.kept = _link_block(f"task {n} {block['type']}", uri, mime, len(data))
             shaped.append(block)
         task["result"] = shaped
-    for key, path in (("args", f"tasks/{n}/args"), ("result", f"tasks/{n}")):
+    # A spread's call records (each call's arguments and error) and an error text count against
+    # the budget as values do: each is linked when it is too large, and cut to fit the reply.
+    keys = (("args", f"tasks/{n}/args"), ("result", f"tasks/{n}"), ("error", f"tasks/{n}/error"), ("calls", f"tasks/{n}/calls"))
+    for key, path in keys:
         if task.get(key) is not None:
             reply.fields.append(_Field(task, key, path, _size(task[key])))
 
@@ -278,6 +284,10 @@ def _link_field(reply: _Reply, item: _Field) -> int:
     uri = reply.keep(item.path, stored)
     cut = reply.preview_chars
     preview = text[:cut] + ("…" if len(text) > cut and cut else "")
+    if item.key == "error":  # an error stays a string: its start, and where the rest is
+        where = f"the whole error: {uri}" if uri else "the rest was not kept"
+        item.stored = item.task["error"] = f"{preview} [{_human(len(stored.data))} in all; {where}]"
+        return _size(item.stored)
     item.stored = item.task[f"{item.key}_stored"] = reply.info(uri, stored, preview)
     return _size(item.stored) + len(item.key) + 10
 
@@ -320,7 +330,7 @@ def _fit(reply: _Reply) -> str:
         in_text = set(reply.answer_ids) if reply.plain else set()
 
         def copies(f: _Field) -> int:
-            return 2 if f.key == "result" and f.task["id"] in in_text else 1
+            return 2 if f.key in ("result", "error") and f.task["id"] in in_text else 1
 
         def link_field(f: _Field) -> int:
             return _link_field(reply, f) * copies(f)
@@ -338,7 +348,7 @@ def _fit(reply: _Reply) -> str:
                 break
             reply.preview_chars, smallest = 0, 160
             for f in reply.fields:
-                if f.stored is not None:
+                if isinstance(f.stored, dict):
                     f.stored["preview"] = ""
             continue
         freed = 0
@@ -366,7 +376,7 @@ def _answer_text(reply: _Reply) -> str:
     natives = {(n.task_id, n.index): (position + 1, n) for position, n in enumerate(reply.natives)}
     lines = []
     for record, task in leaves:
-        body = _value_text(task, natives) if record.status == "ok" else f"{record.status}: {record.error}"
+        body = _value_text(task, natives) if record.status == "ok" else f"{record.status}: {task.get('error')}"
         lines.append(f"${record.id} {record.tool}: {body}" if len(leaves) > 1 else body)
     return "\n".join(lines)
 
@@ -406,5 +416,10 @@ def _no_answer(run: Run) -> str:
         return f"The run produced no answer: {run.error}"
     failed = [t for t in run.tasks if t.status != "ok"]
     return "The run produced no answer; every task failed.\n" + "\n".join(
-        f"task {t.id} {t.tool}: {t.status}" + (f": {t.error}" if t.error else "") for t in failed[:20]
+        f"task {t.id} {t.tool}: {t.status}" + (f": {_short(t.error)}" if t.error else "") for t in failed[:20]
     )
+
+
+def _short(error: str) -> str:
+    """An error as the no-answer summary lists it: its start (the Run has it whole, or its link)."""
+    return error if len(error) <= _PREVIEW_CHARS else f"{error[:_PREVIEW_CHARS]}… (see the task's error)"

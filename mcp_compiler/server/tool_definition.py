@@ -119,6 +119,9 @@ _TASK_SCHEMA: dict[str, Any] = {
         "result_stored": {
             **_STORED, "description": "object, in place of `result` when it was too large to inline: " + _STORED_TEXT,
         },
+        "calls_stored": {
+            **_STORED, "description": "object, in place of `calls` when they were too large to inline: " + _STORED_TEXT,
+        },
     },
 }
 
@@ -144,6 +147,8 @@ RUN_SCHEMA: dict[str, Any] = {
             },
         },
         "error": {"type": "string", "description": "why the run produced no answer"},
+        "run_id": {"type": "string", "description": "the run's id, as logs, metrics and traces name it"},
+        "trace_id": {"type": "string", "description": "the OpenTelemetry trace the run ran in, when traces are on"},
     },
 }
 

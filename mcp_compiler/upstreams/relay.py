@@ -37,7 +37,7 @@ from typing import Any, Literal, Protocol
 import anyio
 import mcp_types as types
 
-from ..text import scrub
+from ..text import MESSAGE_BYTES, cut, scrub
 
 __all__ = ["Capability", "HostChannel", "HostRelay", "HostUnavailable", "current_host", "serving"]
 
@@ -195,14 +195,19 @@ class HostRelay:
 
     def _redacted(self, data: Any) -> Any:
         """Log data without configured secrets: a string redacted; structured data kept as it is
-        unless its JSON holds a secret, in which case the redacted JSON text goes instead."""
+        unless its JSON holds a secret, in which case the redacted JSON text goes instead. Either
+        way at most `text.MESSAGE_BYTES` (longer data goes as its JSON text, cut with a marker)."""
         if isinstance(data, str):
-            return self._redact(data)
+            return cut(self._redact(data), MESSAGE_BYTES, "an upstream's log line")
         try:
             text = json.dumps(data, default=str)
         except (TypeError, ValueError, RecursionError):
-            return self._redact(str(data))
+            return cut(self._redact(str(data)), MESSAGE_BYTES, "an upstream's log line")
         redacted = self._redact(text)
+        if len(redacted) > MESSAGE_BYTES // 4:
+            cut_text = cut(redacted, MESSAGE_BYTES, "an upstream's log line")
+            if cut_text is not redacted:
+                return cut_text
         return data if redacted == text else redacted
 
     async def _relay(self, what: str, ask: Any) -> Any:

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 
 from mcp_compiler import execute
 from mcp_compiler.language.plan import measure
+from mcp_compiler.server import RUN_SCHEMA
+from mcp_compiler.server.results import ReplyBudget, reply_for
+from mcp_compiler.server.store import RunStore
+from mcp_compiler.text import MESSAGE_BYTES
+from mcp_compiler.tools.toolbox import Toolbox, ToolError, ToolSpec
+from mcp_compiler.upstreams.relay import HostRelay
 
 
 async def concat(a: str, b: str) -> str:
@@ -76,3 +83,134 @@ def json_size_bound(value: object) -> int:
     estimate = measure(value, 10**9)
     assert abs(estimate - exact) <= 12
     return estimate
+
+
+# ---- one budget for everything that reaches a reply (issue 23, items 1 and 2) --------------------
+
+
+async def fail_big(n: int) -> str:
+    raise ToolError("E" * n)
+
+
+async def echo(x: object) -> object:
+    return x
+
+
+def reply_size(result: object) -> int:
+    return len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True)))  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_long_error_is_cut_once_and_its_200_dependents_only_name_it() -> None:
+    plan = "1. fail_big(1000000)\n" + "\n".join(f"{i}. echo($1)" for i in range(2, 202)) + "\njoin()"
+    run = await execute(plan, tools={"fail_big": fail_big, "echo": echo})
+    first = run.task(1).error
+    assert first is not None and first.endswith("… [cut: 1,000,000 bytes in all; compiler.max_error_bytes]")
+    assert len(first.encode()) < 8 * 2**10 + 100
+    for t in run.tasks[1:]:
+        # Named, not copied: the dependents' errors are short whatever the first one's length.
+        assert t.status == "skipped" and t.error == "task 1 (fail_big) error; see its error"
+    budget = ReplyBudget()
+    result = await reply_for(run, store=RunStore(), budget=budget)
+    assert reply_size(result) <= budget.max_reply_bytes
+    summary = result.content[0].text  # type: ignore[union-attr]
+    assert len(summary) < 10_000 and "see its error" in summary
+
+
+@pytest.mark.anyio
+async def test_many_long_errors_are_linked_to_fit_the_reply() -> None:
+    plan = "\n".join(f"{i}. fail_big({100_000 + i})" for i in range(1, 201)) + "\njoin()"
+    run = await execute(plan, tools={"fail_big": fail_big}, max_error_bytes=64 * 2**10)
+    assert all(len(t.error or "") > 60_000 for t in run.tasks)  # 200 errors of 64 KiB: 12.8 MB in the Run
+    store = RunStore()
+    budget = ReplyBudget()
+    result = await reply_for(run, store=store, budget=budget)
+    assert reply_size(result) <= budget.max_reply_bytes
+    data = result.structured_content
+    assert data is not None
+    jsonschema.validate(data, RUN_SCHEMA)
+    linked = [t["error"] for t in data["tasks"] if "the whole error: mcp-compiler://runs/" in t["error"]]
+    assert linked  # each linked error is still a string: its start and where the rest is
+    uri = linked[0].rsplit("the whole error: ", 1)[1].rstrip("]")
+    read = await store.read(uri)
+    assert read.contents[0].text.startswith("E" * 1000)  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_spread_of_1000_calls_with_2_kb_arguments_keeps_to_the_reply_budget() -> None:
+    async def items() -> list[str]:
+        return [f"{i:04d}" + "a" * 2048 for i in range(1000)]
+
+    run = await execute("1. items()\n2. echo($1[*])\njoin()", tools={"items": items, "echo": echo})
+    assert run.task(2).status == "ok" and len(run.task(2).calls or []) == 1000
+    budget, store = ReplyBudget(), RunStore()
+    result = await reply_for(run, store=store, budget=budget)
+    assert reply_size(result) <= budget.max_reply_bytes
+    data = result.structured_content
+    assert data is not None
+    jsonschema.validate(data, RUN_SCHEMA)
+    spread = data["tasks"][1]
+    assert "calls" not in spread and spread["calls_stored"]["uri"].endswith("/tasks/2/calls")
+    whole = ""
+    for k in range(1, spread["calls_stored"]["parts"] + 1):
+        whole += (await store.read(f"{spread['calls_stored']['uri']}/parts/{k}")).contents[0].text  # type: ignore[union-attr]
+    assert len(json.loads(whole)) == 1000
+
+
+@pytest.mark.anyio
+async def test_join_repeating_a_large_value_is_refused_before_it_is_built() -> None:
+    plan = "1. big(2000000)\njoin(" + ", ".join(["$1"] * 100) + ")"
+    run = await execute(plan, tools={"big": big})
+    assert run.task(1).status == "ok"
+    assert run.answer == (
+        "(refused: the answer join(...) builds would be over 16 MiB (the limit per value, "
+        "compiler.max_value_bytes); it was not built)"
+    )
+    run = await execute("1. big(2000000)\njoin($1, $1, $1)", tools={"big": big})
+    assert run.answer is not None and len(run.answer) == 3 * 2_000_000 + 2  # within the limit: built
+
+
+@pytest.mark.anyio
+async def test_join_spreading_over_a_list_counts_each_line_against_the_limit() -> None:
+    async def many() -> list[str]:
+        return ["x" * 1000] * 2000
+
+    run = await execute('1. many()\njoin("$1[*] and $1[*]")', tools={"many": many}, max_value_bytes=2**20)
+    assert run.answer is not None and "compiler.max_value_bytes" in run.answer and len(run.answer) < 300
+
+
+class _Reporting(Toolbox):
+    """One tool that reports a 1.2 MB progress message, then answers."""
+
+    def specs(self) -> dict[str, ToolSpec]:
+        return {"s.slow": ToolSpec(name="s.slow", provider="s", read_only=True)}
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, object]) -> object:
+        return "done"
+
+    async def call_with_progress(self, spec: ToolSpec, arguments: dict[str, object], progress: object) -> object:
+        progress(1, 2, "p" * 1_200_000)  # type: ignore[operator]
+        return "done"
+
+
+@pytest.mark.anyio
+async def test_an_upstream_progress_message_of_1_2_mb_reaches_the_host_cut() -> None:
+    messages: list[str] = []
+
+    def on_event(event: object) -> None:
+        messages.append(event.message)  # type: ignore[attr-defined]
+
+    run = await execute("1. s.slow()\njoin()", toolbox=_Reporting(), on_event=on_event)
+    assert run.task(1).status == "ok"
+    relayed = [m for m in messages if "pppp" in m]
+    assert len(relayed) == 1 and len(relayed[0].encode()) < MESSAGE_BYTES + 200
+    assert relayed[0].endswith("[cut: 1,200,000 bytes in all; an upstream's progress message]")
+
+
+def test_an_upstream_log_line_of_1_2_mb_is_cut_for_the_host() -> None:
+    relay = HostRelay("s", timeout_s=5)
+    line = relay._redacted("l" * 1_200_000)
+    assert len(line.encode()) < MESSAGE_BYTES + 200 and line.endswith("an upstream's log line]")
+    structured = relay._redacted({"rows": ["r" * 1000] * 1200})
+    assert isinstance(structured, str) and len(structured.encode()) < MESSAGE_BYTES + 200
+    assert relay._redacted({"small": 1}) == {"small": 1}  # within the limit: as it was sent
