@@ -314,8 +314,9 @@ class CompilerConfig(_Strict):
     # How much data references and results may hold: one value, and one run's results together.
     max_value_bytes: PositiveInt = 16 * 2**20
     max_run_bytes: PositiveInt = 128 * 2**20
-    # How many calls one spread task (`$N.path[*]`) may make: the elements of its list.
+    # How many calls one spread task (`$N.path[*]`) may make: the elements of its list; and one run.
     max_spread: PositiveInt = 1_000
+    max_run_calls: PositiveInt = 10_000
     # What one MCP reply carries (server/results.py): a value (a task's result or arguments, a
     # non-text block) over the first is kept and linked; a reply over the second links its largest
     # values until it fits. The default stays well under the 1 MiB an SDK client's SSE reader takes.

@@ -23,6 +23,8 @@ way httpx's client owns timeouts, limits and retries and its transports only mov
 5. **Size budget**: a task's arguments, as its references would resolve, may take at most
    `max_value_bytes` (counted before they are built, so references cannot multiply data without
    bound), and so may each result; a run's results together at most `max_run_bytes`.
+6. **Call budget**: a run makes at most `max_run_calls` calls, every spread's included; a spread
+   is checked whole against what is left before its first call.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ class RunCalls:
         self._slots = slots
         self._confirm = confirm
         self._run_bytes = 0
+        self._calls_made = 0  # calls started or about to start, against Limits.max_run_calls
         self._timer: _CallTimer | None = None
 
     def specs(self) -> Mapping[str, ToolSpec]:
@@ -202,6 +205,22 @@ class RunCalls:
             finally:
                 timer.lanes.discard(lane)
 
+    def calls_left(self) -> int:
+        """How many more calls the run may make (`max_run_calls`)."""
+        return self.policy.limits.max_run_calls - self._calls_made
+
+    def reserve_calls(self, count: int, what: str) -> None:
+        """Count `count` calls against the run's `max_run_calls` now, or raise OverBudget when
+        they would pass it; `what` names them in the error. A spread reserves its calls whole
+        before the first one, and makes them with `reserved=True`."""
+        limit = self.policy.limits.max_run_calls
+        if self._calls_made + count > limit:
+            raise OverBudget(
+                f"{what} would pass the run's {limit:,} calls (the limit per run, compiler.max_run_calls; "
+                f"{self._calls_made:,} counted so far); nothing was called"
+            )
+        self._calls_made += count
+
     def check_arguments(
         self, arguments: Mapping[str, Value], results: Mapping[int, Any], element: Any = NO_ELEMENT
     ) -> None:
@@ -217,9 +236,9 @@ class RunCalls:
 
     async def call(
         self, spec: ToolSpec, arguments: dict[str, Any], lane: Lane, on_start: Callable[[], None] = _nothing,
-        progress: ToolProgress | None = None,
+        progress: ToolProgress | None = None, reserved: bool = False,
     ) -> Any:
-        """Permit; take the server's slot, then the run's; call on `lane` under the timeout; account
+        """Count the call (unless `reserved` already); permit; take the server's slot, then the run's; call on `lane` under the timeout; account
         the result.
 
         `on_start` runs once the call holds its slots and is about to start; `progress` hears the
@@ -229,6 +248,8 @@ class RunCalls:
         (`lane.timed_out`): its owner leaves it before making another call.
         """
         policy = self.policy
+        if not reserved:
+            self.reserve_calls(1, "this call")
         if spec.destructive:  # most calls are not: skip the await
             await policy.permit(spec, arguments, self._confirm)
         server_slots, timeout = policy.limits_of(spec.provider)

@@ -5,7 +5,8 @@ The scheduler hands a task here only when its arguments hold a spread reference
 
 - The list is `$N.path` as resolved; anything else (an object, a string, null) is the task's error,
   naming the path and what it found. An empty list is the value `[]`, with no call. A list longer
-  than `Limits.max_spread` is an error before any call.
+  than `Limits.max_spread` is an error before any call, and so is one with more elements than the
+  run's calls left (`Limits.max_run_calls`).
 - Each element gives one call, with the element (and the path after `[*]` taken from it) in place of
   the spread reference, everywhere it appears in the arguments (inside strings, its text). Every
   call goes through the run's `RunCalls` like any task's: confirmation of a destructive tool (one
@@ -32,7 +33,7 @@ from typing import Any
 
 import anyio
 
-from ..errors import CompilerError
+from ..errors import CompilerError, OverBudget
 from ..language.checks import BoundTask
 from ..language.coercion import coerce_arguments
 from ..language.plan import AS_WRITTEN, ResolveError, arguments_key, resolve, resolve_element
@@ -78,6 +79,10 @@ async def run_spread(
     except ResolveError:
         pass  # every call fails on it, and says so
     elements = spread_list(bound, results, calls.policy.limits.max_spread)
+    try:
+        calls.reserve_calls(len(elements), f"{bound.spread}[*]'s {len(elements):,} calls")
+    except OverBudget as e:
+        raise SpreadFailed(str(e)) from None
     spread = _Spread(bound, record, calls, run, on_start, progress, len(elements))
     return await spread.run(elements, results, sequential)
 
@@ -128,7 +133,9 @@ class _Spread:
         relay = None if self.progress is None else (lambda value, total, message: self.relay(i, value, total, message))
         try:
             with self.calls.lane() as lane:
-                self.values[i] = await self.calls.call(self.bound.spec, arguments, lane, lambda: self.start(call), relay)
+                self.values[i] = await self.calls.call(
+                    self.bound.spec, arguments, lane, lambda: self.start(call), relay, reserved=True
+                )
         except ToolError as e:
             self.end(call, "error", str(e) or type(e).__name__)
         except Exception as e:  # a tool's own bug is that call's error, not the run's; marked as one

@@ -214,3 +214,37 @@ def test_an_upstream_log_line_of_1_2_mb_is_cut_for_the_host() -> None:
     structured = relay._redacted({"rows": ["r" * 1000] * 1200})
     assert isinstance(structured, str) and len(structured.encode()) < MESSAGE_BYTES + 200
     assert relay._redacted({"small": 1}) == {"small": 1}  # within the limit: as it was sent
+
+
+@pytest.mark.anyio
+async def test_30_spreads_of_1000_stop_at_the_runs_call_limit() -> None:
+    made = 0
+
+    async def items() -> list[int]:
+        return list(range(1000))
+
+    async def one(x: int) -> int:
+        nonlocal made
+        made += 1
+        return x
+
+    plan = "1. items()\n" + "\n".join(f"{i}. one($1[*])" for i in range(2, 32)) + "\njoin()"
+    run = await execute(plan, tools={"items": items, "one": one}, max_run_calls=10_000)
+    spreads = run.tasks[1:]
+    assert made <= 10_000 - 1  # task 1 is a call too
+    assert sum(t.status == "ok" for t in spreads) == 9
+    refused = [t for t in spreads if t.status == "error"]
+    assert len(refused) == 21
+    assert all("compiler.max_run_calls" in (t.error or "") and "nothing was called" in (t.error or "") for t in refused)
+    assert all(t.calls is None or all(c.status == "pending" or c.status == "cancelled" for c in t.calls) for t in refused)
+
+
+@pytest.mark.anyio
+async def test_plain_calls_past_the_runs_call_limit_are_errors_naming_it() -> None:
+    plan = "\n".join(f"{i}. big({i})" for i in range(1, 8)) + "\njoin()"
+    run = await execute(plan, tools={"big": big}, max_run_calls=5)
+    assert [t.status for t in run.tasks] == ["ok"] * 5 + ["error"] * 2
+    assert run.task(6).error == (
+        "this call would pass the run's 5 calls (the limit per run, compiler.max_run_calls; 5 counted so far); "
+        "nothing was called"
+    )
