@@ -430,7 +430,7 @@ def _commented(value: object) -> str:
     if isinstance(value, list):
         return "[" + sep.join(_commented(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + sep.join(f"{json.dumps(k)}: {_commented(v)}" for k, v in value.items()) + "}"
+        return "{" + sep.join(f"{json.dumps(k, ensure_ascii=False)}: {_commented(v)}" for k, v in value.items()) + "}"
     from mcp_compiler.language.plan import format_value
 
     return format_value(value)  # type: ignore[arg-type]
@@ -508,7 +508,7 @@ def test_strings_thoughts_and_bare_text_keep_their_hash() -> None:
 
 
 def test_a_comment_does_not_hide_an_error_and_an_error_after_one_is_placed_right() -> None:
-    with pytest.raises(PlanError, match=r"line 2, column 8: expected ',' or '\)' after an argument"):
-        parse_plan("# fine\n1. f(1 2)  # comment\n")
+    with pytest.raises(PlanError, match=r"line 2, column 9: expected ',' or '\]' in a list"):
+        parse_plan("# fine\n1. f([1 2])  # comment\n")
     with pytest.raises(PlanError, match="unterminated string"):
         parse_plan('1. f("a # not a comment)\n')
