@@ -74,6 +74,13 @@ _TASK_SCHEMA: dict[str, Any] = {
         "status": {"enum": ["pending", "running", "ok", "error", "skipped", "cancelled"]},
         "result": {"description": "the tool's value: its structured content, else its text parsed as JSON"},
         "error": _nullable("string", description="string, why the task did not succeed, else null"),
+        "exception": {
+            "type": "string",
+            "description": (
+                "string, present only when what failed the task was an exception that is not a tool error (a bug "
+                "in a function tool or in mcp-compiler): its type's name"
+            ),
+        },
         "start_s": _nullable("number", description="number, seconds since the run started, null until started"),
         "end_s": _nullable("number", description="number, seconds since the run started, null until done"),
         "thought": {"type": "string", "description": "string, the planner's reason, when it gave one"},
@@ -103,6 +110,7 @@ _TASK_SCHEMA: dict[str, Any] = {
                     "args": _nullable("object"),
                     "status": {"enum": ["pending", "running", "ok", "error", "skipped", "cancelled"]},
                     "error": _nullable("string"),
+                    "exception": {"type": "string"},
                     "start_s": _nullable("number"),
                     "end_s": _nullable("number"),
                     "deduplicated_from": {"type": "integer"},
