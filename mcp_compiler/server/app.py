@@ -80,7 +80,7 @@ from .resources import Resources
 from .results import ReplyBudget, reply_for, reply_inline
 from .round_trips import STATE_TTL_S, HeldRuns, confirmation_requests, hold_run
 from .store import RunStore
-from .task_server import TaskSession, TasksExtension, TaskStore, install_tasks
+from .task_server import TaskSession, TasksExtension, TaskStore, install_tasks, owner_of
 from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, tool_description
 
 __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
@@ -302,7 +302,7 @@ class CompilerServer:
 
             return await hold_run(
                 self.held_runs, run, capabilities=capabilities, confirmations=confirmations, host=host,
-                progress=progress,
+                progress=progress, owner=owner_of(ctx),
             )
         return await self.run_request(
             request, progress=progress, session=ctx.session, request_id=ctx.request_id,

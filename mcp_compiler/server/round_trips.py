@@ -18,9 +18,14 @@ the scheduler's state, results so far. So the run stays here, in memory, between
   A question the retry does not answer is asked again in the next round trip (SEP-2322).
 - Nothing is repeated: the run never restarts, so a tool call made before a question is not
   made again by the retry, and each LLM call is one sampling request, asked once.
-- Bounds: at most `max_pending` runs held at once; a run whose questions get no retry within
-  `ttl_s` is cancelled (its calls in flight with it), and a finished run's result is kept for
-  the retry at most `ttl_s`. A host that cancels the call it is waiting on cancels the run.
+- Bounds: a run takes a slot only when it asks (a call that may ask but never does, such as a
+  read-only plan whose upstreams could relay a request, holds none); at most `max_pending` runs
+  held at once, and at most `max_per_caller` of one caller (the digest of its credentials, as
+  the Tasks extension's owner), so one caller's abandoned calls cannot lock out another. A run
+  whose first questions get no retry within `first_round_s` is cancelled (its calls in flight
+  with it), and after its first retry one that waits `ttl_s`; a finished run's result is kept
+  for the retry at most `ttl_s`. One round trip carries at most `MAX_QUESTIONS` questions; the
+  others are asked in the next. A host that cancels the call it is waiting on cancels the run.
 - State: each held run is an entry of the state seam (`mcp_compiler/state`, kind `held`): its
   current round trip while it runs (pinned: the seam's `max_entries` is `max_pending`), and a
   result nobody was waiting for, kept `ttl_s` for the retry that takes it (atomically: answered
@@ -46,6 +51,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from itertools import islice
 from typing import Any
 
 import anyio
@@ -69,6 +75,8 @@ STATE_TTL_S = 600.0  # how long a run waits for its retry, and how long the seal
 _SETTLE_S = 0.01  # after a first question, how long other questions of the moment may join its round trip
 _SAVE_S = 5.0  # how long writing a held run's state may take (the seam's backend may be remote)
 _MAX_OUTCOME_BYTES = 64 * 2**20  # a result kept for its retry (a reply is far smaller: its budget)
+FIRST_ROUND_S = 120.0  # how long a run's first questions wait for the retry (a person may be asked)
+MAX_QUESTIONS = 64  # inputRequests in one round trip; the others wait for the next
 
 Reply = types.CallToolResult | types.InputRequiredResult
 # The call itself, given whom to ask (the session), whom the upstreams' requests go to, and
@@ -83,10 +91,14 @@ class NoAnswer(Exception):
 class HeldRun:
     """One call's run between round trips: its open questions, and its result once it has one."""
 
-    def __init__(self, ttl_s: float) -> None:
+    def __init__(self, ttl_s: float, owner: str = "", first_round_s: float = FIRST_ROUND_S) -> None:
         self.id = secrets.token_urlsafe(24)
         self.round_trip = 0
         self.ttl_s = ttl_s
+        self.owner = owner
+        self.first_round_s = min(first_round_s, ttl_s)
+        self.retried = False  # a retry came: the host is there
+        self.claimed = False  # holds one of HeldRuns' slots (it asked)
         self.scope = anyio.CancelScope()
         self.outcome: types.CallToolResult | None = None
         self.ended = anyio.Event()
@@ -105,13 +117,20 @@ class HeldRun:
             return self._answers[key]
         question = self._open.get(key) or self._open.setdefault(key, Question(request))
         self._wake.set()
-        with anyio.move_on_after(self.ttl_s) as waited:
+        # Until a first retry shows the host is there, the wait is short: an abandoned first round
+        # trip frees its slot in `first_round_s`, not `ttl_s`.
+        first = not self.retried
+        with anyio.move_on_after(self.first_round_s if first else self.ttl_s) as waited:
             await question.answered.wait()
+        if waited.cancelled_caught and first and self.retried:  # the host came back meanwhile
+            with anyio.move_on_after(self.ttl_s - self.first_round_s) as waited:
+                await question.answered.wait()
         if waited.cancelled_caught:
             self._open.pop(key, None)
-            logger.info("no retry within %g s for a call waiting for the host; cancelling its run", self.ttl_s)
+            waited_s = self.first_round_s if not self.retried else self.ttl_s
+            logger.info("no retry within %g s for a call waiting for the host; cancelling its run", waited_s)
             self.scope.cancel()
-            raise NoAnswer(f"the host did not answer within {self.ttl_s:g} s")
+            raise NoAnswer(f"the host did not answer within {waited_s:g} s")
         return question.answer
 
     async def ask_all(self, requests: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,6 +161,7 @@ class HeldRun:
 
     def deliver(self, responses: Mapping[str, Any] | None) -> None:
         """Answer the open questions the retry answers; the rest stay open and are asked again."""
+        self.retried = True
         for key, answer in (responses or {}).items():
             question = self._open.pop(key, None)
             if question is None:
@@ -162,7 +182,7 @@ class HeldRun:
                     if not self._open:
                         continue  # the run ended meanwhile
                     self.round_trip += 1
-                    requests = {key: q.request for key, q in self._open.items()}
+                    requests = {key: q.request for key, q in islice(self._open.items(), MAX_QUESTIONS)}
                     return types.InputRequiredResult(input_requests=requests, request_state=self.state())
                 if self.ended.is_set():  # ended without a result: cancelled
                     return error_result("the run was cancelled before it finished")
@@ -180,10 +200,13 @@ class HeldRuns:
     themselves in tasks of a task group the server's lifespan owns."""
 
     def __init__(
-        self, *, ttl_s: float = STATE_TTL_S, max_pending: int = 64, state: StateStore | None = None
+        self, *, ttl_s: float = STATE_TTL_S, max_pending: int = 64, max_per_caller: int = 8,
+        first_round_s: float = FIRST_ROUND_S, state: StateStore | None = None,
     ) -> None:
         self.ttl_s = ttl_s
         self.max_pending = max_pending
+        self.max_per_caller = max_per_caller
+        self.first_round_s = first_round_s
         self.kind = Kind("held", ttl_s=ttl_s, max_bytes=max_pending * _MAX_OUTCOME_BYTES, max_entries=max_pending)
         self.state = state if state is not None else default_state()
         self._runs: dict[str, HeldRun] = {}  # held here: their tasks and questions
@@ -208,15 +231,11 @@ class HeldRuns:
         """Runs held in this process."""
         return len(self._runs)
 
-    async def start(self, work: Callable[[HeldRun], Awaitable[types.CallToolResult]]) -> HeldRun:
+    async def start(self, work: Callable[[HeldRun], Awaitable[types.CallToolResult]], owner: str = "") -> HeldRun:
+        """Start a call that may ask; it takes a slot only once it asks (`serve`)."""
         if not self._groups:
             raise RequestError("this server cannot hold a run across round trips here (no server lifespan)")
-        held = HeldRun(self.ttl_s)
-        if not await self.state.put(self.kind, held.id, self._trip(held), pinned=True):
-            raise RequestError(
-                f"{self.max_pending} calls are already waiting for their hosts' answers (the limit); "
-                "answer or abandon one, then call again"
-            )
+        held = HeldRun(self.ttl_s, owner, self.first_round_s)
         self._runs[held.id] = held
         self._groups[-1].start_soon(self._drive, held, work)
         return held
@@ -226,11 +245,33 @@ class HeldRuns:
         return json.dumps({"round_trip": held.round_trip}).encode()
 
     async def serve(self, held: HeldRun, progress: ProgressFn | None) -> Reply:
-        """The held run's reply to the request being served; a round trip it starts is saved first."""
+        """The held run's reply to the request being served; a round trip it starts is saved first.
+
+        Its first question takes its slot: refused (and the run cancelled) when its caller holds
+        `max_per_caller` already, or every one of the `max_pending` is taken.
+        """
         reply = await held.reply(progress)
-        if isinstance(reply, types.InputRequiredResult):
+        if not isinstance(reply, types.InputRequiredResult):
+            return reply
+        if held.claimed:
             await self.state.put(self.kind, held.id, self._trip(held))
-        return reply
+            return reply
+        mine = sum(1 for other in self._runs.values() if other.claimed and other.owner == held.owner)
+        if mine >= self.max_per_caller:
+            refusal = (
+                f"{mine} calls of this caller are already waiting for answers (the limit per caller, "
+                f"{self.max_per_caller}); answer or abandon one, then call again"
+            )
+        elif not await self.state.put(self.kind, held.id, self._trip(held), owner=held.owner, pinned=True):
+            refusal = (
+                f"{self.max_pending} calls are already waiting for their hosts' answers (the limit); "
+                "answer or abandon one, then call again"
+            )
+        else:
+            held.claimed = True
+            return reply
+        held.scope.cancel()  # it asked and cannot be held: nothing of it runs on
+        return error_result(refusal + "; this call was cancelled at its first question")
 
     async def _drive(self, held: HeldRun, work: Callable[[HeldRun], Awaitable[types.CallToolResult]]) -> None:
         outcome: types.CallToolResult | None = None
@@ -329,12 +370,15 @@ def _as(result_type: type[Any], answer: Any) -> Any:
         raise RequestError(f"the host's answer is not a {result_type.__name__}") from None
 
 
-def confirmation_requests(plan: Plan, specs: Mapping[str, Any]) -> dict[str, types.ElicitRequest]:
-    """One elicitation per destructive task of a plan, keyed as `Asker` keys a task's confirmation."""
+def confirmation_requests(
+    plan: Plan, specs: Mapping[str, Any], *, asks: Callable[[Any], bool] | None = None
+) -> dict[str, types.ElicitRequest]:
+    """One elicitation per task of a plan the policy confirms (`asks`, by default: the tasks marked
+    destructive), keyed as `Asker` keys a task's confirmation."""
     requests: dict[str, types.ElicitRequest] = {}
     for task in plan.tasks:
         spec = specs.get(task.tool)
-        if spec is None or not spec.destructive:
+        if spec is None or not (asks(spec) if asks is not None else spec.destructive):
             continue
         values = [*task.args, *task.kwargs.values()]
         parts = [format_value(v) for v in task.args] + [f"{k}={format_value(v)}" for k, v in task.kwargs.items()]
@@ -354,7 +398,7 @@ def confirmation_requests(plan: Plan, specs: Mapping[str, Any]) -> dict[str, typ
 
 async def hold_run(
     held_runs: HeldRuns, run: RunFn, *, capabilities: Any, confirmations: Mapping[str, types.ElicitRequest],
-    host: SessionHost | None, progress: ProgressFn | None,
+    host: SessionHost | None, progress: ProgressFn | None, owner: str = "",
 ) -> Reply:
     """A first call that may need its host, held across round trips: the plan's `confirmations`
     asked before anything runs, then `run` with an `Asker` for the session.
@@ -372,7 +416,7 @@ async def hold_run(
         return await run(asker, relayed, held.progress)
 
     try:
-        held = await held_runs.start(work)
+        held = await held_runs.start(work, owner)
     except RequestError as exc:
         return error_result(str(exc))
     return await held_runs.serve(held, progress)

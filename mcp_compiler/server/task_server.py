@@ -16,11 +16,14 @@ become tasks is the server's choice (`TasksExtension(runs_as_task=...)`).
   reads first.
 - Bounds: a task is kept `ttl_s` from its creation once it has ended (a running one is pinned
   until it ends), at most `max_tasks` at once (the oldest ended ones go first; with every slot
-  running, a new call is answered directly instead of as a task). A question waits
-  `input_timeout_s` for its answer.
+  running, a new call is answered directly instead of as a task), at most
+  `max_running_per_caller` running for one caller (past it, its calls are answered directly
+  too, so one caller cannot take the slots of the others). A question waits `input_timeout_s`
+  for its answer.
 - Task ids are 256 random bits (`secrets`), the only handle to a task. A task is bound to the
-  credentials of the request that made it (a digest of its `Authorization` header): a request
-  with other credentials is told the task does not exist.
+  credentials of the request that made it (a digest of its `Authorization` header, the scheme's
+  case and extra spaces aside: `owner_key`): a request with other credentials is told the task
+  does not exist.
 - Asking the host: the handler runs with a `TaskSession` in place of the request's session. Its
   `send_request` (what the destructive-tool confirmation and sampling call) parks the task in
   `input_required` with the request under a fresh key, and returns when `tasks/update` brings the
@@ -59,7 +62,8 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILIT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from ..state import Kind, StateStore, default_state
+from ..state import Kind, StateStore, StateUnavailable, default_state
+from ..state.lease import LEASE_S, Lease
 from ..task_protocol import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
 from ..text import scrub
 from ._common import Question
@@ -82,6 +86,9 @@ class TaskLimits:
     poll_interval_ms: int = 500  # the pace suggested to pollers
     input_timeout_s: float = 600.0  # how long a question waits for tasks/update
     max_bytes: int = 1 << 30  # the records of every task kept, results included
+    lease_s: float = LEASE_S  # a task whose replica is unheard of this long is failed (state/lease.py)
+    control_poll_s: float = 0.25  # how often a replica reads the cancels and answers other replicas left
+    max_running_per_caller: int = 32  # running at once for one owner; more are answered directly
 
 
 # ---- the wire ------------------------------------------------------------------------------------
@@ -113,6 +120,7 @@ class ToolCallTask:
     updated: float = 0.0
     status: Status = "working"
     status_message: str | None = None
+    replica: str = ""  # the lease id of the replica running it (state/lease.py)
     result: Any = None
     error: dict[str, Any] | None = None
     questions: dict[str, Question] = field(default_factory=dict)
@@ -129,6 +137,7 @@ class ToolCallTask:
             "task_id": self.task_id, "owner": self.owner, "ttl_s": self.ttl_s,
             "poll_interval_ms": self.poll_interval_ms, "created": self.created, "updated": self.updated,
             "status": self.status, "status_message": self.status_message, "result": self.result,
+            "replica": self.replica,
             "error": self.error, "asked": {key: q.request for key, q in self.questions.items()},
         }, default=str).encode()
 
@@ -228,6 +237,7 @@ class TaskStore:
         self.kind = Kind("tasks", ttl_s=self.limits.ttl_s, max_bytes=self.limits.max_bytes,
                          max_entries=self.limits.max_tasks)
         self.state = state if state is not None else default_state()
+        self.lease = Lease(self.state, lease_s=self.limits.lease_s)
         self._running: dict[str, ToolCallTask] = {}  # live here: their scopes and questions
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -239,6 +249,8 @@ class TaskStore:
             return
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self.lease.keep)
+            tg.start_soon(self._read_controls)
             try:
                 yield self
             finally:
@@ -255,10 +267,18 @@ class TaskStore:
         itself)."""
         if self._tg is None:
             return None
+        # One caller cannot take every slot: past its share its calls are answered directly
+        # (holding its own request, not a slot another caller's task could use).
+        if sum(1 for t in self._running.values() if t.owner == owner) >= self.limits.max_running_per_caller:
+            return None
         task = ToolCallTask(secrets.token_urlsafe(32), owner, self.limits.ttl_s, self.limits.poll_interval_ms,
-                            saved=self._save)
+                            replica=self.lease.id, saved=self._save)
         # Pinned while it runs: a running task is neither expired nor evicted.
-        if not await self.state.put(self.kind, task.task_id, task.record(), owner=owner, pinned=True):
+        try:
+            if not await self.state.put(self.kind, task.task_id, task.record(), owner=owner, pinned=True):
+                return None
+        except StateUnavailable as exc:  # the call needs no task: it is answered directly instead
+            logger.warning("%s: a call is answered directly instead of as a task", exc)
             return None
         self._running[task.task_id] = task
         await self._tg.start(self._drive, task, work)
@@ -270,21 +290,60 @@ class TaskStore:
         if task is not None:
             return task if secrets.compare_digest(task.owner, owner) else None
         kept = await self.state.get(self.kind, task_id, owner=owner)
-        return ToolCallTask.from_record(kept) if kept is not None else None
+        if kept is None:
+            return None
+        task = ToolCallTask.from_record(kept)
+        if not task.ended and task.replica and not await self.lease.alive(task.replica):
+            # Running on a replica that stopped: nothing will finish it. Every replica says so.
+            task.error = {"code": types.INTERNAL_ERROR, "message": (
+                f"the replica running this task stopped (its lease of {self.lease.lease_s:g} s ran out); "
+                "its calls in flight were lost: call again")}
+            task.set("failed", task.error["message"])
+            await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner)
+            await self.state.expire(self.kind, task.task_id, task.ttl_s - (time.time() - task.created))
+        return task
 
     def _live(self, task_id: str, owner: str) -> ToolCallTask | None:
         task = self._running.get(task_id)
         return task if task is not None and secrets.compare_digest(task.owner, owner) and not task.ended else None
 
-    def cancel(self, task_id: str, owner: str) -> None:
+    async def cancel(self, task_id: str, owner: str) -> None:
         task = self._live(task_id, owner)
-        if task is not None and task.scope is not None:
-            task.scope.cancel()
+        if task is not None:
+            if task.scope is not None:
+                task.scope.cancel()
+        elif await self._elsewhere(task_id, owner):  # running on another replica: it reads this
+            await self.state.put(self.kind, task_id, b"1", part="cancel")
 
-    def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
+    async def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
         task = self._live(task_id, owner)
         if task is not None:
             task.answer(responses)
+        elif await self._elsewhere(task_id, owner):
+            kept = await self.state.get(self.kind, task_id, part="answers")
+            merged = {**(json.loads(kept) if kept else {}), **responses}
+            await self.state.put(self.kind, task_id, json.dumps(merged, default=str).encode(), part="answers")
+
+    async def _elsewhere(self, task_id: str, owner: str) -> bool:
+        """The task is this owner's, unfinished, and not running here."""
+        task = await self.get(task_id, owner)
+        return task is not None and not task.ended and task_id not in self._running
+
+    async def _read_controls(self) -> None:
+        """Cancels and answers left by other replicas for the tasks running here, every
+        `control_poll_s` (a take: each is acted on once)."""
+        while True:
+            await anyio.sleep(self.limits.control_poll_s)
+            for task in list(self._running.values()):
+                try:
+                    if await self.state.take(self.kind, task.task_id, part="cancel") and task.scope is not None:
+                        task.scope.cancel()
+                    answers = await self.state.take(self.kind, task.task_id, part="answers")
+                    if answers:
+                        task.answer(json.loads(answers))
+                except StateUnavailable as exc:
+                    logger.warning("could not read other replicas' cancels and answers: %s", exc)
+                    break
 
     async def _save(self, task: ToolCallTask) -> None:
         if await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner):
@@ -377,10 +436,21 @@ def client_declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
 
 
 def owner_of(ctx: ServerRequestContext[Any, Any]) -> str:
-    """The credentials a request came with, as a digest (empty without any)."""
+    """The credentials a request came with, normalized (`owner_key`), as a digest (empty without any)."""
     headers = getattr(ctx.request, "headers", None)
     credentials = headers.get("authorization") if headers is not None else None
-    return hashlib.sha256(credentials.encode()).hexdigest() if credentials else ""
+    return owner_key(credentials)
+
+
+def owner_key(credentials: str | None) -> str:
+    """An `Authorization` value as one identity: the scheme is case-insensitive (RFC 9110) and
+    spaces around the parts are not part of it, so `bearer TOKEN` and `Bearer  TOKEN` are the
+    same caller (the first authenticates, so the second must find its tasks)."""
+    if not credentials or not credentials.strip():
+        return ""
+    scheme, _, rest = credentials.strip().partition(" ")
+    normalized = f"{scheme.lower()} {rest.strip()}" if rest.strip() else scheme.lower()
+    return hashlib.sha256(normalized.encode()).hexdigest()
 
 
 def _missing_capability(method: str) -> MCPError:
@@ -452,7 +522,10 @@ class TasksExtension(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        task = await self.store.get(params.task_id, owner_of(ctx))
+        try:
+            task = await self.store.get(params.task_id, owner_of(ctx))
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         if task is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
         return {"resultType": "complete", **task.detailed()}
@@ -460,13 +533,19 @@ class TasksExtension(Extension):
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
+        try:
+            await self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        self.store.cancel(params.task_id, owner_of(ctx))
+        try:
+            await self.store.cancel(params.task_id, owner_of(ctx))
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         return {"resultType": "complete"}
 
 

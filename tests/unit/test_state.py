@@ -153,16 +153,21 @@ async def test_an_oversized_run_leaves_another_callers_links_readable(make: Make
 async def test_a_held_runs_result_nobody_waited_for_is_taken_once_by_its_retry(make: Make) -> None:
     import mcp_types as types
 
-    from mcp_compiler.server.round_trips import HeldRuns
+    from mcp_compiler.server.round_trips import HeldRun, HeldRuns
 
-    async def finish_at_once(held: object) -> types.CallToolResult:
+    async def ask_then_finish(held: HeldRun) -> types.CallToolResult:
+        await held.ask("confirm-1", types.ElicitRequest(params=types.ElicitRequestFormParams(
+            message="go?", requested_schema={"type": "object", "properties": {}})))
         return types.CallToolResult(content=[types.TextContent(type="text", text="done")])
 
     state = make()
     held_runs = HeldRuns(ttl_s=5, state=state)
     with anyio.fail_after(10):
         async with held_runs.open():
-            held = await held_runs.start(finish_at_once)
+            held = await held_runs.start(ask_then_finish)
+            asked = await held_runs.serve(held, None)  # its question takes its slot in the seam
+            assert isinstance(asked, types.InputRequiredResult)
+            held.deliver({"confirm-1": {"action": "accept"}})  # answered, and no request waits on it
             while len(held_runs):  # it ended with no request waiting on it: kept in the seam
                 await anyio.sleep(0.01)
             assert await state.size(held_runs.kind) != (0, 0)
