@@ -15,7 +15,7 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from .compiler import Event
+from .compiler import Event, EventHandler
 from .config import Config, StdioServerConfig
 from .engine.run import Run
 from .gateway import open_gateway
@@ -56,7 +56,7 @@ def with_latency(config: Config, latency_ms: str) -> Config:
     return config.model_copy(update={"mcp_servers": servers})
 
 
-def _live(out: TextIO) -> object:
+def _live(out: TextIO) -> EventHandler:
     def show(event: Event) -> None:
         if event.kind == "task":
             print(f"  [{event.done:>2}/{event.total}] {event.message}", file=out, flush=True)
@@ -93,7 +93,7 @@ async def demo(config: Config, *, out: TextIO | None = None, err: TextIO | None 
         print("The plan:\n" + "\n".join(f"  {line}" for line in DEMO_PLAN.strip().splitlines()) + "\n", file=err)
         print("Running (each task starts the moment its inputs are ready):", file=err)
         try:
-            run = await gateway.compiler.run_plan(DEMO_PLAN, on_event=_live(err))  # type: ignore[arg-type]
+            run = await gateway.compiler.run_plan(DEMO_PLAN, on_event=_live(err))
         except PlanError as exc:
             missing = [s.name for s in pool.status() if not s.connected]
             print(f"\nThe demo needs the bundled wiki and math servers (run it without --config): {exc}", file=err)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,11 +46,11 @@ class ElementCall:
         return d
 
 
-class _NoEdges(list):  # type: ignore[type-arg]
+class _NoEdges(list[int]):
     """The edge list of a task that has none of that kind: one empty list shared by every record
     and refusing changes (assign a new list instead). Most tasks have no `after` or `ordered_after`
     edge, and most none at all: three new lists per task were three of the five objects each task of
-    a wide plan left for the garbage collector to trace (README, "Scheduler overhead")."""
+    a wide plan left for the garbage collector to trace (docs/benchmarks.md#scheduler-overhead)."""
 
     __slots__ = ()
 
@@ -159,6 +160,8 @@ class Run:
     usage: list[LLMUsage] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the run in logs, metrics and traces
+    trace_id: str | None = None  # the OpenTelemetry trace it ran in, when traces are on
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -189,6 +192,9 @@ class Run:
         }
         if self.error:
             data["error"] = self.error
+        data["run_id"] = self.id
+        if self.trace_id is not None:
+            data["trace_id"] = self.trace_id
         # Tool results are whatever the tools returned; make sure the whole thing is JSON.
         return json.loads(json.dumps(data, default=str))
 

@@ -50,8 +50,10 @@ def parse_model(spec: str) -> tuple[Provider, str | None]:
     provider, sep, name = spec.strip().partition(":")
     provider = provider.strip().lower()
     name = name.strip()
-    if provider in ("anthropic", "openai") and (name or not sep):
-        return provider, name or None  # type: ignore[return-value]
+    if provider == "anthropic" and (name or not sep):
+        return "anthropic", name or None
+    if provider == "openai" and (name or not sep):
+        return "openai", name or None
     if provider == "sampling" and not sep:
         return "sampling", None
     raise ValueError(f"malformed model {spec!r}: expected {ACCEPTED_FORMS}")
