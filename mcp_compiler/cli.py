@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", metavar="M", help="planner model: anthropic:NAME, openai:NAME or sampling")
     serve.add_argument("--stateless", action="store_true",
                        help="HTTP: keep no session between requests (for replicas behind a load balancer)")
+    serve.add_argument("--state", metavar="URL",
+                       help="where state between requests lives: memory:// (default) or "
+                            "redis://[user:password@]host:port/db, shared by replicas (also $MCP_COMPILER_STATE)")
 
     add("demo", "run a parallel demo plan over the bundled servers (no API key needed)")
     return parser
@@ -231,7 +234,8 @@ def _read_plan(args: argparse.Namespace) -> str | None:
 
 async def _ask_on_terminal(spec: ToolSpec, arguments: dict[str, Any]) -> bool:
     """`compiler.destructive: confirm` at a terminal: ask the person before the call runs."""
-    question = f"run destructive tool {spec.name}({json.dumps(arguments)})? [y/N] "
+    kind = "destructive tool" if spec.destructive else "tool"
+    question = f"run {kind} {spec.name}({json.dumps(arguments)})? [y/N] "
     answer = await anyio.to_thread.run_sync(lambda: input(question), abandon_on_cancel=True)
     return answer.strip().lower() in ("y", "yes")
 
@@ -294,7 +298,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     if args.stateless and args.transport != "http":
         raise UsageError("--stateless applies to --transport http only")
     await serve(load(args), transport=args.transport, host=args.host, port=args.port, model=args.model,
-                stateless=args.stateless)
+                stateless=args.stateless, state_url=args.state)
     return EXIT_OK
 
 

@@ -326,6 +326,11 @@ class CompilerConfig(_Strict):
     run_ttl_s: PositiveFloat = 600
     run_store_max_runs: PositiveInt = 256
     run_store_max_bytes: PositiveInt = 256 * 2**20
+    # Where what is kept between requests lives (mcp_compiler/state, docs/deployment.md): memory://
+    # (this process, the default) or redis://[user:password@]host:port/db (rediss:// for TLS), shared
+    # by replicas. A secret, as it may hold a password. `serve --state` and $MCP_COMPILER_STATE win.
+    state: SecretStr | None = None
+    state_timeout_s: PositiveFloat = 2.0  # each call to a remote state backend, before it fails naming it
 
 
 class Config(BaseModel):

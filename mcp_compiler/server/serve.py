@@ -6,9 +6,12 @@ import logging
 import os
 from typing import Literal
 
+import anyio
+
 from ..config import Config
 from ..gateway import open_gateway
 from ..request import RequestLimits
+from ..state import STATE_ENV, StateStore, StateUnavailable, state_from_url
 from .app import CompilerServer
 from .http import TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
 from .stdio import stdio_streams
@@ -29,23 +32,47 @@ async def serve(
     token: str | None = None,
     stateless: bool = False,
     limits: RequestLimits | None = None,
+    state_url: str | None = None,
 ) -> None:
     """Connect the upstream pool and serve `compile_and_run` until stdin closes or the scope is cancelled.
 
     HTTP serves at `http://HOST:PORT/mcp`. The token defaults to `$MCP_COMPILER_TOKEN`; bound to
     anything but loopback, serving refuses to start (ConfigError) without one.
+
+    State kept between requests lives where `state_url`, else `$MCP_COMPILER_STATE`, else
+    `compiler.state` says (`memory://` by default; `redis://...` for replicas, docs/deployment.md).
     """
     if transport not in ("stdio", "http"):
         raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     if transport == "http":
         require_token(host, token)  # before any server is spawned
+    configured = config.compiler.state.get_secret_value() if config.compiler.state is not None else None
+    state = state_from_url(state_url or os.environ.get(STATE_ENV) or configured,
+                           timeout_s=config.compiler.state_timeout_s)  # a bad URL fails before anything starts
+    try:
+        await state.ping()  # a replica joins without waiting for Redis: calls needing state fail until it is back
+    except StateUnavailable as exc:
+        logger.warning("%s; starting anyway, calls that keep state fail until it answers", exc)
+    try:
+        await _serve(config, state, transport=transport, host=host, port=port, model=model, token=token,
+                     stateless=stateless, limits=limits)
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await state.aclose()
+
+
+async def _serve(
+    config: Config, state: StateStore, *, transport: Literal["stdio", "http"], host: str, port: int,
+    model: str | None, token: str | None, stateless: bool, limits: RequestLimits | None,
+) -> None:
 
     # The host's `initialize` is answered at once: servers join in the background, each announced
     # to the hosts by tools/list_changed, and a plan waits only for the servers it names.
     async with open_gateway(config, wait_for_servers=False, relay_to_hosts=True) as gateway:
         pool = gateway.pool
-        app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler)
+        app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler,
+                             state=state)
         pool.on_catalog_change.append(app.catalog_changed)
         logger.info("connecting %d servers in the background", len(pool.status()))
         if transport == "stdio":

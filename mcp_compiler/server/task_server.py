@@ -62,7 +62,8 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILIT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from ..state import Kind, StateStore, default_state
+from ..state import Kind, StateStore, StateUnavailable, default_state
+from ..state.lease import LEASE_S, Lease
 from ..task_protocol import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
 from ..text import scrub
 from ._common import Question
@@ -85,6 +86,8 @@ class TaskLimits:
     poll_interval_ms: int = 500  # the pace suggested to pollers
     input_timeout_s: float = 600.0  # how long a question waits for tasks/update
     max_bytes: int = 1 << 30  # the records of every task kept, results included
+    lease_s: float = LEASE_S  # a task whose replica is unheard of this long is failed (state/lease.py)
+    control_poll_s: float = 0.25  # how often a replica reads the cancels and answers other replicas left
     max_running_per_caller: int = 32  # running at once for one owner; more are answered directly
 
 
@@ -117,6 +120,7 @@ class ToolCallTask:
     updated: float = 0.0
     status: Status = "working"
     status_message: str | None = None
+    replica: str = ""  # the lease id of the replica running it (state/lease.py)
     result: Any = None
     error: dict[str, Any] | None = None
     questions: dict[str, Question] = field(default_factory=dict)
@@ -133,6 +137,7 @@ class ToolCallTask:
             "task_id": self.task_id, "owner": self.owner, "ttl_s": self.ttl_s,
             "poll_interval_ms": self.poll_interval_ms, "created": self.created, "updated": self.updated,
             "status": self.status, "status_message": self.status_message, "result": self.result,
+            "replica": self.replica,
             "error": self.error, "asked": {key: q.request for key, q in self.questions.items()},
         }, default=str).encode()
 
@@ -232,6 +237,7 @@ class TaskStore:
         self.kind = Kind("tasks", ttl_s=self.limits.ttl_s, max_bytes=self.limits.max_bytes,
                          max_entries=self.limits.max_tasks)
         self.state = state if state is not None else default_state()
+        self.lease = Lease(self.state, lease_s=self.limits.lease_s)
         self._running: dict[str, ToolCallTask] = {}  # live here: their scopes and questions
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -243,6 +249,8 @@ class TaskStore:
             return
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            tg.start_soon(self.lease.keep)
+            tg.start_soon(self._read_controls)
             try:
                 yield self
             finally:
@@ -264,9 +272,13 @@ class TaskStore:
         if sum(1 for t in self._running.values() if t.owner == owner) >= self.limits.max_running_per_caller:
             return None
         task = ToolCallTask(secrets.token_urlsafe(32), owner, self.limits.ttl_s, self.limits.poll_interval_ms,
-                            saved=self._save)
+                            replica=self.lease.id, saved=self._save)
         # Pinned while it runs: a running task is neither expired nor evicted.
-        if not await self.state.put(self.kind, task.task_id, task.record(), owner=owner, pinned=True):
+        try:
+            if not await self.state.put(self.kind, task.task_id, task.record(), owner=owner, pinned=True):
+                return None
+        except StateUnavailable as exc:  # the call needs no task: it is answered directly instead
+            logger.warning("%s: a call is answered directly instead of as a task", exc)
             return None
         self._running[task.task_id] = task
         await self._tg.start(self._drive, task, work)
@@ -278,21 +290,60 @@ class TaskStore:
         if task is not None:
             return task if secrets.compare_digest(task.owner, owner) else None
         kept = await self.state.get(self.kind, task_id, owner=owner)
-        return ToolCallTask.from_record(kept) if kept is not None else None
+        if kept is None:
+            return None
+        task = ToolCallTask.from_record(kept)
+        if not task.ended and task.replica and not await self.lease.alive(task.replica):
+            # Running on a replica that stopped: nothing will finish it. Every replica says so.
+            task.error = {"code": types.INTERNAL_ERROR, "message": (
+                f"the replica running this task stopped (its lease of {self.lease.lease_s:g} s ran out); "
+                "its calls in flight were lost: call again")}
+            task.set("failed", task.error["message"])
+            await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner)
+            await self.state.expire(self.kind, task.task_id, task.ttl_s - (time.time() - task.created))
+        return task
 
     def _live(self, task_id: str, owner: str) -> ToolCallTask | None:
         task = self._running.get(task_id)
         return task if task is not None and secrets.compare_digest(task.owner, owner) and not task.ended else None
 
-    def cancel(self, task_id: str, owner: str) -> None:
+    async def cancel(self, task_id: str, owner: str) -> None:
         task = self._live(task_id, owner)
-        if task is not None and task.scope is not None:
-            task.scope.cancel()
+        if task is not None:
+            if task.scope is not None:
+                task.scope.cancel()
+        elif await self._elsewhere(task_id, owner):  # running on another replica: it reads this
+            await self.state.put(self.kind, task_id, b"1", part="cancel")
 
-    def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
+    async def answer(self, task_id: str, owner: str, responses: Mapping[str, Any]) -> None:
         task = self._live(task_id, owner)
         if task is not None:
             task.answer(responses)
+        elif await self._elsewhere(task_id, owner):
+            kept = await self.state.get(self.kind, task_id, part="answers")
+            merged = {**(json.loads(kept) if kept else {}), **responses}
+            await self.state.put(self.kind, task_id, json.dumps(merged, default=str).encode(), part="answers")
+
+    async def _elsewhere(self, task_id: str, owner: str) -> bool:
+        """The task is this owner's, unfinished, and not running here."""
+        task = await self.get(task_id, owner)
+        return task is not None and not task.ended and task_id not in self._running
+
+    async def _read_controls(self) -> None:
+        """Cancels and answers left by other replicas for the tasks running here, every
+        `control_poll_s` (a take: each is acted on once)."""
+        while True:
+            await anyio.sleep(self.limits.control_poll_s)
+            for task in list(self._running.values()):
+                try:
+                    if await self.state.take(self.kind, task.task_id, part="cancel") and task.scope is not None:
+                        task.scope.cancel()
+                    answers = await self.state.take(self.kind, task.task_id, part="answers")
+                    if answers:
+                        task.answer(json.loads(answers))
+                except StateUnavailable as exc:
+                    logger.warning("could not read other replicas' cancels and answers: %s", exc)
+                    break
 
     async def _save(self, task: ToolCallTask) -> None:
         if await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner):
@@ -471,7 +522,10 @@ class TasksExtension(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: GetTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        task = await self.store.get(params.task_id, owner_of(ctx))
+        try:
+            task = await self.store.get(params.task_id, owner_of(ctx))
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         if task is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found")
         return {"resultType": "complete", **task.detailed()}
@@ -479,13 +533,19 @@ class TasksExtension(Extension):
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
+        try:
+            await self.store.answer(params.task_id, owner_of(ctx), params.input_responses)
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: CancelTaskParams) -> dict[str, Any]:
         self._check(ctx)
         self._check_routing(ctx, params.task_id)
-        self.store.cancel(params.task_id, owner_of(ctx))
+        try:
+            await self.store.cancel(params.task_id, owner_of(ctx))
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from None
         return {"resultType": "complete"}
 
 

