@@ -3,7 +3,8 @@
 A response the SDK would drop in silence fails the call at once with what was wrong, instead of
 leaving it to its timeout: a response whose id matches no request in flight (every call in flight
 on that session fails: the answer may have been any of theirs), one with neither `result` nor
-`error`, a JSON array (a batch; MCP has none). A `tools/list` page is checked tool by tool before
+`error`, a JSON array (a batch; MCP has none), valid JSON nested deeper than the SDK's reader
+goes. A `tools/list` page is checked tool by tool before
 the SDK sees it: one tool the SDK's validation would reject (and with it the whole page) is
 dropped with a warning naming it.
 """
@@ -11,7 +12,9 @@ dropped with a warning naming it.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -113,6 +116,8 @@ class Wire:
 
     def _malformed(self, exc: ValidationError) -> Any:
         errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid" and "recursion limit" in str(errors[0].get("msg")):
+            return self._too_deep(exc, errors[0].get("input"))
         if not errors or errors[0]["type"] == "json_invalid":
             return exc  # not JSON at all (a print on stdout): the session's message handler says so
         value = errors[0].get("input")
@@ -129,6 +134,24 @@ class Wire:
             return exc  # a malformed request or notification of its own: no call of ours waits on it
         keys = [coerce_request_id(rid) for rid in map(as_request_id, ids) if rid is not None]
         self._broken(what, [k for k in keys if k in self._pending] or None)
+        return None
+
+    def _too_deep(self, exc: ValidationError, raw: Any) -> Any:
+        """Valid JSON nested deeper than the SDK's reader goes (pydantic's recursion limit, about
+        200 levels), which it reports as "invalid JSON": the request it answers fails at once
+        saying so, instead of waiting for its timeout. Its id is found by a scan of the top level
+        (no depth limit); a message whose id cannot be found fails every call in flight, as for
+        an answer that could be anyone's."""
+        what = "its response nests deeper than the JSON reader allows (about 200 levels)"
+        top = _top_level(raw) if isinstance(raw, str) else {}
+        if "method" in top:
+            return exc  # a request or notification of its own: no call of ours waits on it
+        rid = as_request_id(top.get("id"))
+        key = coerce_request_id(rid) if rid is not None else None
+        if key is None or key not in self._pending:
+            self._broken(what)
+            return None
+        self._broken(f"its response to request {rid!r} nests deeper than the JSON reader allows (about 200 levels)", [key])
         return None
 
     def _broken(self, what: str, keys: list[Any] | None = None) -> None:
@@ -208,6 +231,29 @@ class Wire:
             self._settled_order.append(key)
             if len(self._settled_order) > self._SETTLED_KEPT:
                 self._settled.discard(self._settled_order.popleft())
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SCALAR = re.compile(r'\s*:\s*(-?[0-9]+|"(?:[^"\\]|\\.)*")')
+
+
+def _top_level(raw: str) -> dict[str, Any]:
+    """The `id` (a number or string) and whether there is a `method`, among the top-level keys of
+    a JSON object too deep to parse: a scan of its strings and brackets, at regex speed."""
+    found: dict[str, Any] = {}
+    depth = 0
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token[0] == '"':
+            if depth == 1 and token in ('"id"', '"method"'):
+                value = _SCALAR.match(raw, match.end())
+                if value is not None:
+                    found[token[1:-1]] = json.loads(value.group(1))
+        elif token in "[{":
+            depth += 1
+        else:
+            depth -= 1
+    return found
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -1,0 +1,173 @@
+"""Budgets everywhere (issue 23), end to end: `mcp-compiler serve --transport http` as a real
+subprocess over a hostile stdio upstream (tests/fixtures/budget_upstream.py), called by the MCP
+SDK's client in both protocol eras. Each shape of the issue: the reply stays within its budget
+(`max_reply_bytes`, 512 KiB by default), a refusal names its setting, and the server's peak RSS
+(its VmHWM, the process's high-water mark) stays under the bound docs/config.md#memory states."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client
+from procs import free_port, stop, wait_for_port
+
+from mcp_compiler.server import TOOL_NAME
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+REPLY_BUDGET = 512 * 2**10
+PEAK_RSS_MIB = 400  # docs/config.md#memory: the server's bound for these shapes at the default limits
+ERAS = ["legacy", "auto"]  # auto lands on 2026-07-28 against mcp-compiler
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def hostile_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """`serve --transport http` over the hostile upstream: (url, the server's pid)."""
+    tmp = tmp_path_factory.mktemp("budgets")
+    config = tmp / "config.json"
+    config.write_text(json.dumps({
+        "mcpServers": {"hostile": {"command": sys.executable, "args": [str(FIXTURES / "budget_upstream.py")]}},
+        "compiler": {"max_run_calls": 3000, "destructive": "allow"},
+    }))
+    port = free_port()
+    log = tmp / "serve.log"
+    with open(log, "wb") as errlog:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_compiler", "serve", "--config", str(config), "--transport", "http",
+             "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
+        )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/mcp", proc.pid
+    finally:
+        stop(proc)
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def reply_size(result: types.CallToolResult) -> int:
+    return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+
+
+async def call(url: str, mode: str, plan: str, **kwargs: Any) -> types.CallToolResult:
+    async with Client(url, mode=mode, **kwargs.pop("client", {})) as client:  # type: ignore[arg-type]
+        return await client.call_tool(TOOL_NAME, {"plan": plan}, **kwargs)
+
+
+def within_budget(result: types.CallToolResult, pid: int) -> None:
+    assert reply_size(result) <= REPLY_BUDGET, f"reply of {reply_size(result):,} bytes"
+    assert peak_rss_mib(pid) < PEAK_RSS_MIB, f"peak RSS {peak_rss_mib(pid):.0f} MiB"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_1_mb_error_with_200_dependents_keeps_to_the_reply_budget(hostile_http: tuple[str, int], mode: str) -> None:
+    url, pid = hostile_http
+    plan = "1. hostile.fail_big(1000000)\n" + "\n".join(f"{i}. hostile.echo($1)" for i in range(2, 202)) + "\njoin()"
+    with anyio.fail_after(120):
+        result = await call(url, mode, plan)
+    within_budget(result, pid)
+    tasks = (result.structured_content or {})["tasks"]
+    assert tasks[0]["status"] == "error" and "compiler.max_error_bytes" in tasks[0]["error"]
+    assert all(t["status"] == "skipped" and t["error"] == "task 1 (hostile.fail_big) error; see its error" for t in tasks[1:])
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_spread_of_1000_calls_with_2_kb_arguments_keeps_to_the_reply_budget(
+    hostile_http: tuple[str, int], mode: str
+) -> None:
+    url, pid = hostile_http
+    with anyio.fail_after(180):
+        result = await call(url, mode, "1. hostile.items(1000, 2048)\n2. hostile.echo($1.items[*])\njoin()")
+    within_budget(result, pid)
+    spread = (result.structured_content or {})["tasks"][1]
+    assert spread["status"] == "ok" and "calls" not in spread
+    assert spread["calls_stored"]["uri"].startswith("mcp-compiler://runs/")
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_1_2_mb_progress_message_reaches_the_host_cut(hostile_http: tuple[str, int], mode: str) -> None:
+    url, pid = hostile_http
+    messages: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    with anyio.fail_after(120):
+        result = await call(url, mode, "1. hostile.progress_big(1200000)\njoin()", progress_callback=on_progress)
+    within_budget(result, pid)
+    assert not result.is_error
+    relayed = [m for m in messages if "ppp" in m]
+    assert relayed and max(len(m.encode()) for m in relayed) < 8 * 2**10
+    assert relayed[0].endswith("[cut: 1,200,000 bytes in all; an upstream's progress message]")
+
+
+async def test_a_1_2_mb_log_line_reaches_the_host_cut(hostile_http: tuple[str, int]) -> None:
+    url, pid = hostile_http
+    lines: list[Any] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        lines.append(params.data)
+
+    with anyio.fail_after(120):
+        result = await call(url, "legacy", "1. hostile.log_big(1200000)\njoin()", client={"logging_callback": on_log})
+    within_budget(result, pid)
+    assert not result.is_error
+    relayed = [d for d in lines if "lll" in str(d)]
+    assert len(relayed) == 1 and len(str(relayed[0]).encode()) < 8 * 2**10
+    assert str(relayed[0]).endswith("an upstream's log line]")
+
+
+@pytest.mark.parametrize("depth", [150, 200, 1000, 5000])
+async def test_a_deep_but_valid_result_fails_at_once_never_at_the_timeout(hostile_http: tuple[str, int], depth: int) -> None:
+    url, pid = hostile_http
+    started = time.monotonic()
+    with anyio.fail_after(60):
+        result = await call(url, "auto", f"1. hostile.deep({depth})\n2. hostile.echo(1)\njoin()")
+    took = time.monotonic() - started
+    tasks = (result.structured_content or {})["tasks"]
+    assert tasks[0]["status"] == "error" and "nests deeper" in tasks[0]["error"], tasks[0]["error"]
+    assert tasks[1]["status"] == "ok"  # the session goes on
+    assert took < 20, f"{took:.1f} s: waited for the call timeout (60 s)"
+    within_budget(result, pid)
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_join_of_100_references_to_a_2_mb_value_is_refused_naming_the_setting(
+    hostile_http: tuple[str, int], mode: str
+) -> None:
+    url, pid = hostile_http
+    plan = "1. hostile.big(2000000)\njoin(" + ", ".join(["$1"] * 100) + ")"
+    with anyio.fail_after(120):
+        result = await call(url, mode, plan)
+    within_budget(result, pid)
+    assert "compiler.max_value_bytes" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_30_spreads_of_1000_stop_at_max_run_calls(hostile_http: tuple[str, int]) -> None:
+    url, pid = hostile_http
+    plan = "1. hostile.items(1000, 1)\n" + "\n".join(f"{i}. hostile.echo($1.items[*])" for i in range(2, 32)) + "\njoin()"
+    with anyio.fail_after(240):
+        result = await call(url, "auto", plan)
+    within_budget(result, pid)
+    spreads = (result.structured_content or {})["tasks"][1:]
+    ran = [t for t in spreads if t["status"] == "ok"]
+    refused = [t for t in spreads if t["status"] == "error"]
+    assert len(ran) == 2 and len(refused) == 28  # 1 + 2 x 1,000 calls of the 3,000 configured
+    assert all("compiler.max_run_calls" in t["error"] for t in refused)
