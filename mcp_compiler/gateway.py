@@ -15,6 +15,9 @@ config's names turn into the engine's:
     mcpServers.X.max_concurrency  -> Limits.servers[X].max_concurrency   (overrides max_per_server)
     mcpServers.X.timeout_s        -> Limits.servers[X].timeout_s         (overrides call_timeout_s)
     mcpServers.X.ordering         -> Limits.servers[X].ordering          ("plan" or "free"; default Limits.ordering)
+    mcpServers.X.destructive      -> Limits.servers[X].destructive       (overrides compiler.destructive)
+    mcpServers.X.tools            -> Limits.servers[X].tools             (glob -> allow/confirm/deny, first match)
+    mcpServers.X.autoApprove      -> Limits.servers[X].auto_approve      (Cline's: allow)
     compiler.destructive          -> Compiler(destructive=...)
     compiler.max_replans          -> Compiler(max_replans=...)
     compiler.planner_prompt_tokens -> Compiler(planner_prompt_tokens=...)
@@ -52,10 +55,11 @@ def limits_from(config: Config) -> Limits:
     c = config.compiler
     servers = {
         server_prefix(name): ServerLimits(
-            max_concurrency=server.max_concurrency, timeout_s=server.timeout_s, ordering=server.ordering
+            max_concurrency=server.max_concurrency, timeout_s=server.timeout_s, ordering=server.ordering,
+            destructive=server.destructive, tools=tuple(server.tools.items()), auto_approve=server.auto_approve,
+            setting=f"mcpServers.{name}",
         )
         for name, server in config.servers.items()
-        if server.max_concurrency is not None or server.timeout_s is not None or server.ordering is not None
     }
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,

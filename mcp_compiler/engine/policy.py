@@ -6,10 +6,14 @@ A toolbox (an MCP upstream pool, Python functions, a test double) only does I/O:
 once and returns its value or raises. Everything else about a call is decided here, once, the
 way httpx's client owns timeouts, limits and retries and its transports only move bytes:
 
-1. **Destructive tools** (marked `destructiveHint: true`): `allow` runs them, `deny` refuses,
-   `confirm` asks the run's `Confirm` first. The question is asked before the call takes a slot
-   or starts its timeout, so a person reading it holds up no other call and spends no call time.
-   Only a real `True` approves; anything else, or nobody to ask, refuses (fail closed).
+1. **Confirmation**: `allow` runs a call, `deny` refuses it, `confirm` asks the run's `Confirm`
+   first. What applies to a tool (`CallPolicy.decide`): the first of its server's `tools` globs
+   that matches its name, else `allow` when its server's `auto_approve` (Cline's `autoApprove`)
+   matches it; then, only for a tool marked `destructiveHint: true`, its server's `destructive`,
+   else the process-wide one. Any other tool runs unasked. The question is asked before the call
+   takes a slot or starts its timeout, so a person reading it holds up no other call and spends
+   no call time. Only a real `True` approves; anything else, or nobody to ask, refuses (fail
+   closed), and the refusal names the setting that would let the call run.
 2. **Concurrency**: a slot of the tool's server (that server's `max_concurrency`, else
    `max_per_server`; shared by every run in the process, because it protects the server), then a
    slot of the run (`max_concurrency`; it bounds one plan's fan-out).
@@ -35,6 +39,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 import anyio
@@ -46,12 +51,18 @@ from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec, as_toolbox
 
 __all__ = [
     "CallPolicy", "RunCalls", "Lane", "Limits", "ServerLimits", "Confirm", "Destructive", "Ordering", "NOBODY_TO_ASK",
+    "NobodyToAsk",
     "cut_text",
 ]
 
 log = logging.getLogger(__name__)
 
-NOBODY_TO_ASK = "nobody can be asked here; set compiler.destructive to 'allow' to run such tools"
+NOBODY_TO_ASK = "nobody can be asked here"
+
+
+class NobodyToAsk(CallRefused):
+    """Raised by a `Confirm` that cannot ask anyone (a host without elicitation); the policy turns
+    it into a refusal naming the setting that would let the call run unasked."""
 
 Destructive = Literal["allow", "confirm", "deny"]
 Ordering = Literal["plan", "free"]
@@ -62,11 +73,26 @@ Confirm = Callable[[ToolSpec, dict[str, Any]], Awaitable[bool]]
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """One server's own limits; `None` takes the default from `Limits`."""
+    """One server's own limits; `None` takes the default from `Limits`.
+
+    The confirmation policy of its tools: `tools` pairs a glob over the tool's name (as the server
+    names it) with what to do, the first match deciding; `auto_approve` are globs of tools approved
+    ahead of time (allow); `destructive` replaces the process-wide policy for its tools marked
+    destructive. `setting` is how the config names this server (`mcpServers.fs`), for messages.
+    """
 
     max_concurrency: int | None = None
     timeout_s: float | None = None
     ordering: Ordering | None = None
+    destructive: Destructive | None = None
+    tools: tuple[tuple[str, Destructive], ...] = ()
+    auto_approve: tuple[str, ...] = ()
+    setting: str = ""
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether a tool not marked destructive may still be asked about or refused."""
+        return bool(self.tools)
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,12 @@ def _nothing() -> None:
     return None
 
 
+def _tool_name(spec: ToolSpec) -> str:
+    """The tool's name as its server names it (the catalog's `server.tool` without `server.`)."""
+    prefix = spec.provider + "."
+    return spec.name[len(prefix):] if spec.provider and spec.name.startswith(prefix) else spec.name
+
+
 class CallPolicy:
     """The process-wide side of the policy over one toolbox: per-server slots, timeouts, retries."""
 
@@ -120,6 +152,45 @@ class CallPolicy:
         """One run's calls: its own concurrency limit, and whom to ask about destructive tools."""
         return RunCalls(self, anyio.Semaphore(self.limits.max_concurrency), confirm)
 
+    def decide(self, spec: ToolSpec) -> tuple[Destructive, str] | None:
+        """What to do with a call of this tool, and the setting that says so; None: it runs unasked."""
+        own = self.limits.servers.get(spec.provider)
+        if own is not None:
+            where = own.setting or f"mcpServers.{spec.provider}"
+            name = _tool_name(spec)
+            for pattern, decision in own.tools:
+                if fnmatchcase(name, pattern):
+                    return decision, f'{where}.tools["{pattern}"]'
+            for pattern in own.auto_approve:
+                if fnmatchcase(name, pattern):
+                    return "allow", f"{where}.autoApprove"
+            if spec.destructive and own.destructive is not None:
+                return own.destructive, f"{where}.destructive"
+        if spec.destructive:
+            return self.destructive, "compiler.destructive"
+        return None
+
+    def asks(self, spec: ToolSpec) -> bool:
+        """Whether a call of this tool is confirmed before it runs."""
+        decided = self.decide(spec)
+        return decided is not None and decided[0] == "confirm"
+
+    def may_confirm(self) -> bool:
+        """Whether some call may be confirmed: then a host that can be asked is worth asking."""
+        if self.destructive == "confirm":
+            return True
+        return any(
+            own.destructive == "confirm" or any(d == "confirm" for _, d in own.tools)
+            for own in self.limits.servers.values()
+        )
+
+    def may_refuse(self, spec: ToolSpec) -> bool:
+        """Whether `permit` has anything to decide for this tool (most tools: no, and no await)."""
+        if spec.destructive:
+            return True
+        own = self.limits.servers.get(spec.provider)
+        return own is not None and own.has_rules
+
     def _slots_of(self, server: str) -> anyio.Semaphore:
         slots = self._server_slots.get(server)
         if slots is None:
@@ -127,15 +198,38 @@ class CallPolicy:
         return slots
 
     async def permit(self, spec: ToolSpec, arguments: dict[str, Any], confirm: Confirm | None) -> None:
-        """Raise CallRefused unless the destructive-tool policy lets this call run."""
-        if not spec.destructive or self.destructive == "allow":
+        """Raise CallRefused unless the confirmation policy lets this call run."""
+        decided = self.decide(spec)
+        if decided is None or decided[0] == "allow":
             return
-        if self.destructive == "deny":
-            raise CallRefused(f"{spec.name} is marked destructive and compiler.destructive is 'deny'")
+        decision, setting = decided
+        marked = " is marked destructive and" if spec.destructive else ""
+        if decision == "deny":
+            raise CallRefused(f"{spec.name}{marked} is refused by {setting} ('deny')")
+        nobody = CallRefused(
+            f"{spec.name}{marked} needs confirmation ({setting}: 'confirm'), but {NOBODY_TO_ASK}; "
+            f"to run it without asking, {self.allow_hint(spec, setting)}"
+        )
         if confirm is None:
-            raise CallRefused(f"{spec.name} is marked destructive and needs confirmation, but {NOBODY_TO_ASK}")
-        if await confirm(spec, arguments) is not True:
+            raise nobody
+        try:
+            approved = await confirm(spec, arguments)
+        except NobodyToAsk:
+            raise nobody from None
+        if approved is not True:
             raise CallRefused(f"{spec.name} was not confirmed, so it did not run")
+
+    def allow_hint(self, spec: ToolSpec, setting: str) -> str:
+        """The one setting that would let this call run unasked, said as an edit of the config."""
+        own = self.limits.servers.get(spec.provider)
+        where = (own.setting if own is not None and own.setting else "") or f"mcpServers.{spec.provider}"
+        name = _tool_name(spec)
+        if setting.startswith(f"{where}.tools["):
+            return f"set {setting} to \"allow\""
+        per_tool = f'add "tools": {{"{name}": "allow"}} to {where}'
+        if setting == f"{where}.destructive":
+            return f'{per_tool} (this tool), or set {setting} to "allow" (every destructive tool of the server)'
+        return f'{per_tool} (this tool), or "destructive": "allow" to {where} (every destructive tool of the server)'
 
     def limits_of(self, server: str) -> tuple[anyio.Semaphore, float | None]:
         """The server's slots and call timeout, decided once per server rather than per call."""
@@ -250,7 +344,7 @@ class RunCalls:
         policy = self.policy
         if not reserved:
             self.reserve_calls(1, "this call")
-        if spec.destructive:  # most calls are not: skip the await
+        if policy.may_refuse(spec):  # most calls cannot be: skip the await
             await policy.permit(spec, arguments, self._confirm)
         server_slots, timeout = policy.limits_of(spec.provider)
         run_slots = self._slots
