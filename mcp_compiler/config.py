@@ -73,7 +73,6 @@ __all__ = [
     "ConfigError",
     "Config",
     "CompilerConfig",
-    "AuthConfig",
     "StdioServerConfig",
     "HttpServerConfig",
     "SseServerConfig",
@@ -123,7 +122,6 @@ class _ServerCommon(_Strict):
     transport: str | None = None
     transport_type: str | None = Field(default=None, validation_alias=AliasChoices("transportType", "transport_type"))
     disabled: bool = False
-    required: bool = False  # the HTTP server's /readyz says "not ready" while it is not connected
     allow: list[str] | None = None
     deny: list[str] = Field(default_factory=list)
     # Windsurf's and Roo Code's list of tools switched off: the same as `deny`.
@@ -289,38 +287,6 @@ _ServerEntry = Annotated[
 ]
 
 
-class AuthConfig(_Strict):
-    """`compiler.auth`: `serve --transport http` as an OAuth protected resource (docs/auth.md).
-
-    Access tokens are JWTs from `issuer` for `audience` (this server's resource URL, `.../mcp`),
-    checked against the issuer's keys (`jwks_uri`, else found in its metadata). `allow` maps a
-    scope, or `claim=value`, to the tools (globs over full names) a caller holding it may call.
-    """
-
-    issuer: str | None = None
-    audience: str | None = None
-    jwks_uri: str | None = None
-    scopes_required: list[str] = Field(default_factory=list)
-    # Asymmetric algorithms only: `none` and the HMAC family can never be allowed (auth/access_tokens.py).
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
-    leeway_s: Annotated[float, Field(ge=0, le=300)] = 30
-    jwks_cache_s: PositiveFloat = 300
-    jwks_refetch_min_s: Annotated[float, Field(ge=0)] = 10
-    allow: dict[str, list[str]] | None = None
-
-    @model_validator(mode="after")
-    def _issuer_with_audience(self) -> AuthConfig:
-        if (self.issuer is None) != (self.audience is None):
-            raise ValueError("`issuer` and `audience` go together: both, or neither (tokens and allow only)")
-        for url in (self.issuer, self.audience, self.jwks_uri):
-            if url is not None and urlsplit(url).scheme not in ("http", "https"):
-                raise ValueError(f"{url!r} is not an http(s) URL")
-        bad = [a for a in self.algorithms if a.lower() == "none" or a.upper().startswith("HS")]
-        if bad:
-            raise ValueError(f"algorithms {bad} are refused: only asymmetric algorithms (RS*, PS*, ES*, EdDSA)")
-        return self
-
-
 class CompilerConfig(_Strict):
     """Limits and policy for the compiler itself. Every field has a default.
 
@@ -370,10 +336,6 @@ class CompilerConfig(_Strict):
     # by replicas. A secret, as it may hold a password. `serve --state` and $MCP_COMPILER_STATE win.
     state: SecretStr | None = None
     state_timeout_s: PositiveFloat = 2.0  # each call to a remote state backend, before it fails naming it
-    # Who may call `serve --transport http` (docs/auth.md): callers by name with their own tokens
-    # (values from the environment, `${VAR}`), and OAuth access tokens with `auth`.
-    tokens: dict[str, SecretStr] = Field(default_factory=dict)
-    auth: AuthConfig | None = None
 
 
 class Config(BaseModel):

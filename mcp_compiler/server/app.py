@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -59,7 +58,6 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .._version import __version__
-from ..auth import ToolAccess, current_identity, identity_of
 from ..compiler import Compiler, Event, EventHandler
 from ..config import Config
 from ..engine.policy import Confirm, NobodyToAsk
@@ -71,17 +69,13 @@ from ..language.plan import PlanError
 from ..llm import LLM, choose_model
 from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
-from ..observability.propagation import headers_trace_context
 from ..request import Request, RequestLimits, parse_request_async
 from ..state import StateStore, default_state
 from ..text import scrub
-from ..tools.builtins import visible, visible_tools
 from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
-from ..upstreams.pool import UpstreamPool
 from ..upstreams.relay import HostChannel, serving
 from ._common import CONFIRM_SCHEMA, ProgressFn, declares, error_result
 from .host import Hosts, SessionHost
-from .passthrough import Passthrough
 from .resources import Resources
 from .results import ReplyBudget, reply_for, reply_inline
 from .round_trips import STATE_TTL_S, HeldRuns, confirmation_requests, hold_run
@@ -92,7 +86,6 @@ from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, tool_descri
 __all__ = ["CompilerServer", "RunRequest", "make_run", "run_result"]
 
 logger = logging.getLogger(__name__)
-audit_log = logging.getLogger("mcp_compiler.audit")  # one record per compile_and_run (docs/auth.md#the-audit-log)
 
 _PROGRESS_BUFFER = 4096  # events waiting to be forwarded; beyond that, progress is dropped (advisory)
 _LIST_WAIT_S = 5.0  # how long tools/list waits for servers still starting
@@ -177,9 +170,7 @@ async def make_run(
 
 
 class _Server(Server[Any]):
-    """The lowlevel server, advertising `listChanged` to handshake-era clients on every transport."""
-
-    passes_through = False  # the upstreams' prompts and resources changes are announced too (`Passthrough`)
+    """The lowlevel server, advertising `tools.listChanged` to handshake-era clients on every transport."""
 
     def create_initialization_options(
         self,
@@ -187,10 +178,9 @@ class _Server(Server[Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
-        changes = NotificationOptions(
-            tools_changed=True, prompts_changed=self.passes_through, resources_changed=self.passes_through
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions
         )
-        return super().create_initialization_options(notification_options or changes, experimental_capabilities, extensions)
 
 
 class CompilerServer:
@@ -208,17 +198,12 @@ class CompilerServer:
         limits: RequestLimits | None = None,
         compiler: Compiler | None = None,
         state: StateStore | None = None,
-        upstreams: UpstreamPool | None = None,
     ) -> None:
-        """`upstreams`: the pool behind `toolbox`, whose prompts, completions, resource
-        subscriptions, list changes and instructions pass through to hosts (`passthrough.py`)."""
         config = config or Config()
         self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
         self.compiler = compiler or build_compiler(self.toolbox, config)
         self.confirms = self.compiler.policy.may_confirm()  # the policy the compiler was built with
         self.model = model or config.compiler.model
-        # Which tools each caller may call (compiler.auth.allow, docs/auth.md#who-may-call-what).
-        self.access = ToolAccess(config.compiler.auth.allow if config.compiler.auth is not None else None)
         self._llm: LLM | None = self.compiler.llm  # chosen at the first query, then kept
         self.limits = limits or RequestLimits.from_config(config.compiler)
         self.budget = ReplyBudget.from_config(config.compiler)
@@ -227,7 +212,6 @@ class CompilerServer:
         self.store = RunStore.from_config(config.compiler, self.state)
         self.resources = Resources(self.toolbox, self.store, max_reply_bytes=self.budget.max_reply_bytes)
         self._bus = InMemorySubscriptionBus()
-        self.passthrough = Passthrough(upstreams, self._bus)
         self._listeners = _Listeners()
         self.held_runs = HeldRuns(state=self.state)  # 2026-07-28 runs waiting for their hosts' answers
         self.server = _Server(
@@ -243,15 +227,10 @@ class CompilerServer:
             on_list_resources=self._list_resources,
             on_read_resource=self._read_resource,
             on_list_resource_templates=self._list_resource_templates,
-            on_subscriptions_listen=self.passthrough.listen(ListenHandler(self._bus)),
+            on_subscriptions_listen=ListenHandler(self._bus),
             lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
-        self.server.middleware.append(self._as_caller)
-        # The W3C trace context of an HTTP request's headers, first, for every handler after it.
-        self.server.middleware.insert(0, headers_trace_context)
-        if upstreams is not None:
-            self._pass_through()
         # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
         # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
         self._hosts = Hosts()
@@ -262,61 +241,6 @@ class CompilerServer:
         # compile_and_run may run as a task (SEP-2663) for a client declaring the extension.
         self.tasks = TaskStore(state=self.state)
         install_tasks(self.server, TasksExtension(self.tasks, lambda params: params.name == TOOL_NAME))
-
-    def _pass_through(self) -> None:
-        """Serve the upstreams' prompts, completions and subscriptions, and their instructions."""
-        through = self.passthrough
-        self.server.passes_through = True
-        self.server.add_request_handler("prompts/list", types.PaginatedRequestParams, through.list_prompts)
-        self.server.add_request_handler("prompts/get", types.GetPromptRequestParams, through.get_prompt)
-        self.server.add_request_handler("completion/complete", types.CompleteRequestParams, through.complete)
-        self.server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, through.subscribe)
-        self.server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, through.unsubscribe)
-        self.server.middleware.append(self._with_instructions)
-
-    async def _with_instructions(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """`initialize` and `server/discover` carry the upstreams' instructions after ours."""
-        result = await call_next(ctx)
-        if ctx.method in ("initialize", "server/discover") and isinstance(result, dict):
-            # The result as the SDK built it (a dict by now): ours first, then each upstream's,
-            # waiting for the servers still connecting (a host reads instructions once).
-            merged = await self.passthrough.instructions(self.server.instructions, wait=True)
-            if merged:
-                result = {**result, "instructions": merged}
-        return result
-
-    async def _as_caller(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Every request is served as its caller (auth/identity.py): the logs name it, and what it
-        sees and calls is what `compiler.auth.allow` gives it."""
-        identity = identity_of(ctx.request)
-        caller = current_identity.set(identity)
-        allowed = visible_tools.set(
-            (lambda tool: self.access.allows(identity, tool)) if self.access.restricts else None
-        )
-        try:
-            return await call_next(ctx)
-        finally:
-            visible_tools.reset(allowed)
-            current_identity.reset(caller)
-
-    def _refusal(self, request: Request) -> str | None:
-        """The first task of the plan its caller may not call, said before anything runs."""
-        if request.plan is None or not self.access.restricts:
-            return None
-        identity = current_identity.get()
-        catalog = self.toolbox.specs()
-        resolve = getattr(catalog, "resolve", None)
-        for task in request.plan.tasks:
-            tool = task.tool
-            if resolve is not None:
-                try:
-                    tool = resolve(task.tool).name
-                except LookupError:
-                    pass  # the checks say it is unknown; a call to it is refused anyway (WithBuiltins)
-            refusal = self.access.refusal(identity, tool, task=task.id)
-            if refusal is not None:
-                return f"not allowed: {refusal}, which this caller was not granted; nothing ran"
-        return None
 
     @asynccontextmanager
     async def _lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:
@@ -329,8 +253,7 @@ class CompilerServer:
     def description(self) -> str:
         # The pool's causes are redacted already (`UpstreamPool.unavailable`).
         causes = self.toolbox.unavailable()
-        specs = visible(self.toolbox.specs())  # what this caller may call (docs/auth.md)
-        return scrub(tool_description(specs, limits=self.limits, unavailable=causes))
+        return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=causes))
 
     def tool(self) -> types.Tool:
         return types.Tool(
@@ -370,12 +293,6 @@ class CompilerServer:
             request = await parse_request_async(params.arguments or {}, self.limits)
         except (RequestError, PlanError) as exc:
             return error_result(str(exc))
-        if request.plan is not None and self.access.restricts:
-            await self.toolbox.settle([task.tool for task in request.plan.tasks])
-            refusal = self._refusal(request)
-            if refusal is not None:
-                _audit(request, None, "refused", 0.0)
-                return error_result(refusal)
         capabilities = getattr(ctx.session, "client_capabilities", None)
         if round_trips and await self._may_ask(request, capabilities):
             confirmations = (
@@ -422,13 +339,11 @@ class CompilerServer:
         """
         if host is None and session is not None:
             host = SessionHost(session, request_id)
-        started = time.monotonic()
         try:
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
             with serving(host):
                 run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
         except (RequestError, PlanError) as exc:
-            _audit(request, None, "error", time.monotonic() - started)
             return error_result(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
             # A call being cancelled (the host's notifications/cancelled, a dropped connection,
@@ -436,9 +351,7 @@ class CompilerServer:
             # cancellation, not a bug, so it propagates as one, without a log record.
             await anyio.lowlevel.checkpoint_if_cancelled()
             logger.exception("%s failed unexpectedly", TOOL_NAME)
-            _audit(request, None, "error", time.monotonic() - started)
             return error_result(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
-        _audit(request, run, "ok" if all(t.status == "ok" for t in run.tasks) else "failed", time.monotonic() - started)
         return await reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
 
     def relays_to_hosts(self) -> bool:
@@ -564,8 +477,6 @@ class CompilerServer:
         # 2026-07-28 connections are per request and hear of changes through subscriptions/listen.
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             self._listeners.remember(ctx)
-            if self.server.passes_through and ctx.method != "initialize":
-                self.passthrough.remember(ctx)
         return await call_next(ctx)
 
 
@@ -602,25 +513,6 @@ class _Listeners:
             except Exception as exc:  # noqa: BLE001 - a gone client must not stop the others
                 logger.debug("could not send tools/list_changed to %s: %s", key, exc)
                 self._sessions.pop(key, None)
-
-
-def _audit(request: Request, run: Run | None, outcome: str, duration_s: float) -> None:
-    """The audit record of one compile_and_run: who, which tools, the outcome, how long; never an
-    argument's value (docs/auth.md#the-audit-log)."""
-    if not audit_log.isEnabledFor(logging.INFO):
-        return
-    if run is not None:
-        tools = sorted({t.tool for t in run.tasks})
-        failed = sum(1 for t in run.tasks if t.status != "ok")
-        tasks = len(run.tasks)
-    else:
-        tools = sorted({t.tool for t in request.plan.tasks}) if request.plan is not None else []
-        failed, tasks = 0, len(request.plan.tasks) if request.plan is not None else 0
-    record = {
-        "caller": str(current_identity.get()), "tools": tools, "outcome": outcome, "tasks": tasks,
-        "failed": failed, "duration_ms": round(duration_s * 1000, 1), "kind": "plan" if request.plan is not None else "query",
-    }
-    audit_log.info("compile_and_run %s", json.dumps(record, sort_keys=True))
 
 
 async def _forward_progress(receive: Any, progress: ProgressFn) -> None:
