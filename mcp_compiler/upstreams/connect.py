@@ -62,6 +62,12 @@ async def open_client(
         yield client
 
 
+def max_message_bytes(compiler: CompilerConfig) -> int:
+    """The most one message from a server may take: a value (`compiler.max_value_bytes`) and
+    1 MiB for its envelope (content blocks, ids, a short text beside structured content)."""
+    return compiler.max_value_bytes + 2**20
+
+
 @asynccontextmanager
 async def _open_transport(
     config: ServerConfig,
@@ -73,8 +79,9 @@ async def _open_transport(
     if isinstance(config, StdioServerConfig):
         params = StdioServerParameters(
             command=config.command, args=config.args, env=config.env_values() or None, cwd=config.cwd,
-            # UTF-8 whose undecodable bytes become U+FFFD and are reported (`stdout_codec.py`).
-            encoding=reporting_utf8(), encoding_error_handler="replace",
+            # UTF-8 whose undecodable bytes become U+FFFD and are reported, one message at most a
+            # value and its envelope, dropped while it is read when larger (`stdout_codec.py`).
+            encoding=reporting_utf8(max_message_bytes(compiler)), encoding_error_handler="replace",
         )
         # The SDK annotates errlog as TextIO but only hands it to the child as its stderr file:
         # a binary temporary file serves, and lets a failure quote the child's last lines.

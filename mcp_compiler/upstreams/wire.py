@@ -30,7 +30,9 @@ from pydantic import ValidationError
 
 from ..text import scrub
 
-__all__ = ["Wire", "WireReader", "WireWriter"]
+__all__ = ["OVERSIZED", "Wire", "WireReader", "WireWriter", "top_level_keys"]
+
+OVERSIZED = "the server sent a message"  # how a message dropped for its size is named (stdout_codec)
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +102,10 @@ class Wire:
     def _response(self, item: SessionMessage, message: types.JSONRPCResponse | types.JSONRPCError) -> Any:
         if message.id is None:  # an error about a request the server could not read
             error = message.error.message if isinstance(message, types.JSONRPCError) else ""
-            self._broken(f"it could not read a request of ours ({scrub(error)})")
+            if error.startswith(OVERSIZED):  # ours, for a message too large whose id was not seen
+                self._broken(error[len("the server "):])
+            else:
+                self._broken(f"it could not read a request of ours ({scrub(error)})")
             return None
         key = coerce_request_id(message.id)
         entry = self._pending.pop(key, None)
@@ -143,7 +148,7 @@ class Wire:
         (no depth limit); a message whose id cannot be found fails every call in flight, as for
         an answer that could be anyone's."""
         what = "its response nests deeper than the JSON reader allows (about 200 levels)"
-        top = _top_level(raw) if isinstance(raw, str) else {}
+        top = top_level_keys(raw) if isinstance(raw, str) else {}
         if "method" in top:
             return exc  # a request or notification of its own: no call of ours waits on it
         rid = as_request_id(top.get("id"))
@@ -237,9 +242,10 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _SCALAR = re.compile(r'\s*:\s*(-?[0-9]+|"(?:[^"\\]|\\.)*")')
 
 
-def _top_level(raw: str) -> dict[str, Any]:
+def top_level_keys(raw: str) -> dict[str, Any]:
     """The `id` (a number or string) and whether there is a `method`, among the top-level keys of
-    a JSON object too deep to parse: a scan of its strings and brackets, at regex speed."""
+    a JSON object too deep (or too long) to parse, or of its first bytes: a scan of its strings
+    and brackets, at regex speed."""
     found: dict[str, Any] = {}
     depth = 0
     for match in _TOKEN.finditer(raw):

@@ -24,7 +24,7 @@ from mcp_compiler.server import TOOL_NAME
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REPLY_BUDGET = 512 * 2**10
-PEAK_RSS_MIB = 400  # docs/config.md#memory: the server's bound for these shapes at the default limits
+PEAK_RSS_MIB = 400  # docs/config.md#memory: the server's bound for the shapes of one message at a time
 ERAS = ["legacy", "auto"]  # auto lands on 2026-07-28 against mcp-compiler
 
 pytestmark = pytest.mark.anyio
@@ -171,3 +171,31 @@ async def test_30_spreads_of_1000_stop_at_max_run_calls(hostile_http: tuple[str,
     refused = [t for t in spreads if t["status"] == "error"]
     assert len(ran) == 2 and len(refused) == 28  # 1 + 2 x 1,000 calls of the 3,000 configured
     assert all("compiler.max_run_calls" in t["error"] for t in refused)
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_an_18_mb_result_is_refused_while_it_is_read(hostile_http: tuple[str, int], mode: str) -> None:
+    url, pid = hostile_http
+    started = time.monotonic()
+    with anyio.fail_after(120):
+        result = await call(url, mode, "1. hostile.huge_line(18000000)\n2. hostile.echo(2)\njoin()")
+    tasks = (result.structured_content or {})["tasks"]
+    assert tasks[0]["status"] == "error" and "compiler.max_value_bytes" in tasks[0]["error"], tasks[0]["error"]
+    assert "dropped as it was read" in tasks[0]["error"]
+    assert tasks[1]["status"] == "ok"  # the session goes on
+    assert time.monotonic() - started < 60
+    within_budget(result, pid)
+
+
+async def test_six_parallel_results_just_under_the_limit_stay_under_the_memory_bound(hostile_http: tuple[str, int]) -> None:
+    url, pid = hostile_http
+    plan = "\n".join(f"{i}. hostile.big({14_000_000 + i})" for i in range(1, 7)) + "\njoin()"
+    with anyio.fail_after(180):
+        result = await call(url, "auto", plan)
+    tasks = (result.structured_content or {})["tasks"]
+    assert all(t["status"] == "ok" for t in tasks), [t.get("error") for t in tasks]
+    assert reply_size(result) <= REPLY_BUDGET
+    # docs/config.md#memory: about 7 times each message in flight, over a base of about 80 MiB.
+    peak = peak_rss_mib(pid)
+    print(f"\nsix results of 14 MB at once: server peak RSS {peak:.0f} MiB")
+    assert peak < 80 + 7 * 6 * 14.1, f"peak RSS {peak:.0f} MiB"

@@ -248,3 +248,23 @@ async def test_plain_calls_past_the_runs_call_limit_are_errors_naming_it() -> No
         "this call would pass the run's 5 calls (the limit per run, compiler.max_run_calls; 5 counted so far); "
         "nothing was called"
     )
+
+
+def test_a_stdio_line_over_the_bound_is_dropped_while_read_and_its_call_fails() -> None:
+    import codecs
+
+    from mcp_compiler.upstreams.stdout_codec import reporting_utf8
+
+    decoder = codecs.getincrementaldecoder(reporting_utf8(1000))("replace")
+    out = decoder.decode(b'{"jsonrpc":"2.0","id":3,"result":"' + b"x" * 600)
+    assert out == ""  # a line is handed on whole, at its newline
+    for _ in range(100):  # 1 MB more of the same line: held no longer than the bound
+        out += decoder.decode(b"y" * 10_000)
+        assert len(decoder._line) <= 1001  # type: ignore[attr-defined]
+    out += decoder.decode(b'"}\n{"jsonrpc":"2.0","method":"n","params":"' + b"z" * 2000 + b'"}\n{"a":\xff1}\n')
+    lines = out.splitlines()
+    assert len(lines) == 2  # the server's own oversized notification is dropped: nobody waits on it
+    error = json.loads(lines[0])
+    assert error["id"] == 3 and "compiler.max_value_bytes" in error["error"]["message"]
+    assert "1,000,637 bytes" in error["error"]["message"]  # its newline included
+    assert lines[1] == '{"a":\ufffd1}'  # undecodable bytes still become U+FFFD
