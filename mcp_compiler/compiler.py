@@ -25,6 +25,7 @@ from .language.plan import Plan
 from .llm import LLM, LLMError
 from .llm.joiner import Joiner
 from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
+from .observability import current as current_observer
 from .tools.builtins import SEARCH_TOOL
 from .tools.catalog import Catalog
 from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, as_toolbox
@@ -96,9 +97,13 @@ class Compiler:
         self.max_replans = max_replans
 
     def _scheduler(self, run: Run, on_event: EventHandler | None, confirm: Confirm | None) -> Scheduler:
+        events = _task_events(run, on_event)
+        observer = current_observer()
+        if observer.active:  # only then: the per-task path stays as it was with nothing watching
+            events = observer.task_hook(run, events)
         return Scheduler(
             self.policy.for_run(confirm), run, run_timeout_s=self.limits.run_timeout_s,
-            on_event=_task_events(run, on_event), on_progress=_task_progress(run, on_event),
+            on_event=events, on_progress=_task_progress(run, on_event),
         )
 
     async def run_plan(
@@ -109,12 +114,15 @@ class Compiler:
         await _settle(self.toolbox, [task.tool for task in parsed.tasks], on_event)  # servers a plan names may still be starting
         bound = check_plan(parsed, self.toolbox.specs())
         run = Run()
-        await self._scheduler(run, on_event, confirm).run(bound)
-        run.timings["execute_s"] = run.elapsed()
-        run.answer = (
-            plain_answer(run) if parsed.answer is None else project(parsed.answer, run, self.limits.max_value_bytes).text
-        )
-        run.timings["total_s"] = run.elapsed()
+        observer = current_observer()
+        with observer.run(run):
+            with observer.round(run, 1, "plan"):
+                await self._scheduler(run, on_event, confirm).run(bound)
+            run.timings["execute_s"] = run.elapsed()
+            run.answer = (
+                plain_answer(run) if parsed.answer is None else project(parsed.answer, run, self.limits.max_value_bytes).text
+            )
+            run.timings["total_s"] = run.elapsed()
         return run
 
     async def run_query(
@@ -131,6 +139,14 @@ class Compiler:
             raise NoPlanner(NO_PLANNER)
         await _settle(self.toolbox, None, on_event)  # the planner sees every server's tools
         run = Run()
+        with current_observer().run(run):
+            await self._rounds(run, question, llm, on_event, confirm)
+        return run
+
+    async def _rounds(
+        self, run: Run, question: str, llm: LLM, on_event: EventHandler | None, confirm: Confirm | None
+    ) -> None:
+        observer = current_observer()
         scheduler = self._scheduler(run, on_event, confirm)
         history = ""
         for number in range(1, self.max_replans + 2):
@@ -140,9 +156,10 @@ class Compiler:
             specs = self.toolbox.specs()
             # A Catalog may know more than its tools (e.g. the servers that are down), so keep it.
             catalog = specs if isinstance(specs, Catalog) else Catalog(specs.values())
-            planner = Planner(llm, catalog, run, purpose="plan" if number == 1 else "replan",
-                              prompt_tokens=self.planner_prompt_tokens)
-            await scheduler.run(planner.tasks(question, history, [t.id for t in run.tasks]), number)
+            purpose = "plan" if number == 1 else "replan"
+            planner = Planner(llm, catalog, run, purpose=purpose, prompt_tokens=self.planner_prompt_tokens)
+            with observer.round(run, number, purpose):
+                await scheduler.run(planner.tasks(question, history, [t.id for t in run.tasks]), number)
             records = [t for t in run.tasks if t.round == number]
             rnd.task_ids = [t.id for t in records]
             rnd.plan = planner.plan_text()
@@ -177,7 +194,6 @@ class Compiler:
                 break
             history = _history(run)
         _llm_timings(run)
-        return run
 
 
 _WAITING_BEAT_S = 1.0

@@ -122,6 +122,7 @@ class _ServerCommon(_Strict):
     transport: str | None = None
     transport_type: str | None = Field(default=None, validation_alias=AliasChoices("transportType", "transport_type"))
     disabled: bool = False
+    required: bool = False  # the HTTP server's /readyz says "not ready" while it is not connected
     allow: list[str] | None = None
     deny: list[str] = Field(default_factory=list)
     # Windsurf's and Roo Code's list of tools switched off: the same as `deny`.

@@ -69,6 +69,7 @@ from ..language.plan import PlanError
 from ..llm import LLM, choose_model
 from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
+from ..observability.propagation import headers_trace_context
 from ..request import Request, RequestLimits, parse_request_async
 from ..state import StateStore, default_state
 from ..text import scrub
@@ -231,6 +232,8 @@ class CompilerServer:
             lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
+        # Before the SDK's own span opens: a host's traceparent from HTTP headers (observability/propagation.py).
+        self.server.middleware.insert(0, headers_trace_context)
         # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
         # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
         self._hosts = Hosts()

@@ -43,6 +43,9 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, Transpo
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from ..errors import ConfigError
+from ..observability.endpoints import HealthRoutes, MetricsRoute, Readiness, readiness
+from ..observability.metrics import MetricsObserver
+from ..state import Kind
 from .tool_definition import TOOL_NAME
 
 if TYPE_CHECKING:
@@ -154,13 +157,20 @@ class HttpLimits:
         )
 
 
+PROBE_KIND = Kind("readyz", ttl_s=1.0, max_bytes=1, max_entries=1)  # read, never written: the state probe
+
+
 def http_app(
     app: "CompilerServer", *, host: str = "127.0.0.1", token: str | None = None, stateless: bool = False,
-    limits: HttpLimits | None = None,
+    limits: HttpLimits | None = None, metrics: MetricsObserver | None = None, ready: Readiness | None = None,
+    public_health: bool = True,
 ) -> Any:
     """The Streamable HTTP ASGI app at `/mcp`: rebinding protection on, the token if given, the limits.
 
-    Raises ConfigError when `host` is not loopback and there is no token.
+    Beside it (observability/endpoints.py): `/healthz` and `/readyz` (`ready`, by default the state
+    backend's answer), outside the token unless `public_health` is False; `/metrics` with `metrics`,
+    behind the token when there is one. Raises ConfigError when `host` is not loopback and there is
+    no token.
     """
     require_token(host, token)
     limits = limits or HttpLimits()
@@ -172,8 +182,15 @@ def http_app(
         max_sessions=limits.max_sessions,
         session_idle_timeout=limits.session_idle_s,
     )
-    guarded = RequestGuard(starlette_app, body_timeout_s=limits.body_timeout_s)
-    return BearerTokenMiddleware(guarded, token) if token else guarded
+    served: Any = RequestGuard(starlette_app, body_timeout_s=limits.body_timeout_s)
+    if metrics is not None:
+        served = MetricsRoute(served, metrics)
+    ready = ready or readiness(lambda: app.state.get(PROBE_KIND, "probe"), dict, [])
+    if not public_health:
+        served = HealthRoutes(served, ready)
+    if token:
+        served = BearerTokenMiddleware(served, token)
+    return HealthRoutes(served, ready) if public_health else served
 
 
 # ---- the request guard: body deadline, and cancelling the request of a host that went away --------

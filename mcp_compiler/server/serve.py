@@ -10,10 +10,13 @@ import anyio
 
 from ..config import Config
 from ..gateway import open_gateway
+from ..observability import install, setup_tracing
+from ..observability.endpoints import readiness
+from ..observability.metrics import MetricsObserver
 from ..request import RequestLimits
 from ..state import STATE_ENV, StateStore, StateUnavailable, state_from_url
 from .app import CompilerServer
-from .http import TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
+from .http import PROBE_KIND, TOKEN_ENV, HttpLimits, http_app, require_token, serve_http
 from .stdio import stdio_streams
 from .tool_definition import TOOL_NAME
 
@@ -47,6 +50,10 @@ async def serve(
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     if transport == "http":
         require_token(host, token)  # before any server is spawned
+    setup_tracing()  # traces when the OTEL_* variables ask for them (docs/observability.md)
+    metrics = MetricsObserver() if transport == "http" else None  # /metrics: HTTP only
+    if metrics is not None:
+        install(metrics)
     configured = config.compiler.state.get_secret_value() if config.compiler.state is not None else None
     state = state_from_url(state_url or os.environ.get(STATE_ENV) or configured,
                            timeout_s=config.compiler.state_timeout_s)  # a bad URL fails before anything starts
@@ -56,7 +63,7 @@ async def serve(
         logger.warning("%s; starting anyway, calls that keep state fail until it answers", exc)
     try:
         await _serve(config, state, transport=transport, host=host, port=port, model=model, token=token,
-                     stateless=stateless, limits=limits)
+                     stateless=stateless, limits=limits, metrics=metrics)
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
             await state.aclose()
@@ -65,6 +72,7 @@ async def serve(
 async def _serve(
     config: Config, state: StateStore, *, transport: Literal["stdio", "http"], host: str, port: int,
     model: str | None, token: str | None, stateless: bool, limits: RequestLimits | None,
+    metrics: MetricsObserver | None = None,
 ) -> None:
 
     # The host's `initialize` is answered at once: servers join in the background, each announced
@@ -79,7 +87,13 @@ async def _serve(
             await _serve_stdio(app)
         else:
             http_limits = HttpLimits.from_config(config.compiler)
-            asgi_app = http_app(app, host=host, token=token, stateless=stateless, limits=http_limits)
+            required = [name for name, server in config.servers.items() if server.required]
+            ready = readiness(
+                lambda: app.state.get(PROBE_KIND, "probe"), lambda: {s.name: s.connected for s in pool.status()}, required
+            )
+            asgi_app = http_app(
+                app, host=host, token=token, stateless=stateless, limits=http_limits, metrics=metrics, ready=ready
+            )
             await serve_http(asgi_app, host, port, limits=http_limits)
 
 

@@ -30,6 +30,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..config import CompilerConfig, ServerConfig, StdioServerConfig, server_prefix
 from ..errors import ToolError
+from ..observability import current as current_observer
 from ..text import scrub
 from ..tools.toolbox import ToolProgress, ToolSpec
 from .connect import describe_connect_failure, open_client
@@ -293,10 +294,25 @@ class UpstreamSession:
         client = await self.live_client()
         on_progress = None if progress is None else _relay_progress(progress)
         host = current_host() if self._relay_to_hosts else None
+        # The observers (observability/): a span whose traceparent goes in `meta`, the call metrics.
+        meta: dict[str, Any] = dict(_log_opt_in(host, client) or {})
+        with current_observer().upstream_call(
+            self.name, tool, transport=self.config.kind, session_id=None, meta=meta
+        ) as outcome:
+            outcome.status = "error"  # until it returns
+            result = await self._call_tool(client, tool, arguments, on_progress, host, meta)
+            outcome.status = "tool_error" if result.is_error else "ok"
+        return result
+
+    async def _call_tool(
+        self, client: Client, tool: str, arguments: dict[str, Any], on_progress: ProgressFnT | None,
+        host: HostChannel | None, meta: dict[str, Any],
+    ) -> types.CallToolResult:
         try:
             with self.relay.calling(host):
                 result = await with_task_progress(on_progress, client.call_tool(
-                    tool, arguments, progress_callback=on_progress, meta=_log_opt_in(host, client)))
+                    tool, arguments, progress_callback=on_progress,
+                    meta=cast(types.RequestParamsMeta, meta) if meta else None))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None
@@ -360,6 +376,7 @@ class UpstreamSession:
 
     def _set_state(self, state: State, error: str | None = None) -> None:
         self.state = state
+        current_observer().connection(self.name, state)
         if error is not None:
             self.last_error = self.redact(error)
         self._state_changed.set()
