@@ -151,6 +151,12 @@ class _ServerCommon(_Strict):
             raise ValueError("give `timeout_s` or Cline's `timeout` (seconds), not both")
         return data
 
+    @property
+    def closed(self) -> bool:
+        """The allow/deny lists let nothing of the server through (`allow: []`, or a deny of `*`):
+        then its resources, prompts and completions are closed with its tools (`UpstreamPool.server_allows`)."""
+        return (self.allow is not None and not self.allow) or "*" in (*self.deny, *self.disabled_tools)
+
     def allows(self, tool: str) -> bool:
         """Whether the allow/deny lists (glob patterns) let `tool` into the catalog."""
         from fnmatch import fnmatchcase

@@ -188,9 +188,16 @@ class UpstreamPool(Toolbox):
     # saying which server and why (redacted). What comes back is the server's, not yet trusted:
     # the caller scrubs texts and bounds sizes.
 
+    def server_allows(self, prefix: str) -> bool:
+        """Whether the config leaves server `prefix` open for what is not a tool (its resources,
+        prompts, completions, subscriptions): the one predicate every such request passes. A
+        server whose allow/deny lets none of its tools through is closed (`ServerConfig.closed`)."""
+        upstream = self._by_prefix.get(prefix)
+        return upstream is not None and not upstream.config.closed
+
     def resource_servers(self) -> list[str]:
-        """Prefixes of the connected servers that declare resources, in config order."""
-        return [u.prefix for u in self._upstreams.values() if u.offers_resources()]
+        """Prefixes of the connected servers that declare resources and are open, in config order."""
+        return [u.prefix for u in self._upstreams.values() if u.offers_resources() and self.server_allows(u.prefix)]
 
     async def list_resources(self, prefix: str, cursor: str | None = None) -> types.ListResourcesResult:
         return await self._resource_request(prefix, "resources/list", lambda c: c.list_resources(cursor=cursor))
@@ -207,6 +214,11 @@ class UpstreamPool(Toolbox):
         upstream = self._by_prefix.get(prefix)
         if upstream is None:
             raise ToolError(f"unknown server {prefix!r}")
+        if not self.server_allows(prefix):
+            raise ToolError(
+                f"server {prefix!r} is closed by its config (its allow/deny lets none of its tools through), "
+                f"and so is its {method}"
+            )
         return await upstream.request(method, send)
 
     # ---- the sessions' on_change ------------------------------------------------------------

@@ -36,7 +36,12 @@ def hostile_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     tmp = tmp_path_factory.mktemp("budgets")
     config = tmp / "config.json"
     config.write_text(json.dumps({
-        "mcpServers": {"hostile": {"command": sys.executable, "args": [str(FIXTURES / "budget_upstream.py")]}},
+        "mcpServers": {
+            "hostile": {"command": sys.executable, "args": [str(FIXTURES / "budget_upstream.py")]},
+            # Closed by its config: no tool, and so none of its resources either.
+            "closed": {"command": sys.executable, "args": [str(FIXTURES / "budget_upstream.py"), "--name", "closed"],
+                       "allow": []},
+        },
         "compiler": {"max_run_calls": 3000, "destructive": "allow"},
     }))
     port = free_port()
@@ -199,3 +204,22 @@ async def test_six_parallel_results_just_under_the_limit_stay_under_the_memory_b
     peak = peak_rss_mib(pid)
     print(f"\nsix results of 14 MB at once: server peak RSS {peak:.0f} MiB")
     assert peak < 80 + 7 * 6 * 14.1, f"peak RSS {peak:.0f} MiB"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_server_closed_by_allow_serves_no_resources(hostile_http: tuple[str, int], mode: str) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    url, _ = hostile_http
+    passwd = "file%3A%2F%2F%2Fetc%2Fpasswd"
+    with anyio.fail_after(60):
+        async with Client(url, mode=mode) as client:  # type: ignore[arg-type]
+            listed = [str(r.uri) for r in (await client.list_resources()).resources]
+            assert f"mcp-compiler://servers/hostile/{passwd}" in listed
+            assert not any("/servers/closed/" in uri for uri in listed)
+            with pytest.raises(MCPError, match=r"'closed' is closed by its config .* resources/read"):
+                await client.read_resource(f"mcp-compiler://servers/closed/{passwd}")
+            opened = await client.read_resource(f"mcp-compiler://servers/hostile/{passwd}")
+            assert "(served)" in opened.contents[0].text  # type: ignore[union-attr]
+            tools = (await client.list_tools()).tools[0].description or ""
+            assert "closed." not in tools  # and no tool of it in the catalog
