@@ -79,7 +79,7 @@ from ._common import CONFIRM_SCHEMA, ProgressFn, declares, error_result
 from .host import Hosts, SessionHost
 from .resources import Resources
 from .results import ReplyBudget, reply_for, reply_inline
-from .round_trips import STATE_TTL_S, HeldRuns, confirmation_requests, hold_run
+from .round_trips import STATE_TTL_S, Continue, HeldRuns, confirmation_requests, hold_run
 from .store import RunStore
 from .task_server import TaskSession, TasksExtension, TaskStore, install_tasks, owner_of
 from .tool_definition import INPUT_SCHEMA, OUTPUT_SCHEMA, TOOL_NAME, tool_description
@@ -199,6 +199,7 @@ class CompilerServer:
         limits: RequestLimits | None = None,
         compiler: Compiler | None = None,
         state: StateStore | None = None,
+        request_state_key: bytes | None = None,
     ) -> None:
         config = config or Config()
         self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
@@ -239,7 +240,10 @@ class CompilerServer:
         self._hosts = Hosts()
         self.server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._hosts.set_level)
         # Seals the requestState of input_required results and verifies it on the retry.
-        security = RequestStateSecurity.ephemeral(ttl=STATE_TTL_S)
+        # Replicas share the key (`request_state_key`, kept by the state backend: serve.py), so a
+        # retry may reach any of them; one process alone seals under a key of its own.
+        security = (RequestStateSecurity(keys=[request_state_key], ttl=STATE_TTL_S) if request_state_key
+                    else RequestStateSecurity.ephemeral(ttl=STATE_TTL_S))
         self.server.middleware.append(RequestStateBoundary(security, default_audience="mcp-compiler"))
         # compile_and_run may run as a task (SEP-2663) for a client declaring the extension.
         self.tasks = TaskStore(state=self.state)
@@ -290,8 +294,12 @@ class CompilerServer:
         # A call running as a task asks through the task's input_required (tasks/update), not in round trips.
         in_task = isinstance(ctx.session, TaskSession)
         round_trips = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and self.held_runs.available and not in_task
+        answered: dict[str, Any] | None = None
         if round_trips and params.request_state is not None:
-            return await self.held_runs.retry(params.request_state, params.input_responses, progress)
+            retried = await self.held_runs.retry(params.request_state, params.input_responses, progress)
+            if not isinstance(retried, Continue):
+                return retried
+            answered = retried.answers  # asked on another replica before anything ran: it starts here
         try:
             request = await parse_request_async(params.arguments or {}, self.limits)
         except (RequestError, PlanError) as exc:
@@ -308,7 +316,7 @@ class CompilerServer:
 
             return await hold_run(
                 self.held_runs, run, capabilities=capabilities, confirmations=confirmations, host=host,
-                progress=progress, owner=owner_of(ctx),
+                progress=progress, owner=owner_of(ctx), answered=answered,
             )
         return await self.run_request(
             request, progress=progress, session=ctx.session, request_id=ctx.request_id,

@@ -51,6 +51,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -62,7 +63,8 @@ from pydantic import ValidationError
 from ..engine.scheduler import current_task_id
 from ..errors import RequestError
 from ..language.plan import Plan, format_value, refs_in
-from ..state import Kind, StateStore, default_state
+from ..state import Kind, StateStore, StateUnavailable, default_state
+from ..state.lease import Lease
 from ..text import scrub
 from ._common import CONFIRM_SCHEMA, ProgressFn, Question, declares, error_result
 from .host import SessionHost
@@ -108,6 +110,7 @@ class HeldRun:
         self._sink: ProgressFn | None = None
         self._asked = 0
         self.serving = False  # a request is waiting on this run now
+        self.prerun = False  # waiting for the confirmations asked before anything runs
 
     # ---- the run's side ---------------------------------------------------------------------------
 
@@ -158,6 +161,11 @@ class HeldRun:
 
     def state(self) -> str:
         return f"{self.id}.{self.round_trip}"
+
+    def preanswer(self, answers: Mapping[str, Any]) -> None:
+        """Answers brought before their questions are asked (a retry continued here): asked, they
+        are answered at once."""
+        self._answers.update(answers)
 
     def deliver(self, responses: Mapping[str, Any] | None) -> None:
         """Answer the open questions the retry answers; the rest stay open and are asked again."""
@@ -211,12 +219,16 @@ class HeldRuns:
         self.state = state if state is not None else default_state()
         self._runs: dict[str, HeldRun] = {}  # held here: their tasks and questions
         self._groups: list[anyio.abc.TaskGroup] = []
+        self.lease = Lease(self.state)  # the held entries name this replica (docs/deployment.md)
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[None]:
         """Hold runs while this is entered; leaving cancels the runs started under it."""
         async with anyio.create_task_group() as tg:
             self._groups.append(tg)
+            if len(self._groups) == 1:
+                tg.start_soon(self.lease.keep)
+                tg.start_soon(self._read_moves)
             try:
                 yield
             finally:
@@ -240,9 +252,24 @@ class HeldRuns:
         self._groups[-1].start_soon(self._drive, held, work)
         return held
 
-    @staticmethod
-    def _trip(held: HeldRun) -> bytes:
-        return json.dumps({"round_trip": held.round_trip}).encode()
+    def _trip(self, held: HeldRun) -> bytes:
+        return json.dumps({"round_trip": held.round_trip, "replica": self.lease.id}).encode()
+
+    async def _mark_prerun(self, held: HeldRun) -> None:
+        """Nothing has run yet: the retry may continue the call on any replica (`retry`)."""
+        if held.prerun:
+            await self.state.put(self.kind, held.id, b"1", part="prerun")
+
+    async def _read_moves(self) -> None:
+        """Runs held here that another replica continued (their first retry went there) stop."""
+        while True:
+            await anyio.sleep(0.25)
+            for held in [h for h in self._runs.values() if h.prerun and h.claimed]:
+                try:
+                    if await self.state.get(self.kind, held.id, part="moved"):
+                        held.scope.cancel()
+                except StateUnavailable:
+                    break
 
     async def serve(self, held: HeldRun, progress: ProgressFn | None) -> Reply:
         """The held run's reply to the request being served; a round trip it starts is saved first.
@@ -255,6 +282,7 @@ class HeldRuns:
             return reply
         if held.claimed:
             await self.state.put(self.kind, held.id, self._trip(held))
+            await self._mark_prerun(held)
             return reply
         mine = sum(1 for other in self._runs.values() if other.claimed and other.owner == held.owner)
         if mine >= self.max_per_caller:
@@ -269,6 +297,7 @@ class HeldRuns:
             )
         else:
             held.claimed = True
+            await self._mark_prerun(held)
             return reply
         held.scope.cancel()  # it asked and cannot be held: nothing of it runs on
         return error_result(refusal + "; this call was cancelled at its first question")
@@ -300,13 +329,32 @@ class HeldRuns:
                 return
         await self.state.delete(self.kind, held.id)
 
-    async def retry(self, state: str, responses: Mapping[str, Any] | None, progress: ProgressFn | None) -> Reply:
-        """A retry of a call that asked, matched by its (unsealed) `requestState`."""
+    async def retry(
+        self, state: str, responses: Mapping[str, Any] | None, progress: ProgressFn | None
+    ) -> Reply | Continue:
+        """A retry of a call that asked, matched by its (unsealed) `requestState`; `Continue` when
+        the call is to start here with the retry's answers (it asked before anything ran, on a
+        replica the retry did not reach)."""
         run_id, _, number = state.rpartition(".")
-        kept = await self.state.get(self.kind, run_id)
-        if kept is None or str(json.loads(kept).get("round_trip")) != number:
+        try:
+            kept = await self.state.get(self.kind, run_id)
+        except StateUnavailable as exc:
+            return error_result(f"{exc}; retry later")
+        record = json.loads(kept) if kept is not None else {}
+        if kept is None or str(record.get("round_trip")) != number:
             return error_result(_NOT_HELD.format(ttl_s=self.ttl_s))
         held = self._runs.get(run_id)
+        replica = record.get("replica", self.lease.id)
+        if held is None and replica != self.lease.id:
+            # Asked before anything ran: the one retry that takes the mark continues it here.
+            if await self.state.take(self.kind, run_id, part="prerun"):
+                await self.state.put(self.kind, run_id, b"1", part="moved")  # its replica lets it go
+                return Continue(dict(responses or {}))
+            if await self.state.get(self.kind, run_id, part="outcome") is None:
+                alive = await self.lease.alive(replica)
+                return error_result(_ELSEWHERE if alive else _STOPPED)
+        if held is not None and held.prerun and not await self.state.take(self.kind, run_id, part="prerun"):
+            return error_result("this call was continued by another retry already; nothing runs twice")
         if held is None:  # it ended with nobody waiting: its result was kept for this retry
             outcome = await self.state.take(self.kind, run_id, part="outcome")
             await self.state.delete(self.kind, run_id)
@@ -319,6 +367,23 @@ class HeldRuns:
         return await self.serve(held, progress)
 
 
+@dataclass
+class Continue:
+    """A retry that starts its call here: the confirmations it answers, asked on another replica
+    before anything ran there."""
+
+    answers: dict[str, Any]
+
+
+_ELSEWHERE = (
+    "this call's run is running on another replica, which holds it in memory: the retries of its later "
+    "round trips must reach that replica (route 2026-07-28 retries of one call to one replica, or run the "
+    "call as a Tasks task, which any replica serves). Nothing was run again."
+)
+_STOPPED = (
+    "the replica running this call's run stopped; its calls in flight were lost. Nothing was run again "
+    "here: call again without requestState to start over."
+)
 _NOT_HELD = (
     "this call's run is no longer held here: it finished and was collected, it waited longer than {ttl_s:g} s "
     "for an answer, the server restarted, or the retry reached another replica. Nothing was run again; call "
@@ -399,18 +464,23 @@ def confirmation_requests(
 async def hold_run(
     held_runs: HeldRuns, run: RunFn, *, capabilities: Any, confirmations: Mapping[str, types.ElicitRequest],
     host: SessionHost | None, progress: ProgressFn | None, owner: str = "",
+    answered: Mapping[str, Any] | None = None,
 ) -> Reply:
     """A first call that may need its host, held across round trips: the plan's `confirmations`
     asked before anything runs, then `run` with an `Asker` for the session.
 
     `host` is the caller as the upstreams' own requests see it (`server/host.py`); in a held run
     those requests become questions of the run too, so an upstream's sampling, elicitation or
-    roots request reaches a 2026-07-28 host as our `input_required`.
+    roots request reaches a 2026-07-28 host as our `input_required`. `answered`: the answers a
+    retry brought for confirmations asked by another replica (`Continue`), so they are not asked again.
     """
 
     async def work(held: HeldRun) -> types.CallToolResult:
         if confirmations and declares(capabilities, "elicitation"):
+            held.prerun = True
+            held.preanswer({key: answer for key, answer in (answered or {}).items() if key in confirmations})
             await held.ask_all(confirmations)  # before anything runs
+            held.prerun = False
         asker = Asker(held, capabilities)
         relayed = None if host is None else SessionHost(asker, None, key=host.key, log_level=host.log_level)
         return await run(asker, relayed, held.progress)

@@ -61,8 +61,12 @@ async def serve(
         await state.ping()  # a replica joins without waiting for Redis: calls needing state fail until it is back
     except StateUnavailable as exc:
         logger.warning("%s; starting anyway, calls that keep state fail until it answers", exc)
+    try:  # requestState sealed under one key by every replica, so a retry may reach any of them
+        request_state_key: bytes | None = await state.shared_secret("request-state")
+    except StateUnavailable:
+        request_state_key = None  # this replica's own: its round trips' retries must reach it
     try:
-        await _serve(config, state, transport=transport, host=host, port=port, model=model, token=token,
+        await _serve(config, state, request_state_key, transport=transport, host=host, port=port, model=model, token=token,
                      stateless=stateless, limits=limits, metrics=metrics)
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
@@ -70,7 +74,7 @@ async def serve(
 
 
 async def _serve(
-    config: Config, state: StateStore, *, transport: Literal["stdio", "http"], host: str, port: int,
+    config: Config, state: StateStore, request_state_key: bytes | None, *, transport: Literal["stdio", "http"], host: str, port: int,
     model: str | None, token: str | None, stateless: bool, limits: RequestLimits | None,
     metrics: MetricsObserver | None = None,
 ) -> None:
@@ -80,7 +84,7 @@ async def _serve(
     async with open_gateway(config, wait_for_servers=False, relay_to_hosts=True) as gateway:
         pool = gateway.pool
         app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler,
-                             state=state)
+                             state=state, request_state_key=request_state_key)
         pool.on_catalog_change.append(app.catalog_changed)
         logger.info("connecting %d servers in the background", len(pool.status()))
         if transport == "stdio":

@@ -22,6 +22,7 @@ is refused and changes nothing.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass
 
 from ..errors import CompilerError, ConfigError
@@ -89,6 +90,12 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def size(self, kind: Kind) -> tuple[int, int]:
         """(entries, bytes) the kind holds now, after expiry."""
+
+    async def shared_secret(self, name: str) -> bytes:
+        """32 random bytes under `name`: the same for every process on this backend (the first
+        to ask makes them). In memory: this store's own, made at the first ask."""
+        kept: dict[str, bytes] = self.__dict__.setdefault("_secrets", {})
+        return kept.setdefault(name, os.urandom(32))
 
     async def ping(self) -> None:
         """Raise StateUnavailable unless the backend answers now (memory always does)."""

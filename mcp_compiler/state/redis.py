@@ -23,6 +23,7 @@ pool reconnects by itself on the next call.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -244,6 +245,21 @@ class RedisState(StateStore):
     async def size(self, kind: Kind) -> tuple[int, int]:
         entries, size = await self._run("size", kind)
         return int(entries), int(size)
+
+    async def shared_secret(self, name: str) -> bytes:
+        """`mcp-compiler:secret:<name>`, set once (SET NX) by the first replica that asks."""
+        from redis.exceptions import RedisError
+
+        key = f"{PREFIX}:secret:{name}"
+        try:
+            with anyio.fail_after(self.timeout_s):
+                await self._client.set(key, os.urandom(32), nx=True)
+                value = await self._client.get(key)
+        except TimeoutError:
+            raise StateUnavailable(f"the state backend {self.name} did not answer within {self.timeout_s:g} s") from None
+        except (RedisError, OSError) as exc:
+            raise StateUnavailable(f"the state backend {self.name} is unavailable: {type(exc).__name__}") from None
+        return bytes(value)
 
     async def ping(self) -> None:
         """Raise StateUnavailable unless the backend answers now."""

@@ -66,6 +66,7 @@ class Replicas:
                 "ledger": {"command": sys.executable, "args": [str(FIXTURES / "ledger_server.py"), str(self.ledger)]},
                 "up": {"command": sys.executable, "args": [str(FIXTURES / "tasks_server.py")],
                        "env": {"TASKS_SERVER_LOG": str(self.tasks_log)}},
+                "ask": {"command": sys.executable, "args": [str(FIXTURES / "asking_server.py")]},
             },
             "compiler": {"max_inline_value_bytes": 1024},
         }))
@@ -119,6 +120,11 @@ async def _no_elicitation(*_: Any) -> types.ElicitResult:
 def client(replica: Replica, **kwargs: Any) -> Client:
     """A 2026-07-28 host talking to one replica: Tasks declared, elicitation declared."""
     return Client(replica.url, extensions=[UpstreamTasks()], elicitation_callback=_no_elicitation, **kwargs)
+
+
+def asker(replica: Replica) -> Client:
+    """A 2026-07-28 host without the Tasks extension: questions come as input_required rounds."""
+    return Client(replica.url, elicitation_callback=_no_elicitation)
 
 
 def run_of(result: types.CallToolResult) -> dict[str, Any]:
@@ -211,4 +217,91 @@ async def test_a_tasks_question_asked_on_one_replica_is_answered_through_the_oth
     assert run is not None and run["tasks"][0]["status"] == "ok"
 
 
-_ = signal  # used by the kill tests below
+# ---- input_required round trips -------------------------------------------------------------------
+
+
+async def first_round(on: Client, plan: str) -> types.InputRequiredResult:
+    asked = await on.session.call_tool(TOOL_NAME, {"plan": plan}, allow_input_required=True)
+    assert isinstance(asked, types.InputRequiredResult), asked
+    return asked
+
+
+async def retry(on: Client, plan: str, asked: types.InputRequiredResult, answers: dict[str, Any]) -> Any:
+    return await on.session.call_tool(TOOL_NAME, {"plan": plan}, input_responses=answers,
+                                      request_state=asked.request_state, allow_input_required=True)
+
+
+def accept_all(asked: types.InputRequiredResult) -> dict[str, Any]:
+    return {key: types.ElicitResult(action="accept", content={"run": True}) for key in asked.input_requests or {}}
+
+
+async def test_a_confirmation_asked_on_one_replica_is_answered_on_the_other_and_each_call_runs_once(
+    two: tuple[Replica, Replica, Replicas],
+) -> None:
+    a, b, replicas = two
+    plan = '1. ledger.note("before-erase")\n2. ledger.erase("ab-record")\njoin()'
+    with anyio.fail_after(90):
+        async with asker(a) as on_a, asker(b) as on_b:
+            asked = await first_round(on_a, plan)
+            assert [c for c in replicas.calls() if c.get("name") == "ab-record"] == []  # nothing ran yet
+            done = await retry(on_b, plan, asked, accept_all(asked))
+            again_a = await retry(on_a, plan, asked, accept_all(asked))  # the same retry twice: refused
+            again_b = await retry(on_b, plan, asked, accept_all(asked))
+    assert isinstance(done, types.CallToolResult) and not done.is_error, done
+    assert [t["status"] for t in run_of(done)["tasks"]] == ["ok", "ok"]
+    for again in (again_a, again_b):
+        assert isinstance(again, types.CallToolResult) and again.is_error, again
+    calls = replicas.calls()
+    assert calls.count({"tool": "erase", "name": "ab-record"}) == 1
+    assert calls.count({"tool": "note", "text": "before-erase"}) == 1
+
+
+async def test_a_round_trip_of_a_run_executing_on_one_replica_is_refused_clearly_on_the_other(
+    two: tuple[Replica, Replica, Replicas],
+) -> None:
+    a, b, replicas = two
+    plan = '1. ledger.note("mid-run")\n2. ask.ask_person($1.result)\njoin()'
+    with anyio.fail_after(90):
+        async with asker(a) as on_a, asker(b) as on_b:
+            asked = await first_round(on_a, plan)  # asked by the upstream mid-run: the run lives on A
+            answer = {key: types.ElicitResult(action="accept", content={"colour": "blue"})
+                      for key in asked.input_requests or {}}
+            elsewhere = await retry(on_b, plan, asked, answer)
+            assert isinstance(elsewhere, types.CallToolResult) and elsewhere.is_error
+            assert "running on another replica" in elsewhere.content[0].text  # type: ignore[union-attr]
+            done = await retry(on_a, plan, asked, answer)  # its replica still serves it
+    assert isinstance(done, types.CallToolResult) and not done.is_error, done
+    assert replicas.calls().count({"tool": "note", "text": "mid-run"}) == 1
+
+
+# ---- a replica dies --------------------------------------------------------------------------------
+
+
+async def test_a_task_on_a_killed_replica_is_reported_failed_by_the_other_within_the_lease(
+    tmp_path: Path, redis: Redis,
+) -> None:
+    from mcp_compiler.state.lease import LEASE_S
+
+    replicas = Replicas(tmp_path, redis)
+    try:
+        a, b = replicas.start("a"), replicas.start("b")
+        with anyio.fail_after(120):
+            async with client(a) as on_a:
+                created = await on_a.session.call_tool(TOOL_NAME, {"plan": '1. up.slow(60, "doomed")\njoin()'},
+                                                       allow_claimed=True)
+            assert isinstance(created, CreateTaskResult), created
+            while "start doomed" not in (replicas.tasks_log.read_text() if replicas.tasks_log.exists() else ""):
+                await anyio.sleep(0.1)
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait(timeout=10)
+            killed = anyio.current_time()
+            async with client(b) as on_b:
+                assert (await get(on_b, created.task_id)).status == "working"  # its lease has not run out yet
+                final = await poll(on_b, created.task_id, lambda s: s.status != "working", timeout=LEASE_S * 3)
+            took = anyio.current_time() - killed
+    finally:
+        replicas.stop_all()
+    assert final.status == "failed", final
+    assert "replica running this task stopped" in (final.status_message or ""), final
+    assert final.error is not None and "lease" in final.error["message"]
+    assert took <= LEASE_S + 5, took  # within the lease (and a poll or two)
