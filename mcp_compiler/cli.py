@@ -185,9 +185,11 @@ async def cmd_tools(args: argparse.Namespace) -> int:
     from .gateway import GatewayToolbox, down_servers
     from .upstreams import UpstreamPool
 
-    async with UpstreamPool(load(args)) as pool:
+    async with UpstreamPool(load(args), wait_for_servers=False) as pool:
+        await wait_for_starting(pool, None)
         catalog = GatewayToolbox(pool).specs()  # what a plan can call: the servers' tools and the built-ins
         down = down_servers(pool)
+        connected = not pool.status() or any(s.connected for s in pool.status())
         if args.json:
             for name, cause in down.items():  # stdout is the catalog's JSON
                 print(f"warning: server {name} is not connected: {cause}", file=sys.stderr)
@@ -208,7 +210,24 @@ async def cmd_tools(args: argparse.Namespace) -> int:
                       "with the reason):")
                 for name, cause in down.items():
                     print(f"  {name}: {_one_line(cause)}")
+    if not connected:
+        print("error: no server connected (see the causes above)", file=sys.stderr)
+        return EXIT_FAILED_TASKS
     return EXIT_OK
+
+
+async def wait_for_starting(pool: Any, tools: list[str] | None) -> None:
+    """Wait for the servers `tools` need (None: all) that are still starting, saying which and for
+    how long; past `compiler.startup_wait_s` go on without them, saying so. Ready ones cost nothing."""
+    starting = pool.starting(tools)
+    if not starting:
+        return
+    wait = pool.startup_wait_s
+    print(f"waiting up to {wait:g} s for {', '.join(starting)} to start (compiler.startup_wait_s)", file=sys.stderr)
+    await pool.settle(tools)
+    still = pool.starting(tools)
+    if still:
+        print(f"going on without {', '.join(still)}: still starting after {wait:g} s", file=sys.stderr)
 
 
 def _one_line(text: str) -> str:
@@ -256,7 +275,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if plan is not None:  # a plan that is too large or does not parse needs no server
         parsed = parse_request({"plan": plan}, RequestLimits.from_config(config.compiler)).plan
     confirm = _ask_on_terminal if sys.stdin.isatty() else None
-    async with open_gateway(config) as gateway:
+    # Servers join in the background: a plan waits only for the servers it names (a question, for all).
+    async with open_gateway(config, wait_for_servers=False) as gateway:
+        await wait_for_starting(gateway.pool, [t.tool for t in parsed.tasks] if parsed is not None else None)
         on_event = None if args.json else live_view
         if parsed is not None:
             run = await gateway.compiler.run_plan(parsed, on_event=on_event, confirm=confirm)

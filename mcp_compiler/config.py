@@ -312,6 +312,9 @@ class CompilerConfig(_Strict):
     max_replans: Annotated[int, Field(ge=0)] = 2
     destructive: Literal["allow", "confirm", "deny"] = "confirm"
     connect_timeout_s: PositiveFloat = 30
+    # How long a plan, a listing or a CLI command waits for servers still starting that it needs
+    # (upstreams/pool.py): past it, it goes on without them and says which and why.
+    startup_wait_s: PositiveFloat = 10
     # What one compile_and_run may ask for, and how many tools its description lists.
     max_plan_tasks: PositiveInt = 1_000
     max_plan_bytes: PositiveInt = 1_000_000

@@ -106,6 +106,10 @@ async def demo(config: Config, *, out: TextIO | None = None, err: TextIO | None 
     wall = run.timings.get("total_s", run.elapsed())
     sequential = sum((t.end_s or 0.0) - (t.start_s or 0.0) for t in run.tasks if t.start_s is not None)
     speedup = sequential / wall if wall > 0 else float("inf")
+    if not run.ok:  # a comparison with failed tasks in it measures nothing
+        failed = [f"task {t.id} {t.tool}: {t.status}" for t in run.tasks if t.status != "ok"]
+        print(f"\nThe demo failed ({'; '.join(failed)}); see the errors above.", file=out)
+        return 1
     print(
         f"\n{len(run.tasks)} tasks in {wall:.2f} s wall time; one after another they would take "
         f"{sequential:.2f} s (the sum of the task times): {speedup:.1f}× faster.",

@@ -60,6 +60,8 @@ def limits_from(config: Config) -> Limits:
             setting=f"mcpServers.{name}",
         )
         for name, server in config.servers.items()
+        if server.max_concurrency is not None or server.timeout_s is not None or server.ordering is not None
+        or server.destructive is not None or server.tools or server.auto_approve or server_prefix(name) != name
     }
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,

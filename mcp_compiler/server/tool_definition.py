@@ -279,12 +279,15 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def catalog_text(catalog: Mapping[str, ToolSpec]) -> str:
-    """Every tool with its signature and full description, for the catalog resource."""
+def catalog_text(catalog: Mapping[str, ToolSpec], unavailable: Mapping[str, str] = {}) -> str:  # noqa: B006 (read only)
+    """Every tool with its signature and full description, for the catalog resource; then the
+    servers not connected, as the description names them."""
     blocks = []
     for spec in catalog.values():
         description = (spec.description or "").strip()
         blocks.append(tool_line(spec, max_description=10_000, with_output=True) + ("\n" + description if "\n" in description else ""))
+    if unavailable:
+        blocks.append("Not connected right now:\n" + "\n".join(f"- {name}: {_one_line(cause)}" for name, cause in unavailable.items()))
     return "\n\n".join(blocks) if blocks else "(no tools available)"
 
 

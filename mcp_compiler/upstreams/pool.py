@@ -82,6 +82,7 @@ class UpstreamPool(Toolbox):
         self.catalog_version = 0
         self.on_catalog_change: list[CatalogCallback] = []
         self._tg: anyio.abc.TaskGroup | None = None
+        self._started_at = 0.0  # when __aenter__ started the sessions (the start-up wait's origin)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class UpstreamPool(Toolbox):
         if self._tg is not None:
             raise RuntimeError("UpstreamPool is already running")
         self._tg = anyio.create_task_group()
+        self._started_at = anyio.current_time()
         await self._tg.__aenter__()
         try:
             for upstream in self._upstreams.values():
@@ -131,7 +133,7 @@ class UpstreamPool(Toolbox):
             down = self._by_prefix.get(spec.provider)
             if down is None:
                 raise ToolError(f"unknown tool {spec.name!r}")
-            await down.live_client()  # raises "server 'x' is not available: <why>" while it is not
+            await self._live_within_startup_wait(down)
             # It is up now (a slow start, a restart): the tool as it has listed it since, if it has.
             route = self._routes.get(spec.name)
             if route is None:
@@ -147,24 +149,54 @@ class UpstreamPool(Toolbox):
         except ToolError as exc:
             raise ToolError(self.redact(scrub(str(exc)))) from None
 
+    async def _live_within_startup_wait(self, down: UpstreamSession) -> None:
+        """A server the plan was checked without: wait for it while it makes its first attempt, at
+        most `startup_wait_s`; "server 'x' is not available: <why>" when it is down."""
+        if down.first_attempt_done.is_set():
+            await down.live_client()  # raises "server 'x' is not available: <why>" while it is not
+            return
+        with anyio.move_on_after(self._startup_left()):
+            await down.live_client()
+            return
+        raise ToolError(
+            f"server {down.name!r} is not available: still starting after {self.startup_wait_s:g} s "
+            "(compiler.startup_wait_s)"
+        )
+
     # ---- observation ------------------------------------------------------------------------
 
     def status(self) -> list[ServerStatus]:
         return [upstream.status() for upstream in self._upstreams.values()]
 
-    async def settle(self, tools: Iterable[str] | None) -> None:
-        """Wait until the servers of `tools` (catalog names; None: every server) have finished
-        their first connection attempt, each at most its connect timeout, so a plan that names a
-        server still starting is checked against its tools rather than refused."""
+    def starting(self, tools: Iterable[str] | None = None) -> list[str]:
+        """The servers of `tools` (catalog names; None: every server) still making their first
+        connection attempt, by config name."""
         prefixes = None if tools is None else {name.split(".", 1)[0] for name in tools if "." in name}
         if tools is not None and any("." not in name for name in tools):
             prefixes = None  # a bare name may belong to any server
-        waiting = [
-            u for u in self._upstreams.values()
+        return [
+            u.name for u in self._upstreams.values()
             if not u.first_attempt_done.is_set() and (prefixes is None or u.prefix in prefixes)
         ]
-        # Each first attempt is bounded by connect_timeout_s on its own; the margin covers teardown.
-        with anyio.move_on_after(self._compiler.connect_timeout_s + 5):
+
+    @property
+    def startup_wait_s(self) -> float:
+        """How long after the pool starts anything waits for a server still starting
+        (`compiler.startup_wait_s`); a first attempt ends by `connect_timeout_s` anyway, the
+        margin covering its teardown. One window for all: a plan checked after waiting it out
+        does not wait again when it calls."""
+        return min(self._compiler.startup_wait_s, self._compiler.connect_timeout_s + 5)
+
+    def _startup_left(self) -> float:
+        return max(0.0, self._started_at + self.startup_wait_s - anyio.current_time())
+
+    async def settle(self, tools: Iterable[str] | None) -> None:
+        """Wait until the servers of `tools` (catalog names; None: every server) have finished
+        their first connection attempt, at most `startup_wait_s`, so a plan that names a server
+        still starting is checked against its tools rather than refused, and one that names only
+        servers that are ready runs at once."""
+        waiting = [self._upstreams[name] for name in self.starting(tools)]
+        with anyio.move_on_after(self._startup_left()):
             for upstream in waiting:
                 await upstream.first_attempt_done.wait()
 

@@ -50,10 +50,7 @@ def test_the_config_becomes_limits_with_each_servers_override() -> None:
         "compiler": {"call_timeout_s": 1, "max_per_server": 2},
     })
     limits = limits_from(config)
-    assert limits.servers == {
-        "a_b": ServerLimits(max_concurrency=20, timeout_s=3, setting="mcpServers.a.b"),
-        "c": ServerLimits(setting="mcpServers.c"),
-    }
+    assert limits.servers == {"a_b": ServerLimits(max_concurrency=20, timeout_s=3, setting="mcpServers.a.b")}
     assert (limits.timeout_of("a_b"), limits.concurrency_of("a_b")) == (3, 20)
     assert (limits.timeout_of("c"), limits.concurrency_of("c")) == (1, 2)
 

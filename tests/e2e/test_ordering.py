@@ -135,7 +135,8 @@ def test_the_config_switch_maps_to_the_servers_limits() -> None:
 
     limits = limits_from(config({"store": ordered("store", ordering="free"), "audit": ordered("audit"),
                                  "strict": ordered("strict", ordering="plan")}))
-    assert limits.servers == {"store": ServerLimits(ordering="free"), "strict": ServerLimits(ordering="plan")}
+    assert limits.servers == {"store": ServerLimits(ordering="free", setting="mcpServers.store"),
+                              "strict": ServerLimits(ordering="plan", setting="mcpServers.strict")}
     assert limits.ordering == Limits().ordering == "plan"  # servers without their own
     with pytest.raises(ConfigError, match=r"mcpServers\.store\.ordering: .*'plan' or 'free'"):
         config({"store": ordered("store", ordering="sometimes")})
