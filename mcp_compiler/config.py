@@ -66,6 +66,7 @@ from pydantic import (
     model_validator,
 )
 
+from .auth.settings import AuthConfig
 from .errors import ConfigError
 from .tools.builtins import BUILTIN_SERVER
 
@@ -73,6 +74,7 @@ __all__ = [
     "ConfigError",
     "Config",
     "CompilerConfig",
+    "AuthConfig",
     "StdioServerConfig",
     "HttpServerConfig",
     "SseServerConfig",
@@ -346,6 +348,10 @@ class CompilerConfig(_Strict):
     # by replicas. A secret, as it may hold a password. `serve --state` and $MCP_COMPILER_STATE win.
     state: SecretStr | None = None
     state_timeout_s: PositiveFloat = 2.0  # each call to a remote state backend, before it fails naming it
+    # Who may call `serve --transport http` (docs/auth.md): callers by name with their own tokens
+    # (values from the environment, `${VAR}`), and OAuth access tokens with `auth`.
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    auth: AuthConfig | None = None
 
 
 class Config(BaseModel):

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -58,6 +59,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .._version import __version__
+from ..auth import ToolAccess
 from ..compiler import Compiler, Event, EventHandler
 from ..config import Config
 from ..engine.policy import Confirm, NobodyToAsk
@@ -73,9 +75,11 @@ from ..observability.propagation import headers_trace_context
 from ..request import Request, RequestLimits, parse_request_async
 from ..state import StateStore, default_state
 from ..text import scrub
+from ..tools.builtins import visible
 from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
 from ..upstreams.relay import HostChannel, serving
 from ._common import CONFIRM_SCHEMA, ProgressFn, declares, error_result
+from .callers import Callers, audit
 from .host import Hosts, SessionHost
 from .resources import Resources
 from .results import ReplyBudget, reply_for, reply_inline
@@ -206,6 +210,8 @@ class CompilerServer:
         self.compiler = compiler or build_compiler(self.toolbox, config)
         self.confirms = self.compiler.policy.may_confirm()  # the policy the compiler was built with
         self.model = model or config.compiler.model
+        # Who each request's caller is, and which tools it may call (server/callers.py, docs/auth.md).
+        self.callers = Callers(ToolAccess(config.compiler.auth.allow if config.compiler.auth is not None else None))
         self._llm: LLM | None = self.compiler.llm  # chosen at the first query, then kept
         self.limits = limits or RequestLimits.from_config(config.compiler)
         self.budget = ReplyBudget.from_config(config.compiler)
@@ -233,6 +239,7 @@ class CompilerServer:
             lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
+        self.server.middleware.append(self.callers.serve_as)
         # Before the SDK's own span opens: a host's traceparent from HTTP headers (observability/propagation.py).
         self.server.middleware.insert(0, headers_trace_context)
         # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
@@ -260,7 +267,8 @@ class CompilerServer:
     def description(self) -> str:
         # The pool's causes are redacted already (`UpstreamPool.unavailable`).
         causes = self.toolbox.unavailable()
-        return scrub(tool_description(self.toolbox.specs(), limits=self.limits, unavailable=causes))
+        specs = visible(self.toolbox.specs())  # what this caller may call (docs/auth.md)
+        return scrub(tool_description(specs, limits=self.limits, unavailable=causes))
 
     def tool(self) -> types.Tool:
         return types.Tool(
@@ -304,6 +312,8 @@ class CompilerServer:
             request = await parse_request_async(params.arguments or {}, self.limits)
         except (RequestError, PlanError) as exc:
             return error_result(str(exc))
+        if (refusal := await self.callers.refusal(request, self.toolbox)) is not None:
+            return error_result(refusal)
         capabilities = getattr(ctx.session, "client_capabilities", None)
         if round_trips and await self._may_ask(request, capabilities):
             confirmations = (
@@ -350,11 +360,13 @@ class CompilerServer:
         """
         if host is None and session is not None:
             host = SessionHost(session, request_id)
+        started = time.monotonic()
         try:
             llm = await self._planner_llm(session, request_id) if request.query is not None else None
             with serving(host):
                 run = await self._run_with_progress(request, llm, progress, confirm_with(session, request_id), watch)
         except (RequestError, PlanError) as exc:
+            audit(request, None, "error", time.monotonic() - started)
             return error_result(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
             # A call being cancelled (the host's notifications/cancelled, a dropped connection,
@@ -362,7 +374,9 @@ class CompilerServer:
             # cancellation, not a bug, so it propagates as one, without a log record.
             await anyio.lowlevel.checkpoint_if_cancelled()
             logger.exception("%s failed unexpectedly", TOOL_NAME)
+            audit(request, None, "error", time.monotonic() - started)
             return error_result(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
+        audit(request, run, "ok" if all(t.status == "ok" for t in run.tasks) else "failed", time.monotonic() - started)
         return await reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
 
     def relays_to_hosts(self) -> bool:

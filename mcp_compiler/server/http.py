@@ -42,6 +42,8 @@ import anyio
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
+from ..auth.identity import log_callers
+from ..auth.resource import Authenticator, ProtectedResource
 from ..errors import ConfigError
 from ..observability.endpoints import HealthRoutes, MetricsRoute, Readiness, readiness
 from ..observability.metrics import MetricsObserver
@@ -131,9 +133,10 @@ class BearerTokenMiddleware:
         return False
 
 
-def require_token(host: str, token: str | None) -> None:
-    """Raise ConfigError when serving HTTP on a non-loopback `host` without a bearer token."""
-    if not token and not is_loopback(host):
+def require_token(host: str, token: str | None, *, protected: bool = False) -> None:
+    """Raise ConfigError when serving HTTP on a non-loopback `host` without a bearer token
+    (`protected`: callers are identified otherwise, by `compiler.tokens` or `compiler.auth`)."""
+    if not token and not protected and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve HTTP on {host} without a bearer token: set {TOKEN_ENV} "
             "(clients then send `Authorization: Bearer <token>`), or bind to 127.0.0.1"
@@ -163,16 +166,17 @@ PROBE_KIND = Kind("readyz", ttl_s=1.0, max_bytes=1, max_entries=1)  # read, neve
 def http_app(
     app: "CompilerServer", *, host: str = "127.0.0.1", token: str | None = None, stateless: bool = False,
     limits: HttpLimits | None = None, metrics: MetricsObserver | None = None, ready: Readiness | None = None,
-    public_health: bool = True,
+    public_health: bool = True, auth: Authenticator | None = None,
 ) -> Any:
     """The Streamable HTTP ASGI app at `/mcp`: rebinding protection on, the token if given, the limits.
 
     Beside it (observability/endpoints.py): `/healthz` and `/readyz` (`ready`, by default the state
     backend's answer), outside the token unless `public_health` is False; `/metrics` with `metrics`,
-    behind the token when there is one. Raises ConfigError when `host` is not loopback and there is
-    no token.
+    behind the token when there is one. `auth` identifies callers (`compiler.tokens`, `compiler.auth`,
+    auth/resource.py); without it, `token` alone is checked. Raises ConfigError when `host` is not
+    loopback and there is no token.
     """
-    require_token(host, token)
+    require_token(host, token, protected=auth is not None)
     limits = limits or HttpLimits()
     starlette_app = app.server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -188,8 +192,11 @@ def http_app(
     ready = ready or readiness(lambda: app.state.get(PROBE_KIND, "probe"), dict, [])
     if not public_health:
         served = HealthRoutes(served, ready)
-    if token:
-        served = BearerTokenMiddleware(served, token)
+    if auth is None and token:
+        auth = Authenticator(token=token)
+    if auth is not None:
+        served = ProtectedResource(served, auth)
+        log_callers()
     return HealthRoutes(served, ready) if public_health else served
 
 

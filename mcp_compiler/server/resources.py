@@ -32,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 
 from ..errors import ToolError
 from ..text import scrub
+from ..tools.builtins import visible
 from ..tools.toolbox import Toolbox, as_toolbox
 from .store import RUNS_URI, RunStore, Unreadable
 from .tool_definition import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
@@ -177,7 +178,7 @@ class Resources:
     # ---- resources/read -------------------------------------------------------------------------
 
     async def read(self, uri: str) -> types.ReadResourceResult:
-        catalog = self.toolbox.specs()
+        catalog = visible(self.toolbox.specs())  # what this caller may call (docs/auth.md)
         if uri == CATALOG_URI:
             return _text(uri, catalog_text(catalog), "text/plain")
         if uri == CATALOG_JSON_URI:

@@ -8,6 +8,7 @@ from typing import Literal
 
 import anyio
 
+from ..auth.resource import Authenticator
 from ..config import Config
 from ..gateway import open_gateway
 from ..observability import install, setup_tracing
@@ -48,8 +49,9 @@ async def serve(
     if transport not in ("stdio", "http"):
         raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    auth = Authenticator.from_config(config.compiler, token) if transport == "http" else None  # docs/auth.md
     if transport == "http":
-        require_token(host, token)  # before any server is spawned
+        require_token(host, token, protected=auth is not None)  # before any server is spawned
     setup_tracing()  # traces when the OTEL_* variables ask for them (docs/observability.md)
     metrics = MetricsObserver() if transport == "http" else None  # /metrics: HTTP only
     if metrics is not None:
@@ -67,7 +69,7 @@ async def serve(
         request_state_key = None  # this replica's own: its round trips' retries must reach it
     try:
         await _serve(config, state, request_state_key, transport=transport, host=host, port=port, model=model, token=token,
-                     stateless=stateless, limits=limits, metrics=metrics)
+                     stateless=stateless, limits=limits, metrics=metrics, auth=auth)
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
             await state.aclose()
@@ -76,7 +78,7 @@ async def serve(
 async def _serve(
     config: Config, state: StateStore, request_state_key: bytes | None, *, transport: Literal["stdio", "http"], host: str, port: int,
     model: str | None, token: str | None, stateless: bool, limits: RequestLimits | None,
-    metrics: MetricsObserver | None = None,
+    metrics: MetricsObserver | None = None, auth: Authenticator | None = None,
 ) -> None:
 
     # The host's `initialize` is answered at once: servers join in the background, each announced
@@ -96,7 +98,8 @@ async def _serve(
                 lambda: app.state.get(PROBE_KIND, "probe"), lambda: {s.name: s.connected for s in pool.status()}, required
             )
             asgi_app = http_app(
-                app, host=host, token=token, stateless=stateless, limits=http_limits, metrics=metrics, ready=ready
+                app, host=host, token=token, stateless=stateless, limits=http_limits, metrics=metrics, ready=ready,
+                auth=auth,
             )
             await serve_http(asgi_app, host, port, limits=http_limits)
 

@@ -62,6 +62,7 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILIT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
+from ..auth.identity import identity_of
 from ..state import Kind, StateStore, StateUnavailable, default_state
 from ..state.lease import LEASE_S, Lease
 from ..task_protocol import TASKS_EXTENSION, CancelTaskParams, GetTaskParams, UpdateTaskParams
@@ -436,7 +437,12 @@ def client_declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
 
 
 def owner_of(ctx: ServerRequestContext[Any, Any]) -> str:
-    """The credentials a request came with, normalized (`owner_key`), as a digest (empty without any)."""
+    """The caller's identity when the HTTP layer established one (auth/identity.py: stable across
+    token refreshes); else the credentials a request came with, normalized (`owner_key`), as a
+    digest (empty without any)."""
+    identity = identity_of(ctx.request)
+    if identity.source:
+        return identity.owner
     headers = getattr(ctx.request, "headers", None)
     credentials = headers.get("authorization") if headers is not None else None
     return owner_key(credentials)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_SERVER", "SEARCH_TOOL", "SEARCH_MAX_LIMIT", "BuiltinToolbox", "WithBuiltins", "is_builtin", "search_tools",
+    "visible", "visible_tools",
 ]
 
 BUILTIN_SERVER = "compiler"
@@ -73,13 +75,39 @@ _SEARCH_SPEC = ToolSpec(
 )
 
 
-def search_tools(catalog: Mapping[str, ToolSpec], query: str, limit: int = 10) -> dict[str, Any]:
-    """`compiler.search_tools` over `catalog`: its non-built-in tools that match `query`, best first."""
+# The tools the caller being served may see and call (None: all of them), set for each request by
+# the MCP server from the caller's identity (docs/auth.md#who-may-call-what). The search, the
+# description, the catalog resource and every call of `WithBuiltins` go by it.
+visible_tools: ContextVar[Callable[[str], bool] | None] = ContextVar("mcp_compiler_visible_tools", default=None)
+
+
+def visible(catalog: Mapping[str, ToolSpec]) -> Mapping[str, ToolSpec]:
+    """`catalog` less the tools the caller being served may not call (`visible_tools`)."""
+    allowed = visible_tools.get()
+    if allowed is None:
+        return catalog
+    return Catalog([s for s in catalog.values() if allowed(s.name)], unavailable=getattr(catalog, "unavailable", None))
+
+
+def _refuse_hidden(spec: ToolSpec) -> None:
+    allowed = visible_tools.get()
+    if allowed is not None and not allowed(spec.name):
+        raise ToolError(f"{spec.name} is not allowed to this caller (compiler.auth.allow)")
+
+
+def search_tools(
+    catalog: Mapping[str, ToolSpec], query: str, limit: int = 10, *, allowed: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """`compiler.search_tools` over `catalog`: its non-built-in tools that match `query`, best first
+    (only those `allowed`, when given: the index stays the whole catalog's, built once)."""
     if not isinstance(query, str) or not query.strip():
         raise ToolError("compiler.search_tools: `query` must be a non-empty string")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SEARCH_MAX_LIMIT:
         raise ToolError(f"compiler.search_tools: `limit` must be an integer from 1 to {SEARCH_MAX_LIMIT}")
-    found = [catalog[name] for name in rank(catalog, query) if not is_builtin(catalog[name])][:limit]
+    found = [
+        catalog[name] for name in rank(catalog, query)
+        if not is_builtin(catalog[name]) and (allowed is None or allowed(name))
+    ][:limit]
     return {
         "tools": [
             {"name": spec.name, "signature": signature(spec), "description": spec.description or "",
@@ -108,7 +136,8 @@ class BuiltinToolbox(Toolbox):
         if spec.name != SEARCH_TOOL:
             raise ToolError(f"unknown tool {spec.name!r}")
         # In a worker thread: a new catalog's index takes a tenth of a second or more to build.
-        return await anyio.to_thread.run_sync(functools.partial(search_tools, self._catalog(), **arguments))
+        search = functools.partial(search_tools, self._catalog(), allowed=visible_tools.get(), **arguments)
+        return await anyio.to_thread.run_sync(search)
 
 
 class WithBuiltins(Toolbox):
@@ -140,9 +169,11 @@ class WithBuiltins(Toolbox):
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         if spec.name in self.builtins.specs():
             return await self.builtins.call(spec, arguments)
+        _refuse_hidden(spec)
         return await self.inner.call(spec, arguments)
 
     async def call_with_progress(self, spec: ToolSpec, arguments: dict[str, Any], progress: ToolProgress | None) -> Any:
+        _refuse_hidden(spec)
         if spec.name in self.builtins.specs():
             return await self.builtins.call(spec, arguments)
         return await self.inner.call_with_progress(spec, arguments, progress)

@@ -39,6 +39,8 @@ def test_every_exported_exception_is_a_compiler_error() -> None:
 # the public API, each with where it ends. A new exception class is a CompilerError or joins this
 # list with its reason.
 INTERNAL_SIGNALS = {
+    "mcp_compiler.auth.access_tokens.InvalidToken": "an access token refused; resource.py answers 401 and logs why",
+    "mcp_compiler.auth.resource.Denied": "a request refused by the protected resource; becomes its 401 or 403",
     "mcp_compiler.cli.UsageError": "bad command-line arguments; main() turns it into exit status 2",
     "mcp_compiler.language.plan.ResolveError": "a reference that does not resolve; becomes the task's error",
     "mcp_compiler.server.round_trips.NoAnswer": "a held run's question left unanswered; becomes the reply",

@@ -1,0 +1,47 @@
+"""`compiler.auth`, the settings of the protected resource (docs/auth.md#the-settings).
+
+Here rather than in config.py, beside what reads them; config.py holds it as `CompilerConfig.auth`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+__all__ = ["AuthConfig"]
+
+
+class AuthConfig(BaseModel):
+    """`compiler.auth`: `serve --transport http` as an OAuth protected resource (docs/auth.md).
+
+    Access tokens are JWTs from `issuer` for `audience` (this server's resource URL, `.../mcp`),
+    checked against the issuer's keys (`jwks_uri`, else found in its metadata). `allow` maps a
+    scope, or `claim=value`, to the tools (globs over full names) a caller holding it may call.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_uri: str | None = None
+    scopes_required: list[str] = Field(default_factory=list)
+    # Asymmetric algorithms only: `none` and the HMAC family can never be allowed (auth/access_tokens.py).
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
+    leeway_s: Annotated[float, Field(ge=0, le=300)] = 30
+    jwks_cache_s: PositiveFloat = 300
+    jwks_refetch_min_s: Annotated[float, Field(ge=0)] = 10
+    allow: dict[str, list[str]] | None = None
+
+    @model_validator(mode="after")
+    def _issuer_with_audience(self) -> AuthConfig:
+        if (self.issuer is None) != (self.audience is None):
+            raise ValueError("`issuer` and `audience` go together: both, or neither (tokens and allow only)")
+        for url in (self.issuer, self.audience, self.jwks_uri):
+            if url is not None and urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        bad = [a for a in self.algorithms if a.lower() == "none" or a.upper().startswith("HS")]
+        if bad:
+            raise ValueError(f"algorithms {bad} are refused: only asymmetric algorithms (RS*, PS*, ES*, EdDSA)")
+        return self
