@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import httpx2
 import mcp_types as types
 from mcp import Client
 from mcp.shared.dispatcher import as_request_id, coerce_request_id
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 
 from ..text import scrub
 
-__all__ = ["OVERSIZED", "Wire", "WireReader", "WireWriter", "top_level_keys"]
+__all__ = ["OVERSIZED", "BoundedBodies", "Wire", "WireReader", "WireWriter", "top_level_keys"]
 
 OVERSIZED = "the server sent a message"  # how a message dropped for its size is named (stdout_codec)
 
@@ -341,3 +342,54 @@ class WireWriter:
 
     def close(self) -> None:
         self._inner.close()
+
+
+class BoundedBodies(httpx2.AsyncBaseTransport):
+    """An HTTP server's JSON bodies (one message each) read up to `limit` bytes, no further.
+
+    The transport under the SDK's Streamable HTTP client: a body larger than `limit` fails while
+    it is read (by its Content-Length before any of it, else at the chunk that passes the limit),
+    with an `httpx2.StreamError` the SDK turns into an error for the request it answers, so the
+    call fails at once naming the setting. SSE events are bounded by the SDK's own
+    `max_sse_event_size`, which the connection sets to the same limit (`connect.py`).
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self.limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if not response.headers.get("content-type", "").lower().startswith("application/json"):
+            return response
+        return httpx2.Response(
+            response.status_code, headers=response.headers, extensions=response.extensions, request=request,
+            stream=_BoundedStream(response.stream, self.limit, response.headers.get("content-length")),
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _BoundedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: Any, limit: int, length: str | None) -> None:
+        self._inner, self._limit, self._length = inner, limit, length
+
+    def _refuse(self, size: str) -> httpx2.StreamError:
+        return httpx2.StreamError(
+            f"{OVERSIZED} of {size} bytes, more than the {self._limit:,} a message may take "
+            "(compiler.max_value_bytes and 1 MiB for its envelope); it was dropped as it was read"
+        )
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._length is not None and self._length.isdigit() and int(self._length) > self._limit:
+            raise self._refuse(f"{int(self._length):,}")
+        total = 0
+        async for chunk in self._inner:
+            total += len(chunk)
+            if total > self._limit:
+                raise self._refuse(f"more than {total:,}")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -5,6 +5,7 @@ tests/e2e/test_budgets_e2e.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import jsonschema
 import pytest
@@ -268,3 +269,31 @@ def test_a_stdio_line_over_the_bound_is_dropped_while_read_and_its_call_fails() 
     assert error["id"] == 3 and "compiler.max_value_bytes" in error["error"]["message"]
     assert "1,000,637 bytes" in error["error"]["message"]  # its newline included
     assert lines[1] == '{"a":\ufffd1}'  # undecodable bytes still become U+FFFD
+
+
+@pytest.mark.anyio
+async def test_an_http_json_body_over_the_bound_fails_while_read_by_length_or_by_chunks() -> None:
+    import httpx2
+
+    from mcp_compiler.upstreams.wire import BoundedBodies
+
+    served: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):  # 6.4 MB, with no Content-Length
+            served.append(1)
+            yield b"x" * 65536
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/length":
+            return httpx2.Response(200, headers={"content-type": "application/json"}, content=b"1" * 2_000_000)
+        if request.url.path == "/small":
+            return httpx2.Response(200, headers={"content-type": "application/json"}, content=b'{"ok": 1}')
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=chunks())
+
+    async with httpx2.AsyncClient(transport=BoundedBodies(httpx2.MockTransport(handler), 1_000_000)) as client:
+        assert (await client.get("http://upstream/small")).json() == {"ok": 1}
+        for path in ("/length", "/chunked"):
+            with pytest.raises(httpx2.StreamError, match=r"compiler\.max_value_bytes"):
+                await client.get(f"http://upstream{path}")
+    assert len(served) <= 17  # read until the chunk that passed 1 MB, not the 6.4 MB served
