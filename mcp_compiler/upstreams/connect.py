@@ -23,7 +23,7 @@ from .failures import describe_exception, leaf, redact_url
 from .relay import HostRelay
 from .stdout_codec import reporting_utf8
 from .task_client import UpstreamTasks
-from .wire import Wire
+from .wire import BoundedBodies, Wire
 
 __all__ = ["describe_connect_failure", "open_client"]
 
@@ -108,10 +108,14 @@ async def _open_transport(
             on_session_gone()
 
     timeout = httpx2.Timeout(compiler.connect_timeout_s, read=read_timeout_s)
+    # One message at most a value and its envelope, refused while it is read: a JSON body by the
+    # transport (`wire.BoundedBodies`), an SSE event by the SDK's own bound.
+    limit = max_message_bytes(compiler)
     http = httpx2.AsyncClient(
         headers=config.header_values(), timeout=timeout, event_hooks={"response": [on_response]},
+        transport=BoundedBodies(httpx2.AsyncHTTPTransport(), limit),
     )
-    async with http, streamable_http_client(config.url, http_client=http) as streams:
+    async with http, streamable_http_client(config.url, http_client=http, max_sse_event_size=limit) as streams:
         yield streams
 
 
