@@ -334,6 +334,8 @@ class CompilerConfig(_Strict):
     # How many calls one spread task (`$N.path[*]`) may make: the elements of its list; and one run.
     max_spread: PositiveInt = 1_000
     max_run_calls: PositiveInt = 10_000
+    # One error text as a run keeps it; longer ones are cut with a marker naming this setting.
+    max_error_bytes: Annotated[int, Field(ge=256)] = 8 * 2**10
     # What one MCP reply carries (server/results.py): a value (a task's result or arguments, a
     # non-text block) over the first is kept and linked; a reply over the second links its largest
     # values until it fits. The default stays well under the 1 MiB an SDK client's SSE reader takes.

@@ -66,7 +66,8 @@ def limits_from(config: Config) -> Limits:
     return Limits(
         max_concurrency=c.max_concurrency, max_per_server=c.max_per_server,
         call_timeout_s=c.call_timeout_s, run_timeout_s=c.run_timeout_s, max_value_bytes=c.max_value_bytes,
-        max_run_bytes=c.max_run_bytes, max_spread=c.max_spread, max_run_calls=c.max_run_calls, servers=servers,
+        max_run_bytes=c.max_run_bytes, max_spread=c.max_spread, max_run_calls=c.max_run_calls,
+        max_error_bytes=c.max_error_bytes, servers=servers,
     )
 
 
