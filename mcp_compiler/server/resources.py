@@ -23,6 +23,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -33,7 +34,7 @@ from mcp.shared.exceptions import MCPError
 from ..errors import ToolError
 from ..text import scrub
 from ..tools.builtins import visible
-from ..tools.toolbox import Toolbox, as_toolbox
+from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
 from .store import RUNS_URI, RunStore, Unreadable
 from .tool_definition import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
 
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SERVERS_URI = "mcp-compiler://servers/"
 _EXPRESSION = re.compile(r"(\{[^{}]*\})")
+_OURS = "mcp-compiler://"  # our own URIs: never an upstream's
 _LIST_WAIT_S = 5.0  # how long a first page waits for servers still starting (as tools/list)
 
 
@@ -111,7 +113,7 @@ class Resources:
     # ---- resources/list -------------------------------------------------------------------------
 
     async def list_resources(self, cursor: str | None) -> types.ListResourcesResult:
-        own = [] if cursor is not None else self._catalog_resources()
+        own = [] if cursor is not None else self._catalog_resources(await self._settled())
         page, next_cursor = await self._page("resources", cursor)
         return types.ListResourcesResult(resources=own + page, next_cursor=next_cursor)
 
@@ -161,34 +163,44 @@ class Resources:
         ]
         return items, templates.next_cursor
 
-    def _catalog_resources(self) -> list[types.Resource]:
-        count = len(self.toolbox.specs())
+    async def _settled(self) -> Mapping[str, ToolSpec]:
+        """The catalog as tools/list describes it: servers still making their first connection get
+        the same few seconds, so the catalog resource and the description agree on a cold start."""
+        with anyio.move_on_after(_LIST_WAIT_S):
+            await self.toolbox.settle(None)
+        return visible(self.toolbox.specs())
+
+    def _catalog_resources(self, catalog: Mapping[str, ToolSpec]) -> list[types.Resource]:
+        count = len(catalog)
+        down = self.toolbox.unavailable()
+        missing = f"; not connected yet: {', '.join(down)}" if down else ""
         return [
             types.Resource(
                 uri=CATALOG_URI, name="catalog", title="Every tool a plan can call",
-                description=f"The {count} tools behind {TOOL_NAME}: signature and description",
+                description=f"The {count} tools behind {TOOL_NAME}: signature and description{missing}",
                 mime_type="text/plain",
             ),
             types.Resource(
                 uri=CATALOG_JSON_URI, name="catalog.json", title="Every tool, with full JSON schemas",
-                description=f"The {count} tools behind {TOOL_NAME}, as JSON", mime_type="application/json",
+                description=f"The {count} tools behind {TOOL_NAME}, as JSON{missing}", mime_type="application/json",
             ),
         ]
 
     # ---- resources/read -------------------------------------------------------------------------
 
     async def read(self, uri: str) -> types.ReadResourceResult:
-        catalog = visible(self.toolbox.specs())  # what this caller may call (docs/auth.md)
         if uri == CATALOG_URI:
-            return _text(uri, catalog_text(catalog), "text/plain")
+            return _text(uri, catalog_text(await self._settled(), self.toolbox.unavailable()), "text/plain")
         if uri == CATALOG_JSON_URI:
-            return _text(uri, catalog_json(catalog), "application/json")
+            return _text(uri, catalog_json(await self._settled()), "application/json")
         if uri.startswith(RUNS_URI):
             try:
                 return await self.store.read(uri)
             except Unreadable as exc:
                 raise _unknown(uri, str(exc)) from None
         owner = upstream_of(uri)
+        if owner is None and self.proxies and not uri.startswith(_OURS):
+            return await self._read_raw(uri)
         if owner is None or not self.proxies:
             raise _unknown(uri, f"unknown resource {uri!r}")
         prefix, upstream_uri = owner
@@ -196,6 +208,37 @@ class Resources:
             result = await self.toolbox.read_resource(prefix, upstream_uri)
         except ToolError as exc:
             raise MCPError(code=types.INVALID_PARAMS, message=scrub(str(exc)), data={"uri": scrub(uri)}) from None
+        return self._served(uri, prefix, upstream_uri, result)
+
+    async def _read_raw(self, uri: str) -> types.ReadResourceResult:
+        """An upstream's URI as the server wrote it (a result's text quotes it so): each server
+        that declares resources is asked; the one that has it serves it under its namespaced
+        name; several that have it make a refusal naming each one's name to use."""
+        found: dict[str, types.ReadResourceResult] = {}
+
+        async def attempt(prefix: str) -> None:
+            try:
+                found[prefix] = await self.toolbox.read_resource(prefix, uri)
+            except ToolError:
+                pass  # not this server's (or it failed): the others may have it
+
+        servers = self.servers()
+        async with anyio.create_task_group() as tg:
+            for prefix in servers:
+                tg.start_soon(attempt, prefix)
+        owners = [prefix for prefix in servers if prefix in found]  # config order
+        if len(owners) == 1:
+            return self._served(namespaced(owners[0], uri), owners[0], uri, found[owners[0]])
+        if owners:
+            names = ", ".join(f"{namespaced(p, uri)} ({p})" for p in owners)
+            raise _unknown(uri, f"{uri!r} is a resource of {len(owners)} servers behind mcp-compiler; read one of: {names}")
+        raise _unknown(
+            uri, f"unknown resource {uri!r}: no server behind mcp-compiler has it (a server's resource "
+                 f"is read as {SERVERS_URI}<server>/<its URI, percent-encoded>)"
+        )
+
+    def _served(self, uri: str, prefix: str, upstream_uri: str, result: types.ReadResourceResult) -> types.ReadResourceResult:
+        """`prefix`'s read of `upstream_uri`, its contents under their namespaced URIs, within a reply."""
         contents = [_clean(c).model_copy(update={"uri": namespaced(prefix, c.uri)}) for c in result.contents]
         size = sum(len(c.text if isinstance(c, types.TextResourceContents) else c.blob) for c in contents)
         if size > self.max_reply_bytes:
