@@ -73,7 +73,7 @@ from ..llm.sampling import ERA_HINT as SAMPLING_ERA_HINT
 from ..llm.sampling import SamplingLLM
 from ..observability.propagation import headers_trace_context
 from ..request import Request, RequestLimits, parse_request_async
-from ..state import StateStore, default_state
+from ..state import StateStore, StateUnavailable, default_state
 from ..text import scrub
 from ..tools.builtins import visible
 from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
@@ -377,7 +377,11 @@ class CompilerServer:
             audit(request, None, "error", time.monotonic() - started)
             return error_result(f"internal error in mcp-compiler ({type(exc).__name__}); the server logs have details")
         audit(request, run, "ok" if all(t.status == "ok" for t in run.tasks) else "failed", time.monotonic() - started)
-        return await reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
+        try:
+            return await reply_for(run, store=self.store, budget=self.budget, servers=self.resources.prefixes())
+        except StateUnavailable as exc:  # a value over the reply budget needs the state backend for its link
+            return error_result(f"{exc}: the run finished, but values too big for the reply could not be kept "
+                                "for their links; call again once the state backend is back")
 
     def relays_to_hosts(self) -> bool:
         """The servers behind may send requests for the host mid-call (`relay.py`)."""

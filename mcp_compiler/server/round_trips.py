@@ -272,6 +272,15 @@ class HeldRuns:
                     break
 
     async def serve(self, held: HeldRun, progress: ProgressFn | None) -> Reply:
+        """`_serve`, and a state backend that does not answer cancels the run with a clear error."""
+        try:
+            return await self._serve(held, progress)
+        except StateUnavailable as exc:
+            held.scope.cancel()
+            return error_result(f"{exc}: this call asks its host, and holding it between round trips needs the "
+                                "state backend; it was cancelled")
+
+    async def _serve(self, held: HeldRun, progress: ProgressFn | None) -> Reply:
         """The held run's reply to the request being served; a round trip it starts is saved first.
 
         Its first question takes its slot: refused (and the run cancelled) when its caller holds

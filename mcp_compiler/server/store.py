@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
+from ..auth.identity import current_identity
 from ..config import CompilerConfig
-from ..state import Kind, StateStore, default_state
+from ..state import Kind, StateStore, StateUnavailable, default_state
 from ..text import scrub
 
 __all__ = ["RUNS_URI", "Item", "RunStore", "Unreadable"]
@@ -109,7 +110,8 @@ class RunStore:
         """Keep `item` under `run_id`/`path` and return its URI; None if it cannot be kept (this
         run's values with it would be larger than the whole store). Older runs make room, the
         oldest first, and only for an item that then fits."""
-        if not await self.state.put(self.kind, run_id, item.encode(), part=path):
+        owner = current_identity.get().owner  # the caller's (auth/identity.py): no other caller reads it
+        if not await self.state.put(self.kind, run_id, item.encode(), part=path, owner=owner):
             return None
         return f"{RUNS_URI}{run_id}/{path}"
 
@@ -172,5 +174,8 @@ class RunStore:
         if not uri.startswith(RUNS_URI):
             return None
         run_id, _, path = uri[len(RUNS_URI):].partition("/")
-        kept = await self.state.get(self.kind, run_id, part=path)
+        try:
+            kept = await self.state.get(self.kind, run_id, part=path, owner=current_identity.get().owner)
+        except StateUnavailable as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=f"{exc}: {uri} cannot be read now; try again later") from None
         return Item.decode(kept) if kept is not None else None

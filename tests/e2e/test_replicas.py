@@ -305,3 +305,48 @@ async def test_a_task_on_a_killed_replica_is_reported_failed_by_the_other_within
     assert "replica running this task stopped" in (final.status_message or ""), final
     assert final.error is not None and "lease" in final.error["message"]
     assert took <= LEASE_S + 5, took  # within the lease (and a poll or two)
+
+
+# ---- Redis in trouble ------------------------------------------------------------------------------
+
+
+async def test_with_redis_down_or_stalled_calls_needing_state_fail_in_bounded_time_and_the_rest_run(
+    tmp_path: Path,
+) -> None:
+    big = "outage " * 400  # over max_inline_value_bytes: its reply needs a link, so the state backend
+    with redis_server() as redis:
+        replicas = Replicas(tmp_path, redis)
+        try:
+            a = replicas.start("a")
+            async with Client(a.url) as on_a:
+                with anyio.fail_after(60):
+                    linked = await on_a.call_tool(TOOL_NAME, {"plan": f"1. ledger.note({json.dumps(big)})\njoin()"})
+                uri = run_of(linked)["tasks"][0]["result_stored"]["uri"]
+                for trouble in ("down", "stalled"):
+                    if trouble == "down":
+                        redis.stop()
+                    else:
+                        assert redis.proc is not None
+                        redis.proc.send_signal(signal.SIGSTOP)  # connected, never answers: a slow Redis
+                    with anyio.fail_after(30):
+                        plain = await on_a.call_tool(TOOL_NAME, {"plan": "1. ledger.add(2, 3)\njoin()"})
+                    assert not plain.is_error and run_of(plain)["tasks"][0]["result"] == {"result": 5}, plain
+                    started = anyio.current_time()
+                    with anyio.fail_after(30):
+                        needs = await on_a.call_tool(TOOL_NAME, {"plan": f"1. ledger.note({json.dumps(big)})\njoin()"})
+                    took = anyio.current_time() - started
+                    assert needs.is_error and redis.url.rsplit("/", 1)[0] in needs.content[0].text, needs  # type: ignore[union-attr]
+                    assert took < 2 * 2.0 + 5, (trouble, took)  # state_timeout_s (2 s) a call, and slack
+                    with anyio.fail_after(30), pytest.raises(Exception, match="redis://127.0.0.1"):
+                        await on_a.read_resource(uri)
+                    if trouble == "down":
+                        redis.start()  # empty (no persistence): the old link is gone, new ones work
+                    else:
+                        redis.proc.send_signal(signal.SIGCONT)
+                    with anyio.fail_after(30):
+                        again = await on_a.call_tool(TOOL_NAME, {"plan": f"1. ledger.note({json.dumps(big)})\njoin()"})
+                    assert not again.is_error, again  # reconnected by itself
+                    uri = run_of(again)["tasks"][0]["result_stored"]["uri"]
+                    assert (await on_a.read_resource(uri)).contents
+        finally:
+            replicas.stop_all()
