@@ -47,6 +47,7 @@ class UsageError(Exception):
 
 
 VERBOSE_HELP = "more logs on stderr (-vv: debug); before or after the command"
+LOG_FORMAT_HELP = "logs on stderr as text lines (the default) or JSON objects with trace and span ids"
 BENCH_MOVED = (
     "the benchmarks are not part of the installed command: from a clone of the repository, run "
     "`python -m benchmarks.bench --quick` (see docs/benchmarks.md)"
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     after = argparse.ArgumentParser(add_help=False)
     after.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=argparse.SUPPRESS,
                        help=VERBOSE_HELP)
+    parser.add_argument("--log-format", choices=["text", "json"], default="text", help=LOG_FORMAT_HELP)
+    after.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS, help=LOG_FORMAT_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -122,7 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose, quiet_level=logging.INFO if args.command == "serve" else logging.WARNING)
+    configure_logging(args.verbose, quiet_level=logging.INFO if args.command == "serve" else logging.WARNING,
+                      log_format=args.log_format)
     command: Callable[[argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
     try:
         code = anyio.run(_with_signals, command, args)
@@ -270,6 +274,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     plan = _read_plan(args)
     if (plan is None) == (args.question is None):
         raise UsageError("give exactly one of a QUESTION, --plan or --plan-file")
+    from .observability import setup_tracing
+
+    setup_tracing()  # a run traced like the server's when the OTEL_* variables ask (docs/observability.md)
     config = load(args)
     parsed = None
     if plan is not None:  # a plan that is too large or does not parse needs no server

@@ -6,16 +6,19 @@ that embeds the engine keeps its own logging as it set it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .config import Config, HttpServerConfig, StdioServerConfig
+from .observability import log_context
 
-__all__ = ["configure_logging", "Redactor", "RedactingFilter", "redact_secrets"]
+__all__ = ["configure_logging", "JsonFormatter", "Redactor", "RedactingFilter", "redact_secrets"]
 
 _SDK_LOGGERS = ("httpx2", "httpx", "mcp", "uvicorn.access")
 
@@ -34,13 +37,34 @@ class _OneLineParseErrors(logging.Filter):
         return True
 
 
-def configure_logging(verbosity: int, *, quiet_level: int = logging.WARNING) -> None:
-    """`verbosity` 0 logs `quiet_level` and up, 1 INFO, 2 DEBUG (the SDKs' own debug logs too)."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (`--log-format json`): time, level, logger, message, and what the line
+    belongs to: the trace and span ids while traces are on, the run and the task of a call."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+        }
+        line.update(log_context())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(verbosity: int, *, quiet_level: int = logging.WARNING, log_format: str = "text") -> None:
+    """`verbosity` 0 logs `quiet_level` and up, 1 INFO, 2 DEBUG (the SDKs' own debug logs too);
+    `log_format` "text" (a line for people) or "json" (a JSON object a line, with trace ids)."""
     logging.basicConfig(
         level=[quiet_level, logging.INFO, logging.DEBUG][min(verbosity, 2)],
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for noisy in _SDK_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
     stdio = logging.getLogger("mcp.client.stdio")

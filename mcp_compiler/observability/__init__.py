@@ -202,3 +202,19 @@ def setup_tracing(environ: Any = None) -> bool:
         return False
     install(TracingObserver(provider))
     return True
+
+
+def log_context() -> dict[str, Any]:
+    """What a log line written now belongs to: the trace and span (when traces are on and a span is
+    current) and the task whose call is being made. For `--log-format json` (logs.py)."""
+    found: dict[str, Any] = {}
+    if _current.active:  # traces on: only then is a span worth asking for
+        from .tracing import current_ids
+
+        found.update(current_ids())
+    from ..engine.scheduler import current_task_id
+
+    task = current_task_id()
+    if task is not None:
+        found["task_id"] = task
+    return found

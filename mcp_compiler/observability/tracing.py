@@ -45,7 +45,7 @@ from . import CallOutcome, Observer, TaskHook
 if TYPE_CHECKING:
     from ..engine.run import Run, TaskRecord
 
-__all__ = ["TracingObserver", "configure"]
+__all__ = ["TracingObserver", "configure", "current_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class _RunSpans:
     wall_ns: int  # the run's start on the wall clock, for spans drawn from the Run's times
     parent: otel_context.Context  # the round's context: tasks' spans are its children
     tasks: dict[int, trace.Span] = field(default_factory=dict)  # the running tasks' spans
+    run_id: str = ""
 
     def at(self, seconds: float | None) -> int | None:
         return None if seconds is None else self.wall_ns + int(seconds * 1e9)
@@ -119,7 +120,7 @@ class TracingObserver(Observer):
             "mcp_compiler.run", attributes={"mcp_compiler.run.id": run.id}, record_exception=True,
         ) as span:
             run.trace_id = _hex(span.get_span_context().trace_id)
-            spans = self._runs[id(run)] = _RunSpans(span, wall_ns, otel_context.get_current())
+            spans = self._runs[id(run)] = _RunSpans(span, wall_ns, otel_context.get_current(), run_id=run.id)
             token = _current_run.set(spans)
             try:
                 yield
@@ -264,3 +265,17 @@ class TracingObserver(Observer):
                 if outcome.status != "ok":
                     span.set_attribute("error.type", outcome.status)
                     span.set_status(Status(StatusCode.ERROR, outcome.error or outcome.status))
+
+
+def current_ids() -> dict[str, str]:
+    """The current span's trace and span ids (hex, as the W3C traceparent writes them), if any;
+    with the run's id when a traced run is under way."""
+    context = trace.get_current_span().get_span_context()
+    found: dict[str, str] = {}
+    if context.is_valid:
+        found["trace_id"] = _hex(context.trace_id)
+        found["span_id"] = format(context.span_id, "016x")
+    spans = _current_run.get()
+    if spans is not None:
+        found["run_id"] = spans.run_id
+    return found

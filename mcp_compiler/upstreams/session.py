@@ -300,8 +300,14 @@ class UpstreamSession:
             self.name, tool, transport=self.config.kind, session_id=None, meta=meta
         ) as outcome:
             outcome.status = "error"  # until it returns
-            result = await self._call_tool(client, tool, arguments, on_progress, host, meta)
+            try:
+                result = await self._call_tool(client, tool, arguments, on_progress, host, meta)
+            except ToolError as exc:  # redacted already; with --log-format json, the line names the call's trace
+                logger.debug("tools/call %s.%s failed: %s", self.prefix, tool, exc)
+                raise
             outcome.status = "tool_error" if result.is_error else "ok"
+            if result.is_error:
+                logger.debug("tools/call %s.%s returned an error result", self.prefix, tool)
         return result
 
     async def _call_tool(

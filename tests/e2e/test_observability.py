@@ -61,25 +61,26 @@ def _config(tmp: Path, record: Path, **extra_servers: Any) -> Path:
     return path
 
 
-def _serve(config: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(config: Path, log: Path, env: dict[str, str], *flags: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with open(log, "wb") as errlog:
-        proc = subprocess.Popen([*SERVE, "--config", str(config), "--port", str(port)], env=env,
+        proc = subprocess.Popen([*SERVE, "--config", str(config), "--port", str(port), *flags], env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
     wait_for_port(port, proc)
     return proc, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
-def traced(receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The server with traces on: its base URL, and the upstream's record of the `_meta` it got."""
+def traced(receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """The server with traces on and JSON logs: its base URL, the upstream's record of the `_meta` it
+    got, and the server's log."""
     tmp = tmp_path_factory.mktemp("traced")
     record = tmp / "meta.jsonl"
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "mcp-compiler-test",
            "OTEL_BSP_SCHEDULE_DELAY": "100"}
-    proc, url = _serve(_config(tmp, record), tmp / "serve.log", env)
+    proc, url = _serve(_config(tmp, record), tmp / "serve.log", env, "--log-format", "json", "-vv")
     try:
-        yield url, record
+        yield url, record, tmp / "serve.log"
     finally:
         stop(proc)
         print((tmp / "serve.log").read_text(errors="replace")[-3000:], file=sys.stderr)
@@ -159,19 +160,23 @@ def _upstream_saw(record: Path, trace_id: str, receiver: OtlpReceiver) -> None:
 
 
 async def test_a_hosts_traceparent_in_meta_makes_one_trace_down_to_the_upstream(
-    traced: tuple[str, Path], receiver: OtlpReceiver
+    traced: tuple[str, Path, Path], receiver: OtlpReceiver
 ) -> None:
-    url, record = traced
+    url, record, log = traced
     traceparent, trace_id, host_span = _traceparent()
     result = await _call(url, PLAN, meta={"traceparent": traceparent, "tracestate": "host=1"})
     _check_one_trace(receiver, trace_id, host_span, result.structured_content)
     _upstream_saw(record, trace_id, receiver)
+    # --log-format json: every line a JSON object; the lines written during the call name its trace.
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    during = [line for line in lines if line.get("trace_id") == trace_id]
+    assert during and all(line["span_id"] in {s.span_id for s in receiver.trace(trace_id)} for line in during)
 
 
 async def test_a_hosts_traceparent_in_the_http_headers_does_the_same(
-    traced: tuple[str, Path], receiver: OtlpReceiver
+    traced: tuple[str, Path, Path], receiver: OtlpReceiver
 ) -> None:
-    url, record = traced
+    url, record, _ = traced
     traceparent, trace_id, host_span = _traceparent()
     result = await _call(url, PLAN, headers={"traceparent": traceparent})
     _check_one_trace(receiver, trace_id, host_span, result.structured_content)
@@ -200,8 +205,8 @@ def _calls(samples: dict[Any, float]) -> dict[tuple[str, str], float]:
     }
 
 
-async def test_metrics_move_by_exactly_the_plans_calls(traced: tuple[str, Path]) -> None:
-    url, _ = traced
+async def test_metrics_move_by_exactly_the_plans_calls(traced: tuple[str, Path, Path]) -> None:
+    url, _, _ = traced
     async with httpx2.AsyncClient(timeout=30) as http:
         await _call(url, "1. meta.work(n=0)")  # the server is up and has called once
         before = _calls(_samples((await http.get(f"{url}/metrics")).text))
@@ -242,8 +247,8 @@ async def test_healthz_and_readyz_with_a_required_server_down(tmp_path: Path) ->
         stop(proc)
 
 
-async def test_readyz_is_ready_when_the_required_servers_are_connected(traced: tuple[str, Path]) -> None:
-    url, _ = traced
+async def test_readyz_is_ready_when_the_required_servers_are_connected(traced: tuple[str, Path, Path]) -> None:
+    url, _, _ = traced
     async with httpx2.AsyncClient(timeout=30) as http:
         await _call(url, "1. meta.work(n=0)")
         ready = await http.get(f"{url}/readyz")
@@ -268,3 +273,17 @@ print(sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk", "opent
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_log_format_json_makes_every_log_line_of_the_command_a_json_object() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_compiler", "run", "--plan", "1. math.sum(values=[1, 2])", "--log-format", "json", "-v"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    logged = [line for line in done.stderr.splitlines() if line.startswith("{")]
+    assert logged, done.stderr
+    for line in logged:
+        entry = json.loads(line)
+        assert entry["level"] in ("INFO", "WARNING", "ERROR") and entry["logger"].startswith("mcp_compiler")
+    assert not [line for line in done.stderr.splitlines() if line.startswith(("INFO ", "WARNING ", "ERROR "))]

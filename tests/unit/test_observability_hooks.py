@@ -3,6 +3,8 @@ metrics' exposition, a host's trace context from HTTP headers, and when traces a
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +17,7 @@ from opentelemetry.trace import StatusCode
 
 from mcp_compiler import execute, observability
 from mcp_compiler.engine.run import Run, TaskRecord
+from mcp_compiler.logs import JsonFormatter
 from mcp_compiler.observability.metrics import Histogram, MetricsObserver, Registry, critical_path_s
 from mcp_compiler.observability.propagation import headers_trace_context
 from mcp_compiler.observability.tracing import TracingObserver
@@ -89,6 +92,32 @@ async def test_with_no_observer_the_scheduler_gets_the_doors_handler_unwrapped()
     assert observability.current().active is False
     run = await execute("1. add(a=1, b=2)", TOOLS)
     assert run.trace_id is None and run.tasks[0].result == 3
+
+
+async def test_a_json_log_line_written_during_a_call_names_its_trace_run_and_task(spans: InMemorySpanExporter) -> None:
+    lines: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(JsonFormatter().format(record)))
+
+    async def noisy(x: int) -> int:
+        logging.getLogger("a.tool").warning("working on %s", x)
+        return x
+
+    logger = logging.getLogger("a.tool")
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        run = await execute("1. noisy(x=1)\n2. noisy(x=2)", {"noisy": noisy})
+    finally:
+        logger.removeHandler(handler)
+    assert sorted(line["task_id"] for line in lines) == [1, 2]
+    assert {line["trace_id"] for line in lines} == {run.trace_id}
+    assert {line["run_id"] for line in lines} == {run.id}
+    assert lines[0]["message"] == "working on 1" and lines[0]["level"] == "WARNING" and lines[0]["logger"] == "a.tool"
+    span_ids = {format(s.context.span_id, "016x") for s in spans.get_finished_spans()}
+    assert all(line["span_id"] in span_ids for line in lines)
 
 
 # ---- metrics ---------------------------------------------------------------------------------------
