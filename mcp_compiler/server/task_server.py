@@ -402,7 +402,12 @@ class TaskSession:
     async def send_request(self, request: Any, result_type: Any, *args: Any, **kwargs: Any) -> Any:
         answer = await self._task.ask(_wire(request), self._limits.input_timeout_s)
         if isinstance(answer, Mapping) and "code" in answer and "message" in answer and len(answer) <= 3:
-            raise MCPError(code=int(answer["code"]), message=str(answer["message"]))  # the host's ErrorData
+            code = answer["code"]
+            if not isinstance(code, int) or isinstance(code, bool):  # not an ErrorData: say so, not a ValueError
+                raise MCPError(code=types.INVALID_PARAMS, message=(
+                    "the answer through tasks/update is an error whose code is not an integer"
+                ))
+            raise MCPError(code=code, message=scrub(str(answer["message"]))[:1000])  # the host's ErrorData
         try:
             return result_type.model_validate(answer)
         except ValidationError as exc:

@@ -120,3 +120,23 @@ async def test_one_caller_cannot_take_every_task_slot() -> None:
             assert [t is not None for t in mine] == [True] * 3 + [False] * 2
             assert await store.start("alice", work) is not None
             release.set()
+
+
+async def test_a_bogus_error_answer_through_tasks_update_fails_closed_with_a_clear_error() -> None:
+    from mcp.shared.exceptions import MCPError
+
+    from mcp_compiler.server.task_server import TaskSession, ToolCallTask
+
+    task = ToolCallTask("t", "owner", 60.0, 500)
+    session = TaskSession(task, None, TaskLimits(input_timeout_s=5))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            async def answer_when_asked() -> None:
+                while not task.questions:
+                    await anyio.sleep(0.01)
+                task.answer({key: {"code": "invalid", "message": "x"} for key in task.questions})
+
+            tg.start_soon(answer_when_asked)
+            with pytest.raises(MCPError, match="code is not an integer"):
+                await session.send_request(types.ElicitRequest(params=types.ElicitRequestFormParams(
+                    message="go?", requested_schema={"type": "object", "properties": {}})), types.ElicitResult)
