@@ -41,7 +41,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -208,7 +208,10 @@ class CompilerServer:
         config = config or Config()
         self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
         self.compiler = compiler or build_compiler(self.toolbox, config)
-        self.confirms = self.compiler.policy.may_confirm()  # the policy the compiler was built with
+        # The confirmation policy the compiler was built with (a stand-in compiler may have none).
+        policy = getattr(self.compiler, "policy", None)
+        self.confirms = policy.may_confirm() if policy is not None else config.compiler.destructive == "confirm"
+        self.asks: Callable[[ToolSpec], bool] = policy.asks if policy is not None else lambda spec: spec.destructive
         self.model = model or config.compiler.model
         # Who each request's caller is, and which tools it may call (server/callers.py, docs/auth.md).
         self.callers = Callers(ToolAccess(config.compiler.auth.allow if config.compiler.auth is not None else None))
@@ -317,7 +320,7 @@ class CompilerServer:
         capabilities = getattr(ctx.session, "client_capabilities", None)
         if round_trips and await self._may_ask(request, capabilities):
             confirmations = (
-                confirmation_requests(request.plan, self.toolbox.specs(), asks=self.compiler.policy.asks)
+                confirmation_requests(request.plan, self.toolbox.specs(), asks=self.asks)
                 if request.plan is not None else {}
             )
 
@@ -401,7 +404,7 @@ class CompilerServer:
         if relayed:
             return True
         specs = self.toolbox.specs()
-        asks = self.compiler.policy.asks
+        asks = self.asks
         return confirms and any(asks(spec) for task in request.plan.tasks if (spec := specs.get(task.tool)))
 
     async def _own_llm(self) -> tuple[LLM | None, bool]:
