@@ -186,7 +186,7 @@ def http_app(
         max_sessions=limits.max_sessions,
         session_idle_timeout=limits.session_idle_s,
     )
-    served: Any = RequestGuard(starlette_app, body_timeout_s=limits.body_timeout_s)
+    served: Any = RequestGuard(StrictPorts(starlette_app), body_timeout_s=limits.body_timeout_s)
     if metrics is not None:
         served = MetricsRoute(served, metrics)
     ready = ready or readiness(lambda: app.state.get(PROBE_KIND, "probe"), dict, [])
@@ -198,6 +198,35 @@ def http_app(
         served = ProtectedResource(served, auth)
         log_callers()
     return HealthRoutes(served, ready) if public_health else served
+
+
+class StrictPorts:
+    """ASGI, before the SDK's Host/Origin check: a Host or Origin whose port is not a number is
+    refused with 421, as the SDK refuses a host it does not know. The SDK matches an allowed
+    `name:*` as a prefix, so `Host: localhost:18809.evil.com` passed `localhost:*`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1")
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            if not _numeric_port(host) or (origin and origin != "null" and not _numeric_port(origin.split("://", 1)[-1])):
+                await send({"type": "http.response.start", "status": 421, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"Invalid Host or Origin header"})
+                return
+        await self.app(scope, receive, send)
+
+
+def _numeric_port(authority: str) -> bool:
+    """`name`, `name:port` or `[v6]:port` with a port of digits only (or none)."""
+    if authority.startswith("["):
+        rest = authority.partition("]")[2]
+        return rest == "" or (rest[:1] == ":" and rest[1:].isdigit())
+    _, colon, port = authority.rpartition(":")
+    return not colon or port.isdigit()
 
 
 # ---- the request guard: body deadline, and cancelling the request of a host that went away --------

@@ -223,3 +223,20 @@ async def test_a_server_closed_by_allow_serves_no_resources(hostile_http: tuple[
             assert "(served)" in opened.contents[0].text  # type: ignore[union-attr]
             tools = (await client.list_tools()).tools[0].description or ""
             assert "closed." not in tools  # and no tool of it in the catalog
+
+
+async def test_a_host_or_origin_whose_port_is_not_a_number_is_refused(hostile_http: tuple[str, int]) -> None:
+    import httpx2
+
+    url, _ = hostile_http
+    port = url.split(":")[2].split("/")[0]
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}'
+    accept = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        evil = await http.post(url, content=body, headers={**accept, "host": f"localhost:{port}.evil.com"})
+        assert evil.status_code == 421
+        evil_origin = await http.post(url, content=body, headers={**accept, "origin": f"http://localhost:{port}.evil.com"})
+        assert evil_origin.status_code == 421
+        fine = await http.post(url, content=body, headers={**accept, "host": f"localhost:{port}",
+                                                          "origin": f"http://localhost:{port}"})
+        assert fine.status_code != 421
