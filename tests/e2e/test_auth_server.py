@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -40,7 +42,8 @@ CLIENTS = [
     OidcClient("math-client", "math-secret-0123456789abcdef012345678", "mcp tools:math"),
     OidcClient("outsider", "outsider-secret-0123456789abcdef012345", "tools:math"),
 ]
-ALICE_TOKEN = "alice-static-token-4b1f0e9d2c7a"
+CI_BOT_TOKEN = "ci-bot-static-token-4b1f0e9d2c7a"
+DOCS = Path(__file__).parents[2] / "docs/auth.md"
 WIKI_AND_MATH = """\
 1. wiki.fact("Nile", "length_km")
 2. math.eval("n / 2", {"n": $1.value})
@@ -78,16 +81,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with oidc_provider(url, SCOPES, CLIENTS, [key]) as provider:
         servers = {name: {"command": sys.executable, "args": ["-P", "-m", f"mcp_compiler.servers.{name}"]}
                    for name in ("wiki", "math")}
-        config = {
-            "mcpServers": servers,
-            "compiler": {
-                "tokens": {"alice": "${ALICE_TOKEN}"},
-                "auth": {
-                    "issuer": provider.issuer, "audience": url, "scopes_required": ["mcp"], "jwks_refetch_min_s": 0.5,
-                    "allow": {"tools:math": ["math.*"], "tools:wiki": ["wiki.*"], "caller=alice": ["wiki.*"]},
-                },
-            },
-        }
+        # The team gateway of docs/auth.md, as written there, for this provider and port; the keys
+        # are fetched again sooner after a rotation than by default (the last test), and the
+        # servers run on this Python.
+        config = docs_team_gateway()
+        config["mcpServers"] = servers
+        auth = config["compiler"]["auth"]
+        assert (auth["issuer"], auth["audience"]) == ("https://login.example.com/realms/team", "https://mcp.example.com/mcp")
+        auth.update(issuer=provider.issuer, audience=url, jwks_refetch_min_s=0.5)
         path = tmp / "servers.json"
         path.write_text(json.dumps(config))
         log = tmp / "serve.log"
@@ -96,13 +97,21 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
                 [sys.executable, "-m", "mcp_compiler", "serve", "--transport", "http", "--port", str(port),
                  "--config", str(path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
-                env={**__import__("os").environ, "ALICE_TOKEN": ALICE_TOKEN},
+                env={**os.environ, "CI_BOT_TOKEN": CI_BOT_TOKEN},
             )
         try:
             wait_for_port(port, proc)
             yield Gateway(url, provider, key, log)
         finally:
             stop(proc)
+
+
+def docs_team_gateway() -> dict[str, Any]:
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(), re.S)
+    found = [json.loads(block) for block in blocks if "CI_BOT_TOKEN" in block]
+    assert len(found) == 1, "docs/auth.md shows the team gateway's config once"
+    config: dict[str, Any] = found[0]
+    return config
 
 
 async def call(gateway: Gateway, token: str, arguments: dict[str, Any]) -> Any:
@@ -253,12 +262,12 @@ async def test_a_math_only_token_does_not_see_wiki_tools(gateway: Gateway) -> No
 
 
 async def test_a_named_static_token_is_its_own_caller(gateway: Gateway) -> None:
-    result = await call(gateway, ALICE_TOKEN, {"plan": '1. wiki.fact("Nile", "length_km")'})
+    result = await call(gateway, CI_BOT_TOKEN, {"plan": '1. wiki.fact("Nile", "length_km")'})
     assert not result.is_error
-    refused = await call(gateway, ALICE_TOKEN, {"plan": "1. math.sum([1, 2])"})
+    refused = await call(gateway, CI_BOT_TOKEN, {"plan": "1. math.sum([1, 2])"})
     assert refused.is_error and "task 1 calls math.sum" in refused.content[0].text
     log = gateway.log.read_text(errors="replace")
-    assert "token:alice" in log and ALICE_TOKEN not in log
+    assert "token:ci-bot" in log and CI_BOT_TOKEN not in log
 
 
 def test_a_key_rotation_at_the_provider_is_picked_up(gateway: Gateway) -> None:

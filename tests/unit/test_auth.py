@@ -240,3 +240,38 @@ async def test_a_caller_searches_and_calls_only_what_it_may() -> None:
         assert await toolbox.call(catalog["math.add"], {"a": 1, "b": 2}) == 3
     finally:
         visible_tools.reset(token)
+
+
+async def test_kept_values_and_tasks_belong_to_the_caller_that_made_them() -> None:
+    from types import SimpleNamespace
+
+    from mcp_compiler.auth import current_identity
+    from mcp_compiler.server.store import Item, RunStore, Unreadable
+    from mcp_compiler.server.task_server import owner_of
+
+    store = RunStore()
+    alice = Identity("alice", "oauth", ISSUER)
+    bob = Identity("bob", "oauth", ISSUER)
+    token = current_identity.set(alice)
+    try:
+        uri = await store.put(store.new_run_id(), "tasks/1", Item.text("alice's value"))
+        assert uri is not None
+        assert (await store.read(uri)).contents[0].text == "alice's value"
+    finally:
+        current_identity.reset(token)
+    for other in (bob, ANONYMOUS):
+        token = current_identity.set(other)
+        try:
+            with pytest.raises(Unreadable, match="nothing is kept"):
+                await store.read(uri)
+        finally:
+            current_identity.reset(token)
+
+    def ctx(identity: Identity | None, authorization: str) -> Any:
+        scope = {SCOPE_KEY: identity} if identity is not None else {}
+        return SimpleNamespace(request=SimpleNamespace(scope=scope, headers={"authorization": authorization}))
+
+    # A task's owner is the identity, whatever token it came with (a refreshed token finds its tasks).
+    assert owner_of(ctx(alice, "Bearer one")) == owner_of(ctx(alice, "Bearer two")) == alice.owner
+    assert owner_of(ctx(bob, "Bearer one")) != alice.owner
+    assert owner_of(ctx(None, "Bearer one")) not in ("", alice.owner)  # no auth layer: the credentials, as before
