@@ -201,12 +201,31 @@ def _language(tool_names: Iterable[str]) -> list[str]:
     ]
 
 
+def _server_of(spec: ToolSpec) -> str:
+    return spec.provider or spec.name.split(".", 1)[0]
+
+
+def _alternating(specs: list[ToolSpec]) -> list[ToolSpec]:
+    """A server's tools in its own order, reads and writes taking turns, so a cut drops neither
+    kind first (a host model must not have to search before it can plan a write)."""
+    reads = [s for s in specs if s.read_only]
+    writes = [s for s in specs if not s.read_only]
+    turns = [reads, writes] if specs and specs[0].read_only else [writes, reads]
+    out: list[ToolSpec] = []
+    while any(turns):
+        for queue in turns:
+            if queue:
+                out.append(queue.pop(0))
+    return out
+
+
 def _useful_first(catalog: Mapping[str, ToolSpec]) -> list[ToolSpec]:
-    """Every server represented early (round-robin), read-only tools before the others."""
+    """Every server represented early (round-robin over the servers), and within each server its
+    reads and writes taking turns."""
     by_server: dict[str, list[ToolSpec]] = {}
     for spec in catalog.values():
-        by_server.setdefault(spec.provider or spec.name.split(".", 1)[0], []).append(spec)
-    queues = [sorted(specs, key=lambda s: (not s.read_only, s.destructive)) for specs in by_server.values()]
+        by_server.setdefault(_server_of(spec), []).append(spec)
+    queues = [_alternating(specs) for specs in by_server.values()]
     ordered: list[ToolSpec] = []
     while any(queues):
         for queue in queues:
@@ -252,24 +271,35 @@ def _tools_part(catalog: Mapping[str, ToolSpec], limits: RequestLimits, *, searc
     fits = sum(len(x) + 1 for x in lines) <= limits.description_max_chars
     if len(lines) <= limits.description_max_tools and fits:
         return f"Tools ({len(lines)}):\n" + "\n".join(lines)
-    chosen: list[str] = []
+    chosen: dict[str, str] = {}  # name -> line
     size = 0
     for spec in _useful_first(catalog):
         line = tool_line(spec, max_description=100, with_output=True)
         if len(chosen) >= limits.description_max_tools or size + len(line) + 1 > limits.description_max_chars:
             break
-        chosen.append(line)
+        chosen[spec.name] = line
         size += len(line) + 1
-    servers = sorted({spec.provider or spec.name.split(".", 1)[0] for spec in catalog.values()})
+    servers = sorted({_server_of(spec) for spec in catalog.values()})
     how = (
         f"To find the others, call {SEARCH_TOOL} in a plan of its own, e.g. `1. {SEARCH_TOOL}(\"create "
         f"calendar event\")` then `join()`: the answer lists the best matches, each with its signature and "
         f"input schema, and your next plan can call them. " if search else ""
     )
+    # Listed server by server, each in its own order; then what each server has beyond them.
+    order = {name: i for i, name in enumerate(catalog)}
+    listed = sorted(chosen, key=lambda name: (servers.index(_server_of(catalog[name])), order[name]))
+    more: dict[str, int] = {}
+    for spec in catalog.values():
+        if spec.name not in chosen:
+            more[_server_of(spec)] = more.get(_server_of(spec), 0) + 1
+    cut = "; ".join(
+        f"{server}: {n} more" + (f", search `{server}`" if search else "") for server, n in sorted(more.items())
+    )
     return (
         f"Tools: {len(catalog)} exist on {len(servers)} servers ({', '.join(servers)}); "
         f"{len(chosen)} are listed here. {how}The resource {CATALOG_URI} lists all of them "
-        f"({CATALOG_JSON_URI} has full schemas).\n" + "\n".join(chosen)
+        f"({CATALOG_JSON_URI} has full schemas).\n" + "\n".join(chosen[name] for name in listed)
+        + f"\nNot listed above: {cut}."
     )
 
 
