@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from fixtures.services import Redis, redis_server
+from fixtures.services import Redis, nginx_in_front, redis_server
 from mcp import Client
 from procs import free_port, stop, wait_for_port
 
@@ -350,3 +350,63 @@ async def test_with_redis_down_or_stalled_calls_needing_state_fail_in_bounded_ti
                     assert (await on_a.read_resource(uri)).contents
         finally:
             replicas.stop_all()
+
+
+# ---- behind nginx (deploy/nginx.conf) ----------------------------------------------------------------
+
+
+async def test_behind_nginx_any_replica_serves_and_a_handshake_session_stays_on_its_replica_even_past_a_kill(
+    tmp_path: Path, redis: Redis,
+) -> None:
+    replicas = Replicas(tmp_path, redis)
+    try:
+        three = [replicas.start(name) for name in ("r1", "r2", "r3")]
+        with nginx_in_front([f"127.0.0.1:{r.port}" for r in three]) as nginx:
+            front_url = nginx.url
+            with anyio.fail_after(120):
+                # 2026-07-28: each request stands alone; nginx spreads them, and state is shared.
+                for n in range(6):
+                    async with Client(front_url) as host:
+                        made = await host.call_tool(TOOL_NAME, {"plan": f'1. ledger.note({json.dumps("n" * 2000 + str(n))})\njoin()'})
+                    async with Client(front_url) as host:
+                        read = await host.read_resource(run_of(made)["tasks"][0]["result_stored"]["uri"])
+                    assert str(n) in read.contents[0].text  # type: ignore[union-attr]
+                # The handshake era: a session of several requests, routed by Mcp-Session-Id.
+                async with Client(front_url, mode="legacy") as legacy:
+                    assert legacy.protocol_version != "2026-07-28"
+                    for n in range(5):
+                        done = await legacy.call_tool(TOOL_NAME, {"plan": f"1. ledger.add({n}, 1)\njoin()"})
+                        assert run_of(done)["tasks"][0]["result"] == {"result": n + 1}
+                # One replica killed: new requests go to the others.
+                three[0].proc.send_signal(signal.SIGKILL)
+                three[0].proc.wait(timeout=10)
+                before_kill = len(nginx.upstreams())
+                for n in range(6):
+                    async with Client(front_url) as host:
+                        done = await host.call_tool(TOOL_NAME, {"plan": f"1. ledger.add({n}, 2)\njoin()"})
+                    assert run_of(done)["tasks"][0]["result"] == {"result": n + 2}
+                routes = nginx.upstreams()
+    finally:
+        replicas.stop_all()
+    addresses = {f"127.0.0.1:{r.port}" for r in three}
+    assert len({a for a in routes[:before_kill] if a in addresses}) >= 2, routes  # requests spread over replicas
+    killed = f"127.0.0.1:{three[0].port}"
+    assert all(route.split(", ")[-1] != killed for route in routes[before_kill:]), routes  # none answered by the dead
+
+
+def test_compose_runs_three_replicas_on_redis_behind_the_tested_nginx_config() -> None:
+    import yaml
+
+    root = Path(__file__).parents[2]
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    services = compose["services"]
+    replicas = [name for name, s in services.items() if "serve" in (s.get("command") or [])]
+    assert len(replicas) == 3
+    for name in replicas:
+        service = services[name]
+        assert service["environment"]["MCP_COMPILER_STATE"] == "redis://redis:6379/0"
+        assert "--transport" in service["command"] and "0.0.0.0" in service["command"]
+        assert "'.[redis]'" in service["build"]["dockerfile_inline"]  # the extra the shared state needs
+    nginx_conf = (root / "deploy/nginx.conf").read_text()
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services["nginx"]["volumes"]
+    assert [f"server {name}:8765" in nginx_conf for name in replicas] == [True] * 3
