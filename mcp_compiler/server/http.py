@@ -34,6 +34,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ from ..errors import ConfigError
 from ..observability.endpoints import HealthRoutes, MetricsRoute, Readiness, readiness
 from ..observability.metrics import MetricsObserver
 from ..state import Kind
+from ..text import scrub
 from .tool_definition import TOOL_NAME
 
 if TYPE_CHECKING:
@@ -200,6 +202,23 @@ def http_app(
     return HealthRoutes(served, ready) if public_health else served
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _scrubbed_body(body: bytes) -> bytes:
+    """A body whose JSON escapes a lone surrogate (`"\\ud800"`), with it as U+FFFD (`text.scrub`),
+    as the 2026-07-28 path and stdio read it: the handshake era's SDK answered 400 / -32700 with
+    `id: null`. Any other body goes as it came (parsed only when such an escape is in it)."""
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return body
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body  # not JSON: the SDK says so
+    cleaned = scrub(message)
+    return body if cleaned is message else json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
+
+
 class StrictPorts:
     """ASGI, before the SDK's Host/Origin check: a Host or Origin whose port is not a number is
     refused with 421, as the SDK refuses a host it does not know. The SDK matches an allowed
@@ -255,6 +274,7 @@ class RequestGuard:
         body = await self._read_body(scope, receive, send)
         if body is None:
             return  # answered here (408, 413), or the client is gone
+        body = _scrubbed_body(body)
         delivered = False
         complete = False
         disconnected = anyio.Event()

@@ -233,12 +233,19 @@ async def test_http_lone_surrogates_reach_the_host_as_replacement_characters_and
             assert task(result)["args"]["a"] == "\ufffd"
             ok = await client.call_tool(TOOL_NAME, {"plan": '1. sleepy.concat("a", "b")'})
             assert task(ok)["result"] == {"result": "ab"}
-        # The escape in the request body itself: a JSON-RPC parse error the host can read.
-        body = '{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "\\ud800"}}'
+        # The escape in the request body itself, in a handshake-era session: read as U+FFFD, as
+        # the 2026-07-28 path and stdio read it (it was 400 / -32700 with id null).
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+        body = '{"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"_meta": {"x": "\\ud800"}}}'
         async with httpx2.AsyncClient(timeout=30) as http:
-            response = await http.post(url, content=body.encode(), headers=JSON_AND_SSE)
-        assert response.status_code == 400
-        assert response.json()["error"]["code"] == types.PARSE_ERROR
+            opened = await http.post(url, json=init, headers=JSON_AND_SSE)
+            session = {**JSON_AND_SSE, "mcp-session-id": opened.headers["mcp-session-id"],
+                       "mcp-protocol-version": "2025-11-25"}
+            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+            response = await http.post(url, content=body.encode(), headers=session)
+        assert response.status_code == 200, response.text
+        assert '"id":2' in response.text.replace(" ", "") and "error" not in response.text
     assert log_problems(log) == []
 
 
