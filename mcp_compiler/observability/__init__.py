@@ -35,14 +35,13 @@ TaskHook = Callable[["TaskRecord"], None]
 
 
 class CallOutcome:
-    """What an upstream call's observers learn at its end: set `status` (`ok`, `tool_error`,
-    `error`, `cancelled`) and the reply's size in bytes when known."""
+    """What an upstream call's observers learn at its end: its `status` (`ok`, `tool_error`,
+    `error`, `cancelled`) and, when it failed, the `error`."""
 
-    __slots__ = ("status", "reply_bytes", "error")
+    __slots__ = ("status", "error")
 
     def __init__(self) -> None:
         self.status = "cancelled"  # until the call says otherwise: a cancellation says nothing
-        self.reply_bytes: int | None = None
         self.error: str | None = None
 
 
@@ -77,9 +76,6 @@ class Observer:
 
     def connection(self, server: str, state: str) -> None:
         """An upstream session's state changed: connecting, connected, restarting, failed."""
-
-    def reply(self, size_bytes: int, links: int) -> None:
-        """A compile_and_run reply was sent: its size, and how many values it left behind links."""
 
 
 @contextmanager
@@ -123,15 +119,11 @@ class _Observers(Observer):
                 yield shared
             finally:
                 for outcome in entered:
-                    outcome.status, outcome.reply_bytes, outcome.error = shared.status, shared.reply_bytes, shared.error
+                    outcome.status, outcome.error = shared.status, shared.error
 
     def connection(self, server: str, state: str) -> None:
         for observer in self.observers:
             observer.connection(server, state)
-
-    def reply(self, size_bytes: int, links: int) -> None:
-        for observer in self.observers:
-            observer.reply(size_bytes, links)
 
 
 @contextmanager

@@ -27,7 +27,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Seconds: from a cached local call (a millisecond) to a slow remote tool (a minute).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-BYTES_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 RATIO_BUCKETS = (1, 1.05, 1.1, 1.25, 1.5, 2, 3, 5, 10)
 
 Labels = tuple[str, ...]
@@ -156,7 +155,7 @@ def _outcome(run: Run) -> str:
 
 
 class MetricsObserver(Observer):
-    """Fills the `mcp_compiler_*` metrics from the hooks (runs, upstream calls, connections, replies).
+    """Fills the `mcp_compiler_*` metrics from the hooks (runs, upstream calls, connections).
 
     Not `active`: it watches no task event, so the scheduler's per-task path is untouched.
     """
@@ -168,8 +167,6 @@ class MetricsObserver(Observer):
         self.call_seconds = r.add(Histogram("mcp_compiler_call_duration_seconds", "Upstream tool call latency.",
                                             ("server", "tool")))
         self.in_flight = r.add(Gauge("mcp_compiler_calls_in_flight", "Upstream tool calls under way.", ("server",)))
-        self.call_reply_bytes = r.add(Histogram("mcp_compiler_call_reply_bytes", "Size of upstream tool results.",
-                                                ("server",), BYTES_BUCKETS))
         self.runs = r.add(Counter("mcp_compiler_runs_total", "Runs ended, by outcome (ok, partial, failed).",
                                   ("outcome",)))
         self.runs_in_flight = r.add(Gauge("mcp_compiler_runs_in_flight", "Runs under way."))
@@ -183,10 +180,6 @@ class MetricsObserver(Observer):
                                      ("server",)))
         self.reconnects = r.add(Counter("mcp_compiler_upstream_reconnects_total",
                                         "Upstream sessions lost and being re-established.", ("server",)))
-        self.reply_bytes = r.add(Histogram("mcp_compiler_reply_bytes", "Size of compile_and_run replies.", (),
-                                           BYTES_BUCKETS))
-        self.links = r.add(Counter("mcp_compiler_reply_links_total",
-                                   "Values kept behind resource links because a reply would have been too big."))
 
     def render(self) -> str:
         return self.registry.render()
@@ -222,16 +215,9 @@ class MetricsObserver(Observer):
             self.in_flight.inc(server, by=-1)
             self.calls.inc(server, tool, outcome.status)
             self.call_seconds.observe(server, tool, value=time.perf_counter() - started)
-            if outcome.reply_bytes is not None:
-                self.call_reply_bytes.observe(server, value=outcome.reply_bytes)
 
     def connection(self, server: str, state: str) -> None:
         was = self.connected.get(server)
         self.connected.set(server, value=1.0 if state == "connected" else 0.0)
         if state == "restarting" and was:
             self.reconnects.inc(server)
-
-    def reply(self, size_bytes: int, links: int) -> None:
-        self.reply_bytes.observe(value=size_bytes)
-        if links:
-            self.links.inc(by=links)

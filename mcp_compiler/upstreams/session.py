@@ -304,6 +304,7 @@ class UpstreamSession:
                 result = await self._call_tool(client, tool, arguments, on_progress, host, meta)
             except ToolError as exc:  # redacted already; with --log-format json, the line names the call's trace
                 logger.debug("tools/call %s.%s failed: %s", self.prefix, tool, exc)
+                outcome.error = str(exc)
                 raise
             outcome.status = "tool_error" if result.is_error else "ok"
             if result.is_error:

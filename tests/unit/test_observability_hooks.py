@@ -214,3 +214,13 @@ async def test_the_meta_s_own_traceparent_wins_and_a_malformed_header_is_not_cop
 def test_traces_are_on_when_the_otel_variables_ask_for_them(env: dict[str, str], wanted: bool) -> None:
     assert observability.tracing_wanted(env) is wanted
 
+
+
+def test_the_observability_page_names_every_metric_and_only_those() -> None:
+    from pathlib import Path
+    import re
+
+    page = (Path(__file__).parents[2] / "docs" / "observability.md").read_text()
+    named = {re.sub(r"_(bucket|sum|count)$", "", m) for m in re.findall(r"\bmcp_compiler_[a-z_]+", page)}
+    served = {m.name for m in MetricsObserver().registry.metrics}
+    assert named == served
