@@ -287,3 +287,14 @@ def test_log_format_json_makes_every_log_line_of_the_command_a_json_object() -> 
         entry = json.loads(line)
         assert entry["level"] in ("INFO", "WARNING", "ERROR") and entry["logger"].startswith("mcp_compiler")
     assert not [line for line in done.stderr.splitlines() if line.startswith(("INFO ", "WARNING ", "ERROR "))]
+
+
+def test_the_cost_benchmark_runs_and_prints_a_figure_per_shape_and_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/tracing_overhead.py", "--tasks", "50", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| wide") or line.startswith("| chain")]
+    assert [row[0].strip() for row in rows] == ["wide", "chain"]
+    assert all(len(row) == 4 and all(float(cell) > 0 for cell in row[1:]) for row in rows)
