@@ -94,6 +94,12 @@ class Catalog(Mapping[str, ToolSpec]):
         raise UnknownTool(name, f"unknown tool {name!r}{self._suggestion(name)}{down}")
 
     def _suggestion(self, name: str) -> str:
+        prefix, dot, tool = name.partition(".")
+        servers = sorted({full.split(".", 1)[0] for full in self._by_name if "." in full})
+        if dot and tool and servers and prefix not in servers:
+            return self._other_server(prefix, tool, servers)
+        if dot and tool and prefix in servers:  # that server's tools, not a look-alike of another's
+            return self._close_on(tool, [prefix])
         pool = list(self._by_name) + list(self._by_short)
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
         if close:
@@ -101,6 +107,26 @@ class Catalog(Mapping[str, ToolSpec]):
         if not self._by_name:
             return " (no tools are available)"
         return f" (available: {', '.join(sorted(self._by_name)[:20])})"
+
+    def _other_server(self, prefix: str, tool: str, servers: list[str]) -> str:
+        """No server is called `prefix`: a server named like it and its tool named like `tool`, or
+        the servers there are (never an unrelated tool that merely looks like `server.tool`)."""
+        similar = difflib.get_close_matches(prefix, servers, n=2, cutoff=0.6)
+        if not similar:
+            return f"; no server is called {prefix!r} (servers: {', '.join(servers)})"
+        close = self._close_on(tool, similar)
+        if close.startswith("; did you mean"):
+            return f"; no server is called {prefix!r}{close}"
+        return f"; no server is called {prefix!r}: did you mean the server {similar[0]!r}{close}?"
+
+    def _close_on(self, tool: str, servers: list[str]) -> str:
+        """`; did you mean 'server.tool'?` for the tools of `servers` named like `tool` (the tool
+        part compared with the tool part), else those servers' tools; '' when they have none."""
+        theirs = {full.split(".", 1)[1]: full for full in self._by_name if full.split(".", 1)[0] in servers}
+        close = difflib.get_close_matches(tool, list(theirs), n=3, cutoff=0.5)
+        if close:
+            return "; did you mean " + " or ".join(repr(theirs[c]) for c in close) + "?"
+        return f" (its tools: {', '.join(sorted(theirs.values())[:10])})" if theirs else ""
 
 
 def param_list(schema: Mapping[str, Any]) -> list[str]:

@@ -448,3 +448,25 @@ def test_a_validator_is_built_once_per_tool_property_not_per_task(monkeypatch: p
     # And the cached validators still judge: a wrong literal is an error naming the argument.
     with pytest.raises(PlanError, match="argument n: 'x' is not of type 'integer'"):
         check_plan(parse_plan('1. t(1, "a")\n2. t("x", "b")'), catalog)
+
+
+# ---- unknown tools: the suggestion follows the server's name (issue 21, item 8) ----------------------
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("weather.get", "unknown tool 'weather.get'; no server is called 'weather' (servers: math, wiki)"),
+    ("wikis.fact", "unknown tool 'wikis.fact'; no server is called 'wikis'; did you mean 'wiki.fact'?"),
+    ("wikis.zzz", "unknown tool 'wikis.zzz'; no server is called 'wikis': did you mean the server 'wiki' (its tools: wiki.fact, wiki.rank)?"),
+    ("wiki.fakt", "unknown tool 'wiki.fakt'; did you mean 'wiki.fact' or 'wiki.rank'?"),
+    ("wiki.zzzz", "unknown tool 'wiki.zzzz' (its tools: wiki.fact, wiki.rank)"),
+    ("math.evl", "unknown tool 'math.evl'; did you mean 'math.eval'?"),
+])
+def test_an_unknown_tool_is_matched_against_its_own_server_or_a_server_named_like_it(name: str, message: str) -> None:
+    from mcp_compiler.tools.catalog import Catalog, UnknownTool
+    from mcp_compiler.tools.toolbox import ToolSpec
+
+    catalog = Catalog([ToolSpec("math.eval", provider="math"), ToolSpec("wiki.fact", provider="wiki"),
+                       ToolSpec("wiki.rank", provider="wiki")])
+    with pytest.raises(UnknownTool) as unknown:
+        catalog.resolve(name)
+    assert str(unknown.value) == message
