@@ -333,18 +333,21 @@ class TaskStore:
     async def _read_controls(self) -> None:
         """Cancels and answers left by other replicas for the tasks running here, every
         `control_poll_s` (a take: each is acted on once)."""
+        failing = False
         while True:
             await anyio.sleep(self.limits.control_poll_s)
-            for task in list(self._running.values()):
-                try:
+            try:
+                for task in list(self._running.values()):
                     if await self.state.take(self.kind, task.task_id, part="cancel") and task.scope is not None:
                         task.scope.cancel()
                     answers = await self.state.take(self.kind, task.task_id, part="answers")
                     if answers:
                         task.answer(json.loads(answers))
-                except StateUnavailable as exc:
+                failing = False
+            except StateUnavailable as exc:
+                if not failing:  # once an outage (the lease says when it is over)
                     logger.warning("could not read other replicas' cancels and answers: %s", exc)
-                    break
+                failing = True
 
     async def _save(self, task: ToolCallTask) -> None:
         if await self.state.put(self.kind, task.task_id, task.record(), owner=task.owner):

@@ -304,6 +304,7 @@ async def test_a_task_on_a_killed_replica_is_reported_failed_by_the_other_within
     assert final.status == "failed", final
     assert "replica running this task stopped" in (final.status_message or ""), final
     assert final.error is not None and "lease" in final.error["message"]
+    print(f"reported failed {took:.1f} s after the SIGKILL")
     assert took <= LEASE_S + 5, took  # within the lease (and a poll or two)
 
 
@@ -410,3 +411,21 @@ def test_compose_runs_three_replicas_on_redis_behind_the_tested_nginx_config() -
     nginx_conf = (root / "deploy/nginx.conf").read_text()
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services["nginx"]["volumes"]
     assert [f"server {name}:8765" in nginx_conf for name in replicas] == [True] * 3
+
+
+def test_the_deployment_page_shows_the_tested_nginx_config_and_a_config_that_loads() -> None:
+    import re
+
+    from mcp_compiler.config import Config
+    from mcp_compiler.state import state_from_url
+    from mcp_compiler.state.redis import RedisState
+
+    root = Path(__file__).parents[2]
+    page = (root / "docs/deployment.md").read_text()
+    nginx_block = re.search(r"```nginx\n(.*?)```", page, re.S)
+    assert nginx_block is not None and nginx_block[1] == (root / "deploy/nginx.conf").read_text()
+    json_block = re.search(r"```json\n(.*?)```", page, re.S)
+    assert json_block is not None
+    config = Config.model_validate(json.loads(json_block[1]))
+    assert config.compiler.state is not None and "redis.internal" not in repr(config)  # a secret
+    assert isinstance(state_from_url(config.compiler.state.get_secret_value()), RedisState)
