@@ -66,7 +66,7 @@ from pydantic import (
     model_validator,
 )
 
-from .auth.settings import AuthConfig
+from .auth.settings import AuthConfig, ClientCredentials, is_our_auth
 from .errors import ConfigError
 from .tools.builtins import BUILTIN_SERVER
 
@@ -107,7 +107,7 @@ FOREIGN_KEYS: dict[str, str] = {
     "sandboxEnabled": "VS Code (its own sandbox for the server)",
     "sandbox": "VS Code (its own sandbox for the server)",
     "watchPaths": "Roo Code (restart the server when files change)",
-    "auth": "Cursor (static OAuth client credentials; mcp-compiler does not sign in to servers)",
+    "auth": "Cursor (its static OAuth client credentials; ours has a `type`: docs/auth.md#servers-behind-a-login)",
     "oauth": "Claude Code (OAuth settings; mcp-compiler does not sign in to servers)",
     "headersHelper": "Claude Code (a command that prints headers)",
 }
@@ -199,6 +199,7 @@ class HttpServerConfig(_ServerCommon):
 
     url: str = Field(validation_alias=AliasChoices("url", "serverUrl"))  # serverUrl: Windsurf's
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    auth: ClientCredentials | None = None  # mcp-compiler signs in by itself (docs/auth.md#servers-behind-a-login)
 
     @field_validator("url")
     @classmethod
@@ -605,9 +606,10 @@ def _drop_foreign_keys(entry: Any, where: str) -> Any:
     """The entry without the keys another host documents and we have no use for; each is logged."""
     if not isinstance(entry, dict):
         return entry
-    for key in entry.keys() & FOREIGN_KEYS.keys():
+    foreign = {k for k in entry.keys() & FOREIGN_KEYS.keys() if not (k == "auth" and is_our_auth(entry[k]))}
+    for key in foreign:
         logger.warning("%s.%s: ignored; a setting of %s", where, key, FOREIGN_KEYS[key])
-    return {k: v for k, v in entry.items() if k not in FOREIGN_KEYS}
+    return {k: v for k, v in entry.items() if k not in foreign}
 
 
 def _with_env_file(entry: Any, where: str, base: Path) -> Any:

@@ -106,6 +106,9 @@ class Redactor:
                     if token and scheme.isalpha():
                         secrets.append(token.strip())
                 secrets.extend(url_secrets(server.url))
+                if server.auth is not None:  # docs/auth.md#servers-behind-a-login
+                    secrets.append(server.auth.client_secret.get_secret_value())
+        secrets.extend(token.get_secret_value() for token in config.compiler.tokens.values())
         return cls(secrets)
 
     def __bool__(self) -> bool:

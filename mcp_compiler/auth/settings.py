@@ -1,16 +1,17 @@
-"""`compiler.auth`, the settings of the protected resource (docs/auth.md#the-settings).
+"""`compiler.auth`, the settings of the protected resource (docs/auth.md#the-settings), and an
+HTTP server entry's `auth` (docs/auth.md#servers-behind-a-login).
 
 Here rather than in config.py, beside what reads them; config.py holds it as `CompilerConfig.auth`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, model_validator
 
-__all__ = ["AuthConfig"]
+__all__ = ["AuthConfig", "ClientCredentials", "is_our_auth"]
 
 
 class AuthConfig(BaseModel):
@@ -45,3 +46,32 @@ class AuthConfig(BaseModel):
         if bad:
             raise ValueError(f"algorithms {bad} are refused: only asymmetric algorithms (RS*, PS*, ES*, EdDSA)")
         return self
+
+
+class ClientCredentials(BaseModel):
+    """An HTTP server entry's `auth`: mcp-compiler signs in to that server by itself (machine to
+    machine, OAuth client credentials), through the mcp SDK's client auth (upstreams/connect.py).
+
+    `issuer` is the authorization server the credentials belong to: discovery from the server's
+    401 must lead there (its metadata's `issuer` checked), else nothing is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["client_credentials"]
+    client_id: str
+    client_secret: SecretStr
+    issuer: str
+    scope: str | None = None
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+    @model_validator(mode="after")
+    def _issuer_is_a_url(self) -> ClientCredentials:
+        if urlsplit(self.issuer).scheme not in ("http", "https"):
+            raise ValueError(f"issuer {self.issuer!r} is not an http(s) URL")
+        return self
+
+
+def is_our_auth(value: object) -> bool:
+    """An entry's `auth` that is ours (it has a `type`), not another host's (Cursor's, ignored)."""
+    return isinstance(value, dict) and "type" in value

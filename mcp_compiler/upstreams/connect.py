@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from .._version import __version__
+from ..auth.upstream import client_auth
 from ..config import CompilerConfig, HttpServerConfig, ServerConfig, SseServerConfig, StdioServerConfig
 from .failures import describe_exception, leaf, redact_url
 from .relay import HostRelay
@@ -96,7 +97,7 @@ async def _open_transport(
         # session-gone signal to watch for: a dropped stream ends the connection, and we reconnect.
         async with sse_client(
             config.url, headers=config.header_values(), timeout=compiler.connect_timeout_s,
-            sse_read_timeout=read_timeout_s,
+            sse_read_timeout=read_timeout_s, auth=client_auth(config.url, config.auth) if config.auth else None,
         ) as streams:
             yield streams
         return
@@ -114,6 +115,8 @@ async def _open_transport(
     http = httpx2.AsyncClient(
         headers=config.header_values(), timeout=timeout, event_hooks={"response": [on_response]},
         transport=BoundedBodies(httpx2.AsyncHTTPTransport(), limit),
+        # The entry's `auth`: the SDK's OAuth client signs in, and again when its token expires.
+        auth=client_auth(config.url, config.auth) if config.auth else None,
     )
     async with http, streamable_http_client(config.url, http_client=http, max_sse_event_size=limit) as streams:
         yield streams

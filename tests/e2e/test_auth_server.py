@@ -84,7 +84,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         # The team gateway of docs/auth.md, as written there, for this provider and port; the keys
         # are fetched again sooner after a rotation than by default (the last test), and the
         # servers run on this Python.
-        config = docs_team_gateway()
+        config = docs_config("CI_BOT_TOKEN")
         config["mcpServers"] = servers
         auth = config["compiler"]["auth"]
         assert (auth["issuer"], auth["audience"]) == ("https://login.example.com/realms/team", "https://mcp.example.com/mcp")
@@ -106,10 +106,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             stop(proc)
 
 
-def docs_team_gateway() -> dict[str, Any]:
+def docs_config(marker: str) -> dict[str, Any]:
+    """The one config of docs/auth.md that names `marker`."""
     blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(), re.S)
-    found = [json.loads(block) for block in blocks if "CI_BOT_TOKEN" in block]
-    assert len(found) == 1, "docs/auth.md shows the team gateway's config once"
+    found = [json.loads(block) for block in blocks if marker in block]
+    assert len(found) == 1, f"docs/auth.md shows one config with {marker}"
     config: dict[str, Any] = found[0]
     return config
 
@@ -268,6 +269,32 @@ async def test_a_named_static_token_is_its_own_caller(gateway: Gateway) -> None:
     assert refused.is_error and "task 1 calls math.sum" in refused.content[0].text
     log = gateway.log.read_text(errors="replace")
     assert "token:ci-bot" in log and CI_BOT_TOKEN not in log
+
+
+def test_mcp_compiler_signs_in_to_a_server_behind_it_by_client_credentials(gateway: Gateway, tmp_path: Path) -> None:
+    """The gateway as the upstream of another mcp-compiler (`run`), which signs in through the SDK's
+    OAuth client: the 401, the metadata, the provider's token by client credentials for the resource."""
+    client = CLIENTS[1]  # math-client
+    # The entry of docs/auth.md#servers-behind-a-login, for this gateway, provider and client.
+    config = docs_config("TEAM_CLIENT_SECRET")
+    entry = config["mcpServers"]["team"]
+    entry["url"] = gateway.url
+    entry["auth"].update(client_id=client.client_id, issuer=gateway.provider.issuer)
+    assert entry["auth"]["scope"] == client.scope
+    path = tmp_path / "downstream.json"
+    path.write_text(json.dumps(config))
+    plan = '1. team.compile_and_run(plan="1. math.sum([40, 2])")'
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_compiler", "run", "--config", str(path), "--plan", plan],
+        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+        env={**os.environ, "TEAM_CLIENT_SECRET": client.client_secret},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "42" in done.stdout
+    assert client.client_secret not in done.stderr + done.stdout
+    audit = [line for line in gateway.log.read_text(errors="replace").splitlines()
+             if "mcp_compiler.audit" in line and "oauth:math-client" in line and "math.sum" in line]
+    assert audit  # the gateway knew who called: the downstream's own client identity
 
 
 def test_a_key_rotation_at_the_provider_is_picked_up(gateway: Gateway) -> None:

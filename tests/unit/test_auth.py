@@ -275,3 +275,22 @@ async def test_kept_values_and_tasks_belong_to_the_caller_that_made_them() -> No
     assert owner_of(ctx(alice, "Bearer one")) == owner_of(ctx(alice, "Bearer two")) == alice.owner
     assert owner_of(ctx(bob, "Bearer one")) != alice.owner
     assert owner_of(ctx(None, "Bearer one")) not in ("", alice.owner)  # no auth layer: the credentials, as before
+
+
+def test_an_upstreams_client_credentials_are_ours_and_its_secrets_are_redacted() -> None:
+    from mcp_compiler.logs import Redactor
+
+    entry = {"type": "http", "url": "https://mcp.example.com/mcp", "auth": {
+        "type": "client_credentials", "client_id": "reports", "client_secret": "${SECRET}", "issuer": ISSUER}}
+    cursor = {"url": "https://other.example.com/mcp", "auth": {"CLIENT_ID": "x", "CLIENT_SECRET": "y"}}
+    config = parse_config({"mcpServers": {"team": entry, "cursor": cursor}, "compiler": {"tokens": {"bot": "${BOT}"}}},
+                          environ={"SECRET": "client-secret-123", "BOT": "bot-token-456"})
+    team = config.servers["team"]
+    assert team.auth is not None and team.auth.client_secret.get_secret_value() == "client-secret-123"
+    assert "client-secret-123" not in repr(team)
+    assert getattr(config.servers["cursor"], "auth", None) is None  # Cursor's form: ignored, as before
+    redact = Redactor.from_config(config)
+    assert redact("sent client-secret-123 and bot-token-456") == "sent *** and ***"
+    with pytest.raises(ConfigError, match="issuer"):
+        parse_config({"mcpServers": {"team": {**entry, "auth": {k: v for k, v in entry["auth"].items() if k != "issuer"}}}},
+                     environ={"SECRET": "x"})
