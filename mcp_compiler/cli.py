@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--plan-file", metavar="FILE", help="a file holding a plan ('-' for stdin)")
     run.add_argument("--json", action="store_true", help="print the Run as one JSON object")
     run.add_argument("--model", metavar="M", help="anthropic:NAME, openai:NAME (for a question)")
+    run.add_argument("--html", metavar="FILE", help="also write the run's page (its plan and timeline) to FILE, "
+                     "self-contained (docs/observability.md#the-run-viewer)")
 
     serve = add("serve", "serve compile_and_run as an MCP server")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
@@ -125,8 +127,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose, quiet_level=logging.INFO if args.command == "serve" else logging.WARNING,
-                      log_format=args.log_format)
+    # Warnings and errors only, for every command (serve included): info logs with -v.
+    configure_logging(args.verbose, quiet_level=logging.WARNING, log_format=args.log_format)
     command: Callable[[argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
     try:
         code = anyio.run(_with_signals, command, args)
@@ -220,9 +222,14 @@ async def cmd_tools(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_QUIET_WAIT_S = 2.0
+
+
 async def wait_for_starting(pool: Any, tools: list[str] | None) -> None:
     """Wait for the servers `tools` need (None: all) that are still starting, saying which and for
     how long; past `compiler.startup_wait_s` go on without them, saying so. Ready ones cost nothing."""
+    with anyio.move_on_after(_QUIET_WAIT_S):  # an ordinary start-up goes unannounced
+        await pool.settle(tools)
     starting = pool.starting(tools)
     if not starting:
         return
@@ -290,6 +297,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
             run = await gateway.compiler.run_plan(parsed, on_event=on_event, confirm=confirm)
         else:
             run = await _run_question(gateway.compiler, config, args, on_event, confirm)
+    if args.html:
+        from .observability.viewer import run_page
+
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(run_page(run))
     _print_run(run, as_json=args.json)
     return EXIT_OK if run.ok and run.answer is not None else EXIT_FAILED_TASKS
 
