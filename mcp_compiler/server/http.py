@@ -48,6 +48,7 @@ from ..auth.resource import Authenticator, ProtectedResource
 from ..errors import ConfigError
 from ..observability.endpoints import HealthRoutes, MetricsRoute, Readiness, readiness
 from ..observability.metrics import MetricsObserver
+from ..observability.viewer import RunLog, ViewerRoutes
 from ..state import Kind
 from ..text import scrub
 from .tool_definition import TOOL_NAME
@@ -168,7 +169,7 @@ PROBE_KIND = Kind("readyz", ttl_s=1.0, max_bytes=1, max_entries=1)  # read, neve
 def http_app(
     app: "CompilerServer", *, host: str = "127.0.0.1", token: str | None = None, stateless: bool = False,
     limits: HttpLimits | None = None, metrics: MetricsObserver | None = None, ready: Readiness | None = None,
-    public_health: bool = True, auth: Authenticator | None = None,
+    public_health: bool = True, runs: RunLog | None = None, auth: Authenticator | None = None,
 ) -> Any:
     """The Streamable HTTP ASGI app at `/mcp`: rebinding protection on, the token if given, the limits.
 
@@ -191,6 +192,8 @@ def http_app(
     served: Any = RequestGuard(StrictPorts(starlette_app), body_timeout_s=limits.body_timeout_s)
     if metrics is not None:
         served = MetricsRoute(served, metrics)
+    if runs is not None:  # the run viewer (/runs), behind the token as /mcp
+        served = ViewerRoutes(served, runs)
     ready = ready or readiness(lambda: app.state.get(PROBE_KIND, "probe"), dict, [])
     if not public_health:
         served = HealthRoutes(served, ready)

@@ -14,6 +14,7 @@ from ..gateway import open_gateway
 from ..observability import install, setup_tracing
 from ..observability.endpoints import readiness
 from ..observability.metrics import MetricsObserver
+from ..observability.viewer import RunLog
 from ..request import RequestLimits
 from ..state import STATE_ENV, StateStore, StateUnavailable, state_from_url
 from .app import CompilerServer
@@ -97,8 +98,11 @@ async def _serve(
             ready = readiness(
                 lambda: app.state.get(PROBE_KIND, "probe"), lambda: {s.name: s.connected for s in pool.status()}, required
             )
+            runs = RunLog()  # the run viewer at /runs
+            install(runs)
             asgi_app = http_app(
                 app, host=host, token=token, stateless=stateless, limits=http_limits, metrics=metrics, ready=ready,
+                runs=runs,
                 auth=auth,
             )
             await serve_http(asgi_app, host, port, limits=http_limits)
