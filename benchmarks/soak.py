@@ -2,6 +2,7 @@
 
     python -m benchmarks.soak --clients 32 --seconds 120          # Streamable HTTP (the README's figures)
     python -m benchmarks.soak --transport stdio --clients 16 --seconds 120
+    python -m benchmarks.soak --hostile --clients 8 --seconds 60   # and the budget shapes (issue 23)
 
 One `mcp-compiler serve` runs behind a mix of upstreams: a healthy one, one that writes garbage on
 stdout, one whose `crash` tool kills it mid-call (so it restarts), and calls that hang past their
@@ -9,6 +10,11 @@ server's 1 s timeout. Over HTTP each client is its own MCP session; on stdio the
 one session, each keeping one call in flight. Every call must come back with a result (a task
 error is a result); a call that raises or outlives its bound is a lost reply. The server's RSS and
 open file descriptors are sampled from /proc after a warm-up and at the end: they must stay flat.
+
+`--hostile` adds an upstream that sends what the budgets are for (tests/fixtures/budget_upstream.py):
+a 1 MB error with 50 dependents, a 1,000-call spread of 2 KB arguments, a 1.2 MB progress message,
+a result nested 1,000 deep, an 18 MB result, `join` of 100 references to 2 MB; the largest reply
+and the server's peak RSS (VmHWM) are reported too.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / "tests" / "fixtures" / "toy_server.py"
+HOSTILE = ROOT / "tests" / "fixtures" / "budget_upstream.py"
 
 PLANS = [
     '1. good.echo("a")\n2. good.echo("b")\n3. good.add(1, 2)\njoin()',  # plain and parallel
@@ -39,16 +46,25 @@ PLANS = [
     "1. hang.sleep(30)\n2. good.echo(\"meanwhile\")\njoin()",  # past hang's 1 s timeout
     '1. nope.tool()\njoin()',  # a plan error
 ]
+HOSTILE_PLANS = [
+    "1. hostile.fail_big(1000000)\n" + "\n".join(f"{i}. hostile.echo($1)" for i in range(2, 52)) + "\njoin()",
+    "1. hostile.items(1000, 2048)\n2. hostile.echo($1.items[*])\njoin()",
+    "1. hostile.progress_big(1200000)\njoin()",
+    "1. hostile.deep(1000)\n2. good.echo(\"after\")\njoin()",
+    "1. hostile.huge_line(18000000)\njoin()",
+    "1. hostile.big(2000000)\njoin(" + ", ".join(["$1"] * 100) + ")",
+]
 
 
 @dataclass
 class Tally:
     replies: int = 0
     tool_errors: int = 0
+    max_reply: int = 0  # bytes of the largest reply
     lost: list[str] = field(default_factory=list)
 
 
-def config(tmp: Path) -> Path:
+def config(tmp: Path, hostile: bool = False) -> Path:
     def toy(name: str, *flags: str, **extra: Any) -> dict[str, Any]:
         return {"command": sys.executable, "args": [str(TOY), "--name", name, *flags], **extra}
 
@@ -57,6 +73,7 @@ def config(tmp: Path) -> Path:
         "mcpServers": {
             "good": toy("good"), "garbage": toy("garbage", "--garbage"), "crashy": toy("crashy"),
             "hang": toy("hang", timeout_s=1),
+            **({"hostile": {"command": sys.executable, "args": [str(HOSTILE)]}} if hostile else {}),
         },
         "compiler": {"call_timeout_s": 10, "connect_timeout_s": 30},
     }))
@@ -65,11 +82,17 @@ def config(tmp: Path) -> Path:
 
 def proc_stats(pid: int) -> tuple[int, int]:
     """(RSS in KiB, open file descriptors) of a process, from /proc."""
-    rss = 0
+    return proc_memory(pid)[0], len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_memory(pid: int) -> tuple[int, int]:
+    """(RSS, peak RSS) in KiB of a process, from /proc."""
+    found = {"VmRSS:": 0, "VmHWM:": 0}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+        fields = line.split()
+        if fields and fields[0] in found:
+            found[fields[0]] = int(fields[1])
+    return found["VmRSS:"], found["VmHWM:"]
 
 
 def serve_pid(marker: str) -> int:
@@ -94,6 +117,7 @@ async def one_call(client: Client, rng: random.Random, tally: Tally) -> None:
         return
     tally.replies += 1
     tally.tool_errors += bool(result.is_error)
+    tally.max_reply = max(tally.max_reply, len(result.model_dump_json(by_alias=True, exclude_none=True)))
 
 
 async def client_loop(target: Any, seconds: float, seed: int, tally: Tally, mode: str) -> None:
@@ -111,9 +135,11 @@ async def shared_session_loop(client: Client, seconds: float, seed: int, tally: 
         await one_call(client, rng, tally)
 
 
-async def soak(transport: str, clients: int, seconds: float, mode: str) -> dict[str, Any]:
+async def soak(transport: str, clients: int, seconds: float, mode: str, hostile: bool = False) -> dict[str, Any]:
+    if hostile:
+        PLANS.extend(HOSTILE_PLANS)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config(Path(tmp))
+        cfg = config(Path(tmp), hostile)
         tally = Tally()
         warm = min(10.0, seconds / 4)
         if transport == "http":
@@ -136,6 +162,7 @@ async def soak(transport: str, clients: int, seconds: float, mode: str) -> dict[
                         tg.start_soon(client_loop, url, seconds, 1000 + n, tally, mode)
                 elapsed = time.monotonic() - started
                 after = proc_stats(proc.pid)
+                peak = proc_memory(proc.pid)[1]
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -155,11 +182,13 @@ async def soak(transport: str, clients: int, seconds: float, mode: str) -> dict[
                         tg.start_soon(shared_session_loop, client, seconds, 1000 + n, tally)
                 elapsed = time.monotonic() - started
                 after = proc_stats(pid)
+                peak = proc_memory(pid)[1]
     return {
         "transport": transport, "clients": clients, "seconds": round(elapsed, 1), "replies": tally.replies,
         "tool_errors": tally.tool_errors, "lost": len(tally.lost), "lost_examples": tally.lost[:5],
         "rss_mib_before": round(before[0] / 1024, 1), "rss_mib_after": round(after[0] / 1024, 1),
         "fds_before": before[1], "fds_after": after[1],
+        "max_reply_bytes": tally.max_reply, "peak_rss_mib": round(peak / 1024, 1),
     }
 
 
@@ -189,8 +218,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--mode", choices=["auto", "legacy"], default="auto", help="the hosts' protocol era")
+    parser.add_argument("--hostile", action="store_true", help="add the budget shapes (tests/fixtures/budget_upstream.py)")
     args = parser.parse_args()
-    print(json.dumps(anyio.run(soak, args.transport, args.clients, args.seconds, args.mode), indent=1))
+    print(json.dumps(anyio.run(soak, args.transport, args.clients, args.seconds, args.mode, args.hostile), indent=1))
 
 
 if __name__ == "__main__":
