@@ -127,8 +127,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose, quiet_level=logging.INFO if args.command == "serve" else logging.WARNING,
-                      log_format=args.log_format)
+    # Warnings and errors only, for every command (serve included): info logs with -v.
+    configure_logging(args.verbose, quiet_level=logging.WARNING, log_format=args.log_format)
     command: Callable[[argparse.Namespace], Awaitable[int]] = COMMANDS[args.command]
     try:
         code = anyio.run(_with_signals, command, args)
@@ -222,9 +222,14 @@ async def cmd_tools(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_QUIET_WAIT_S = 2.0
+
+
 async def wait_for_starting(pool: Any, tools: list[str] | None) -> None:
     """Wait for the servers `tools` need (None: all) that are still starting, saying which and for
     how long; past `compiler.startup_wait_s` go on without them, saying so. Ready ones cost nothing."""
+    with anyio.move_on_after(_QUIET_WAIT_S):  # an ordinary start-up goes unannounced
+        await pool.settle(tools)
     starting = pool.starting(tools)
     if not starting:
         return

@@ -49,12 +49,19 @@ def installed_inspector() -> None:
         )
 
 
+# The Inspector keeps its state in ~/.mcp-inspector (storage/): run it with a home of its own
+# inside the cache, so nothing of the tests lands in the user's home.
+INSPECTOR_HOME = {"HOME": str(INSPECTOR_DIR / "home"), "XDG_CONFIG_HOME": str(INSPECTOR_DIR / "home/.config"),
+                  "XDG_DATA_HOME": str(INSPECTOR_DIR / "home/.local/share"),
+                  "XDG_CACHE_HOME": str(INSPECTOR_DIR / "home/.cache")}
+
+
 def inspector(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(NODE), str(LAUNCHER), "--cli", *args],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         # A catalog file of our own, so the Inspector never writes into the user's home.
-        env={**os.environ, "MCP_CATALOG_PATH": str(INSPECTOR_DIR / "test-catalog.json")},
+        env={**os.environ, **INSPECTOR_HOME, "MCP_CATALOG_PATH": str(INSPECTOR_DIR / "test-catalog.json")},
     )
 
 
@@ -178,7 +185,7 @@ def inspector_session(session: Path, *args: str) -> subprocess.CompletedProcess[
     return subprocess.run(
         [str(NODE), str(LAUNCHER), "--cli", "--config", str(session), "--server", "compiler", *args],
         capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
-        env={**env, "MCP_INSPECTOR_SECRET_STORE": "memory"},
+        env={**env, **INSPECTOR_HOME, "MCP_INSPECTOR_SECRET_STORE": "memory"},
     )
 
 
