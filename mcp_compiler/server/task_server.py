@@ -80,6 +80,9 @@ Status = Literal["working", "input_required", "completed", "failed", "cancelled"
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
+MAX_QUESTIONS = 64  # a task's open questions shown at once in inputRequests (and kept in its record)
+
+
 @dataclass(frozen=True)
 class TaskLimits:
     ttl_s: float = 3600.0  # how long an ended task stays readable (from its creation)
@@ -139,7 +142,8 @@ class ToolCallTask:
             "poll_interval_ms": self.poll_interval_ms, "created": self.created, "updated": self.updated,
             "status": self.status, "status_message": self.status_message, "result": self.result,
             "replica": self.replica,
-            "error": self.error, "asked": {key: q.request for key, q in self.questions.items()},
+            "error": self.error,
+            "asked": {key: q.request for key, q in itertools.islice(self.questions.items(), MAX_QUESTIONS)},
         }, default=str).encode()
 
     @classmethod
@@ -187,7 +191,8 @@ class ToolCallTask:
         elif self.status == "failed" and self.error is not None:
             out["error"] = self.error
         elif self.status == "input_required":
-            out["inputRequests"] = {key: q.request for key, q in self.questions.items()}
+            # At most MAX_QUESTIONS at a time (as a round trip carries): the others once these are answered.
+            out["inputRequests"] = {key: q.request for key, q in itertools.islice(self.questions.items(), MAX_QUESTIONS)}
         return out
 
     async def ask(self, request: dict[str, Any], timeout_s: float) -> Any:

@@ -5,6 +5,7 @@ and a task's owner is its caller's normalized credentials."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -140,3 +141,16 @@ async def test_a_bogus_error_answer_through_tasks_update_fails_closed_with_a_cle
             with pytest.raises(MCPError, match="code is not an integer"):
                 await session.send_request(types.ElicitRequest(params=types.ElicitRequestFormParams(
                     message="go?", requested_schema={"type": "object", "properties": {}})), types.ElicitResult)
+
+
+def test_a_task_shows_at_most_max_questions_at_once() -> None:
+    from mcp_compiler.server._common import Question
+    from mcp_compiler.server.task_server import MAX_QUESTIONS, ToolCallTask
+
+    task = ToolCallTask("t", "owner", 60.0, 500)
+    for n in range(5000):  # an upstream asking for sampling 5,000 times at once
+        task.questions[f"q{n}"] = Question({"method": "sampling/createMessage", "params": {}})
+    task.set("input_required", "waiting")
+    shown = task.detailed()["inputRequests"]
+    assert len(shown) == MAX_QUESTIONS == 64 and list(shown) == [f"q{n}" for n in range(64)]
+    assert len(json.loads(task.record())["asked"]) == 64
