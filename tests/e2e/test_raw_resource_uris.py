@@ -53,3 +53,22 @@ async def test_a_raw_uri_several_servers_have_is_refused_naming_each_ones_name(t
     assert "mcp-compiler://servers/media/media%3A%2F%2Fnotes%2Freadme (media)" in str(several.value)
     assert "mcp-compiler://servers/twin/media%3A%2F%2Fnotes%2Freadme (twin)" in str(several.value)
     assert served.contents[0].text == "read me"  # type: ignore[union-attr]
+
+
+THIRD_PARTY = Path.home() / ".cache/mcp-compiler/third-party"
+EVERYTHING = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
+
+
+@pytest.mark.network
+async def test_server_everythings_dynamic_uri_quoted_in_a_result_reads_as_it_is(tmp_path: Path) -> None:
+    # The case: demo://resource/dynamic/text/2 quoted in a result's text, read as written.
+    if not EVERYTHING.exists():
+        pytest.fail(f"{EVERYTHING} is missing: run `bash tests/fixtures/install_third_party.sh`, or leave the "
+                    "network tests out with -m \"not network\"")
+    servers = {"everything": {"command": str(EVERYTHING), "args": ["stdio"]}, "media": MEDIA}
+    with anyio.fail_after(120):
+        async with Client(serve(tmp_path, servers), mode="legacy") as client:
+            await client.list_tools()
+            read = await client.read_resource("demo://resource/dynamic/text/2")
+    assert read.contents[0].uri == "mcp-compiler://servers/everything/demo%3A%2F%2Fresource%2Fdynamic%2Ftext%2F2"
+    assert "2" in read.contents[0].text  # type: ignore[union-attr]
