@@ -80,7 +80,11 @@ class CallerOnLogLines(logging.Filter):
 
 
 def log_callers() -> None:
-    """Put `CallerOnLogLines` on the root logger's handlers (once; the program's own logging)."""
+    """Put `CallerOnLogLines` on the root logger's handlers (once; the program's own logging), and
+    keep the audit records (`mcp_compiler.audit`, INFO) whatever the level of the rest of the log."""
+    audit = logging.getLogger("mcp_compiler.audit")
+    if audit.level == logging.NOTSET:
+        audit.setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, CallerOnLogLines) for f in handler.filters):
             handler.addFilter(CallerOnLogLines())

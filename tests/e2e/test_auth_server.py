@@ -94,7 +94,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         log = tmp / "serve.log"
         with open(log, "wb") as errlog:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mcp_compiler", "serve", "--transport", "http", "--port", str(port),
+                [sys.executable, "-m", "mcp_compiler", "serve", "-v", "--transport", "http", "--port", str(port),
                  "--config", str(path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
                 env={**os.environ, "CI_BOT_TOKEN": CI_BOT_TOKEN},
@@ -269,6 +269,24 @@ async def test_a_named_static_token_is_its_own_caller(gateway: Gateway) -> None:
     assert refused.is_error and "task 1 calls math.sum" in refused.content[0].text
     log = gateway.log.read_text(errors="replace")
     assert "token:ci-bot" in log and CI_BOT_TOKEN not in log
+
+
+def test_the_mcp_inspector_completes_a_call_with_a_token_from_the_provider(gateway: Gateway) -> None:
+    """A third-party host (the Inspector CLI, tests/e2e/test_inspector.py installs it) with a token the
+    provider issued: the call runs; without the token the Inspector is refused."""
+    from test_inspector import LAUNCHER, NODE, inspector
+
+    if not (NODE.exists() and LAUNCHER.exists()):
+        pytest.fail("the MCP Inspector is not installed: run `bash tests/fixtures/install_inspector.sh` (npm)")
+    token = gateway.provider.token("all-client")
+    args = [gateway.url, "--method", "tools/call", "--tool-name", TOOL_NAME, "--tool-arg", f"plan={WIKI_AND_MATH}"]
+    done = inspector(*args, "--header", f"Authorization: Bearer {token}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert [t["status"] for t in result["structuredContent"]["tasks"]] == ["ok", "ok"]
+    # Without a token it reads our 401 and metadata as a server that needs an OAuth sign-in.
+    refused = inspector(*args)
+    assert refused.returncode != 0 and '"auth_required"' in refused.stderr
 
 
 def test_mcp_compiler_signs_in_to_a_server_behind_it_by_client_credentials(gateway: Gateway, tmp_path: Path) -> None:
