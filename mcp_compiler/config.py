@@ -145,6 +145,9 @@ class _ServerCommon(_Strict):
     # glob over a tool's name to allow/confirm/deny for any of its tools, the first match deciding.
     destructive: Literal["allow", "confirm", "deny"] | None = None
     tools: dict[str, Literal["allow", "confirm", "deny"]] = Field(default_factory=dict)
+    # The roots this server gets when it asks `roots/list` outside any call and no single host can
+    # answer (several HTTP hosts, or none yet): folders or file:// URIs (upstreams/relay.py).
+    roots: list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -77,10 +77,12 @@ from ..state import StateStore, StateUnavailable, default_state
 from ..text import scrub
 from ..tools.builtins import visible
 from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
+from ..upstreams.pool import UpstreamPool
 from ..upstreams.relay import HostChannel, serving
 from ._common import CONFIRM_SCHEMA, ProgressFn, declares, error_result
 from .callers import Callers, audit
 from .host import Hosts, SessionHost
+from .passthrough import Passthrough
 from .resources import Resources
 from .results import ReplyBudget, reply_for, reply_inline
 from .round_trips import STATE_TTL_S, Continue, HeldRuns, confirmation_requests, hold_run
@@ -175,7 +177,9 @@ async def make_run(
 
 
 class _Server(Server[Any]):
-    """The lowlevel server, advertising `tools.listChanged` to handshake-era clients on every transport."""
+    """The lowlevel server, advertising `listChanged` to handshake-era clients on every transport."""
+
+    passes_through = False  # the upstreams' prompts and resources changes are announced too (`Passthrough`)
 
     def create_initialization_options(
         self,
@@ -183,9 +187,10 @@ class _Server(Server[Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
-        return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions
+        changes = NotificationOptions(
+            tools_changed=True, prompts_changed=self.passes_through, resources_changed=self.passes_through
         )
+        return super().create_initialization_options(notification_options or changes, experimental_capabilities, extensions)
 
 
 class CompilerServer:
@@ -204,7 +209,10 @@ class CompilerServer:
         compiler: Compiler | None = None,
         state: StateStore | None = None,
         request_state_key: bytes | None = None,
+        upstreams: UpstreamPool | None = None,
     ) -> None:
+        """`upstreams`: the pool behind `toolbox`, whose prompts, completions, resource
+        subscriptions, list changes and instructions pass through to hosts (`passthrough.py`)."""
         config = config or Config()
         self.toolbox = as_toolbox(toolbox)  # a plain object with specs() and call() is one too
         self.compiler = compiler or build_compiler(self.toolbox, config)
@@ -223,6 +231,7 @@ class CompilerServer:
         self.store = RunStore.from_config(config.compiler, self.state)
         self.resources = Resources(self.toolbox, self.store, max_reply_bytes=self.budget.max_reply_bytes)
         self._bus = InMemorySubscriptionBus()
+        self.passthrough = Passthrough(upstreams, self._bus)
         self._listeners = _Listeners()
         self.held_runs = HeldRuns(state=self.state)  # 2026-07-28 runs waiting for their hosts' answers
         self.server = _Server(
@@ -238,13 +247,16 @@ class CompilerServer:
             on_list_resources=self._list_resources,
             on_read_resource=self._read_resource,
             on_list_resource_templates=self._list_resource_templates,
-            on_subscriptions_listen=ListenHandler(self._bus),
+            on_subscriptions_listen=self.passthrough.listen(ListenHandler(self._bus)),
             lifespan=self._lifespan,
         )
         self.server.middleware.append(self._remember_listener)
         self.server.middleware.append(self.callers.serve_as)
         # Before the SDK's own span opens: a host's traceparent from HTTP headers (observability/propagation.py).
         self.server.middleware.insert(0, headers_trace_context)
+        if upstreams is not None:  # prompts, completions, subscriptions, roots, instructions
+            self.server.passes_through = True
+            self.passthrough.install(self.server)
         # Hosts set the level of the upstreams' log messages they get (handshake era). Registered
         # here rather than as `on_set_logging_level`, which warns that logging is deprecated.
         self._hosts = Hosts()

@@ -57,6 +57,15 @@ def connection_key(ctx: ServerRequestContext[Any, Any]) -> Hashable:
     return ("http", session_id) if session_id else ("request", id(ctx))
 
 
+def has_standalone_channel(session: Any) -> bool:
+    """A handshake-era connection with a channel of its own for requests outside any of the
+    host's (stdio; HTTP with the GET stream). The SDK keeps it on the session's connection."""
+    connection = getattr(session, "_connection", None)
+    return bool(getattr(connection, "has_standalone_channel", False)) and (
+        getattr(session, "protocol_version", None) not in MODERN_PROTOCOL_VERSIONS
+    )
+
+
 class Hosts:
     """The hosts of calls: a channel per call, and the `logging/setLevel` of each handshake-era
     connection (the request's handler)."""
@@ -88,8 +97,11 @@ class SessionHost:
 
     def __init__(
         self, session: Any, request_id: types.RequestId | None, *, key: Hashable | None = None,
-        log_level: types.LoggingLevel | None = None,
+        log_level: types.LoggingLevel | None = None, at_rest: bool = False,
     ) -> None:
+        """`at_rest`: asked outside any request of the host's, on its connection's own channel
+        (stdio, the HTTP GET stream): a handshake-era connection's `roots/list` at rest."""
+        self.at_rest = at_rest
         self.session = session
         self.request_id = request_id
         self.key: Hashable = key if key is not None else id(session)
@@ -126,7 +138,7 @@ class SessionHost:
         capabilities = self._capabilities()
         if capabilities is None or getattr(capabilities, capability, None) is None:
             raise HostUnavailable(f"the host of this call ({self._client_name()}) did not offer {capability}")
-        if not getattr(self.session, "can_send_request", False):
+        if not (has_standalone_channel(self.session) if self.at_rest else getattr(self.session, "can_send_request", False)):
             raise HostUnavailable(_NO_BACK_CHANNEL)
 
     def _offers_url_mode(self) -> bool:

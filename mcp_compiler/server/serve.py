@@ -86,8 +86,10 @@ async def _serve(
     # to the hosts by tools/list_changed, and a plan waits only for the servers it names.
     async with open_gateway(config, wait_for_servers=False, relay_to_hosts=True) as gateway:
         pool = gateway.pool
-        app = CompilerServer(gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler,
-                             state=state, request_state_key=request_state_key)
+        app = CompilerServer(
+            gateway.toolbox, config, model=model, limits=limits, compiler=gateway.compiler, upstreams=pool,
+            state=state, request_state_key=request_state_key,
+        )
         pool.on_catalog_change.append(app.catalog_changed)
         logger.info("connecting %d servers in the background", len(pool.status()))
         if transport == "stdio":

@@ -1,6 +1,7 @@
 """Finding a server's tools and hearing when they change: every page of `tools/list`, and the
 2026-07-28 era's `subscriptions/listen` stream (handshake-era servers send
-`notifications/tools/list_changed` instead, which the session's message handler hears)."""
+`notifications/tools/list_changed` instead, which the session's message handler hears). The same
+stream carries the server's prompt and resource list changes, handed on as `UpstreamEvent`s."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp import Client
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated, ToolsListChanged
 
-__all__ = ["list_all_tools", "listen_for_changes"]
+__all__ = ["UpstreamEvent", "list_all_tools", "listen_for_changes"]
+
+UpstreamEvent = PromptsListChanged | ResourcesListChanged | ResourceUpdated
+"""A change a server announces beyond its tools, passed on to the hosts (`server/passthrough.py`)."""
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +43,12 @@ async def listen_for_changes(
     ack_timeout_s: float,
     on_change: Callable[[], None],
     redact: Callable[[str], str],
+    on_event: Callable[[UpstreamEvent], None] | None = None,
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Call `on_change` for each tools/list_changed event of a 2026-07-28 server's subscription.
+    """Call `on_change` for each tools/list_changed event of a 2026-07-28 server's subscription,
+    and `on_event` for each prompts or resources list change.
 
     Reports started once the server acknowledged the subscription (or refused it, or did not
     answer within `ack_timeout_s`), so the caller can hold calls back until changes will be heard.
@@ -51,12 +58,18 @@ async def listen_for_changes(
     # subscription's own task group, hence a scope around it rather than `fail_after`.
     with anyio.CancelScope(deadline=anyio.current_time() + ack_timeout_s) as scope:
         try:
-            async with client.listen(tools_list_changed=True) as subscription:
+            async with client.listen(
+                tools_list_changed=True, prompts_list_changed=on_event is not None,
+                resources_list_changed=on_event is not None,
+            ) as subscription:
                 scope.deadline = math.inf
                 task_status.started()
                 started = True
-                async for _event in subscription:
-                    on_change()
+                async for event in subscription:
+                    if isinstance(event, ToolsListChanged):
+                        on_change()
+                    elif on_event is not None:
+                        on_event(event)
         except Exception as exc:  # noqa: BLE001 - a server without subscriptions never refreshes
             logger.debug("upstream %r: no tools/list_changed subscription (%s)", server, redact(str(exc)))
     if scope.cancelled_caught:

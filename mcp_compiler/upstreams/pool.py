@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -22,21 +23,24 @@ import anyio.abc
 import mcp_types as types
 from mcp import Client
 
-from ..config import Config
+from ..config import Config, server_prefix
 from ..errors import ToolError
 from ..logs import Redactor
 from ..text import scrub
 from ..tools.builtins import BUILTIN_SERVER
 from ..tools.catalog import Catalog, UnavailableTool
 from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec
+from .discovery import UpstreamEvent
+from .relay import HostsAtRest
 from .session import ServerStatus, UpstreamSession
 from .values import tool_value
 
-__all__ = ["CatalogCallback", "UpstreamPool"]
+__all__ = ["CatalogCallback", "EventCallback", "UpstreamPool"]
 
 logger = logging.getLogger(__name__)
 
 CatalogCallback = Callable[[Catalog], Awaitable[None]]
+EventCallback = Callable[[str, UpstreamEvent], Awaitable[None]]  # (server prefix, event)
 T = TypeVar("T")
 
 
@@ -71,7 +75,7 @@ class UpstreamPool(Toolbox):
         self._upstreams = {
             name: UpstreamSession(
                 name, server, config.compiler, on_change=self._rebuild_catalog, redact=self.redact,
-                relay_to_hosts=relay_to_hosts, protocol_mode=protocol_mode,
+                on_event=partial(self._upstream_event, server_prefix(name)), relay_to_hosts=relay_to_hosts, protocol_mode=protocol_mode,
                 backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
             )
             for name, server in config.servers.items()
@@ -82,6 +86,8 @@ class UpstreamPool(Toolbox):
         self._changed = anyio.Event()
         self.catalog_version = 0
         self.on_catalog_change: list[CatalogCallback] = []
+        # Each server's announced changes of its prompts and resources (server/passthrough.py).
+        self.on_upstream_event: list[EventCallback] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._started_at = 0.0  # when __aenter__ started the sessions (the start-up wait's origin)
 
@@ -256,6 +262,68 @@ class UpstreamPool(Toolbox):
             )
         return await upstream.request(method, send)
 
+    # ---- prompts, completions, instructions, subscriptions (server/passthrough.py) -----------------
+    # As the resources above: one request to one server, bounded, a ToolError saying why.
+
+    def prompt_servers(self) -> list[str]:
+        """Prefixes of the connected servers that declare prompts, in config order."""
+        return [u.prefix for u in self._upstreams.values() if u.offers("prompts")]
+
+    def completion_servers(self) -> list[str]:
+        return [u.prefix for u in self._upstreams.values() if u.offers("completions")]
+
+    def subscription_servers(self) -> list[str]:
+        """Prefixes of the connected servers that take resource subscriptions."""
+        return [u.prefix for u in self._upstreams.values() if u.offers_subscriptions()]
+
+    def instructions(self) -> dict[str, str]:
+        """Each connected server's `instructions`, by prefix, in config order (not yet trusted)."""
+        return {u.prefix: text for u in self._upstreams.values() if (text := u.instructions)}
+
+    async def list_prompts(self, prefix: str, cursor: str | None = None) -> types.ListPromptsResult:
+        return await self._resource_request(prefix, "prompts/list", lambda c: c.list_prompts(cursor=cursor))
+
+    async def get_prompt(self, prefix: str, name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        return await self._resource_request(
+            prefix, "prompts/get", lambda c: c.get_prompt(scrub(name), scrub(arguments))
+        )
+
+    async def complete(
+        self, prefix: str, ref: types.ResourceTemplateReference | types.PromptReference,
+        argument: dict[str, str], context_arguments: dict[str, str] | None,
+    ) -> types.CompleteResult:
+        return await self._resource_request(
+            prefix, "completion/complete", lambda c: c.complete(ref, scrub(argument), scrub(context_arguments))
+        )
+
+    async def subscribe(self, prefix: str, uri: str) -> None:
+        """Hear of `uri`'s updates from server `prefix` (counted: one upstream subscription a URI)."""
+        upstream = self._by_prefix.get(prefix)
+        if upstream is None:
+            raise ToolError(f"unknown server {prefix!r}")
+        await upstream.subscribe(scrub(uri))
+
+    async def unsubscribe(self, prefix: str, uri: str) -> None:
+        upstream = self._by_prefix.get(prefix)
+        if upstream is not None:
+            await upstream.unsubscribe(scrub(uri))
+
+    def answer_roots_at_rest(self, hosts: HostsAtRest) -> None:
+        """The hosts a server's `roots/list` outside any call may go to (`relay.py`, roots at rest)."""
+        for upstream in self._upstreams.values():
+            upstream.relay.hosts_at_rest = hosts
+
+    async def roots_changed(self) -> None:
+        """A host's roots changed: every handshake-era server hears `notifications/roots/list_changed`."""
+        async with anyio.create_task_group() as tg:
+            for upstream in self._upstreams.values():
+                tg.start_soon(upstream.roots_changed)
+
+    def _upstream_event(self, prefix: str, event: UpstreamEvent) -> None:
+        if self._tg is not None:
+            for callback in self.on_upstream_event:
+                self._tg.start_soon(_run_event_callback, callback, prefix, event)
+
     # ---- the sessions' on_change ------------------------------------------------------------
 
     def _rebuild_catalog(self) -> None:
@@ -291,6 +359,13 @@ def _placeholders_bound(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, 
     if len(positional) > len(spec.parameters):
         raise ToolError(f"{spec.name} takes at most {len(spec.parameters)} positional argument(s), got {len(positional)}")
     return {**dict(zip(spec.parameters, positional)), **rest}
+
+
+async def _run_event_callback(callback: EventCallback, prefix: str, event: UpstreamEvent) -> None:
+    try:
+        await callback(prefix, event)
+    except Exception:
+        logger.exception("an upstream-event callback failed")
 
 
 async def _run_callback(callback: CatalogCallback, catalog: Catalog) -> None:

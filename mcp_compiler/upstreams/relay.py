@@ -23,6 +23,12 @@ The seam, engine-neutral (the server implements the host side, `upstreams.py` on
 
 What the upstream gets when no host can answer is an MCP error whose message says why (no call in
 flight, no host, the host lacks the capability, the host's era has no back channel, ambiguity).
+
+Roots at rest: a server may ask `roots/list` outside any call (the filesystem server does as it
+connects). It is answered by the one host connected that offers roots (over stdio there is exactly
+one; `HostRelay.hosts_at_rest`, which the MCP server provides, waits a little for it to connect),
+else with the `roots` of the server's config entry, else refused with why (no host, or several and
+MCP does not say whose workspace the server should see).
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-from collections.abc import Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -39,7 +46,7 @@ import mcp_types as types
 
 from ..text import MESSAGE_BYTES, cut, scrub
 
-__all__ = ["Capability", "HostChannel", "HostRelay", "HostUnavailable", "current_host", "serving"]
+__all__ = ["Capability", "HostChannel", "HostRelay", "HostUnavailable", "HostsAtRest", "current_host", "root_uri", "serving"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +87,21 @@ class HostChannel(Protocol):
         ...
 
 
+HostsAtRest = Callable[[float], Awaitable[list[HostChannel]]]
+"""The hosts connected now that may be asked for roots outside a call; waits up to the given
+seconds for the first to connect when there is none."""
+
+_AT_REST_WAIT_S = 10.0  # how long a roots/list outside any call waits for a host to connect
+_AT_REST_ATTEMPT_S = 3.0  # how long one ask of it waits before asking again (see `_roots_at_rest`)
+
+
+def root_uri(root: str) -> str:
+    """A configured root as a URI: a file:// URI as it is, a folder as its file:// URI."""
+    if "://" in root:
+        return root
+    return Path(root).expanduser().resolve().as_uri()
+
+
 _host: contextvars.ContextVar[HostChannel | None] = contextvars.ContextVar("mcp_compiler_host", default=None)
 
 
@@ -113,10 +135,13 @@ class HostRelay:
     """The SDK client callbacks of one upstream: each request goes to the host of the call it
     belongs to (see the module docstring for how that host is found)."""
 
-    def __init__(self, server: str, *, timeout_s: float, redact: Any = str) -> None:
+    def __init__(self, server: str, *, timeout_s: float, redact: Any = str, roots: list[str] | None = None) -> None:
         self.server = server
         self.timeout_s = timeout_s
         self._redact = redact
+        # Roots at rest (see the module docstring): the server's own `roots`, and the hosts connected.
+        self.roots = None if roots is None else [types.Root(uri=root_uri(r)) for r in roots]  # type: ignore[arg-type]
+        self.hosts_at_rest: HostsAtRest | None = None
         self._calls: dict[int, HostChannel | None] = {}  # calls in flight -> their host
         self._next = 0
         # Requests being put to a host found through the calls in flight, by host key: cancelled
@@ -169,7 +194,43 @@ class HostRelay:
         return await self._relay("elicitation/create", lambda host: host.elicit(params))
 
     async def list_roots(self, context: Any) -> Any:
-        return await self._relay("roots/list", lambda host: host.list_roots())
+        if current_host() is not None:
+            return await self._relay("roots/list", lambda host: host.list_roots())
+        if not self._calls:
+            return await self._roots_at_rest()
+        try:
+            host = self.host_for("roots/list")
+        except HostUnavailable as exc:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=scrub(self._redact(str(exc))))
+        # The roots are the host's, not one call's: the request may well not come from the call in
+        # flight (a server asks again after roots/list_changed), so the call ending does not cancel it.
+        return await self._relay("roots/list", lambda host: host.list_roots(), host)
+
+    async def _roots_at_rest(self) -> Any:
+        """`roots/list` outside any call: the one host connected, the configured roots, or why not."""
+        hosts = await self.hosts_at_rest(_AT_REST_WAIT_S) if self.hosts_at_rest is not None else []
+        if len(hosts) == 1:
+            # A host's channel outside requests (HTTP's GET stream) may open a moment after it
+            # connected, and a request sent before is lost: asked again every few seconds.
+            with anyio.move_on_after(self.timeout_s):
+                while True:
+                    with anyio.move_on_after(_AT_REST_ATTEMPT_S):
+                        return await self._relay("roots/list", lambda host: host.list_roots(), hosts[0])
+            return types.ErrorData(code=types.INVALID_REQUEST, message=f"the host did not answer roots/list within {self.timeout_s:g} s")
+        if self.roots is not None:
+            return types.ListRootsResult(roots=self.roots)
+        if hosts:
+            message = (
+                f"mcp-compiler cannot answer roots/list outside a call: {len(hosts)} hosts are connected and MCP "
+                f"does not say whose workspace {self.server!r} should see; give the server entry `roots` in the config"
+            )
+        else:
+            message = (
+                "mcp-compiler cannot answer roots/list outside a call: no host that offers roots is connected "
+                "(give the server entry `roots` in the config to answer with those)"
+            )
+        logger.info("upstream %r: roots/list at rest not answered: %s", self.server, message)
+        return types.ErrorData(code=types.INVALID_REQUEST, message=scrub(message))
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
         """An upstream's `notifications/message`: to its call's host, at the level the host set."""
@@ -210,11 +271,11 @@ class HostRelay:
                 return cut_text
         return data if redacted == text else redacted
 
-    async def _relay(self, what: str, ask: Any) -> Any:
+    async def _relay(self, what: str, ask: Any, at_rest: HostChannel | None = None) -> Any:
         try:
-            host = self.host_for(what)
+            host = at_rest or self.host_for(what)
             with anyio.CancelScope() as scope, anyio.fail_after(self.timeout_s):
-                if current_host() is None:  # found through the calls in flight: bound to them
+                if current_host() is None and at_rest is None:  # found through the calls in flight: bound to them
                     self._asking.setdefault(host.key, set()).add(scope)
                 try:
                     return await ask(host)

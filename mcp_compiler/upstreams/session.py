@@ -26,6 +26,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..config import CompilerConfig, ServerConfig, StdioServerConfig, server_prefix
@@ -34,7 +35,7 @@ from ..observability import current as current_observer
 from ..text import scrub
 from ..tools.toolbox import ToolProgress, ToolSpec
 from .connect import describe_connect_failure, open_client
-from .discovery import list_all_tools, listen_for_changes
+from .discovery import UpstreamEvent, list_all_tools, listen_for_changes
 from .failures import LOST, UPSTREAM_FAULTS, ConnectFailed, UpstreamLost, describe_exception, stderr_tail
 from .relay import HostChannel, HostRelay, current_host
 from .stdout_codec import report_undecodable_to
@@ -79,12 +80,14 @@ class UpstreamSession:
         *,
         on_change: Callable[[], None],
         redact: Callable[[str], str],
+        on_event: Callable[[UpstreamEvent], None] | None = None,
         relay_to_hosts: bool = False,
         protocol_mode: str = "auto",
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
     ) -> None:
-        """`on_change` is called (at once, in the session's task) whenever `specs` or `state` changed."""
+        """`on_change` is called (at once, in the session's task) whenever `specs` or `state` changed;
+        `on_event` with each change the server announces of its prompts and resources, in either era."""
         self.name = name
         self.prefix = server_prefix(name)
         self.config = config
@@ -100,9 +103,10 @@ class UpstreamSession:
         self.restarts = 0
         self.retry_at: float | None = None
         self.first_attempt_done = anyio.Event()
-        self.relay = HostRelay(self.prefix, timeout_s=self.call_timeout_s, redact=redact)
+        self.relay = HostRelay(self.prefix, timeout_s=self.call_timeout_s, redact=redact, roots=config.roots)
         self._relay_to_hosts = relay_to_hosts
         self._on_change = on_change
+        self._on_event = on_event
         self._listing = Listing()
         self._state_changed = anyio.Event()
         self._client: Client | None = None
@@ -113,6 +117,10 @@ class UpstreamSession:
         self._warned_undecodable = False  # once per session
         self._wire: Wire | None = None
         self._output_checks = OutputChecks()
+        # Resource URIs (the server's own) hosts are subscribed to, each with how many subscriptions
+        # hold it: one upstream subscription a URI, renewed on every reconnect.
+        self._subscribed: dict[str, int] = {}
+        self._subscriptions_changed = anyio.Event()
 
     @property
     def specs(self) -> dict[str, ToolSpec]:
@@ -205,10 +213,14 @@ class UpstreamSession:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._refresh_on_request, client)
                 if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    tg.start_soon(self._listen_to_resources, client)
+                elif self._subscribed:
+                    tg.start_soon(self._renew_subscriptions, client)
+                if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                     # Subscribed before any call is let through: a change a call causes is not missed.
                     await tg.start(
                         listen_for_changes, client, self.name, self.compiler.connect_timeout_s,
-                        self._want_refresh, self.redact,
+                        self._want_refresh, self.redact, self._hear,
                     )
                 self._client = client
                 self._update_tools(tools)
@@ -252,6 +264,18 @@ class UpstreamSession:
             logger.warning("upstream %r sent a message that is not MCP (ignored): %s", self.name, first_line)
         elif isinstance(message, types.ToolListChangedNotification):
             self._want_refresh()
+        elif self._client is not None and self._client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return  # the rest comes on subscriptions/listen streams (which the SDK also hands here)
+        elif isinstance(message, types.PromptListChangedNotification):
+            self._hear(PromptsListChanged())
+        elif isinstance(message, types.ResourceListChangedNotification):
+            self._hear(ResourcesListChanged())
+        elif isinstance(message, types.ResourceUpdatedNotification):
+            self._hear(ResourceUpdated(uri=str(message.params.uri)))
+
+    def _hear(self, event: UpstreamEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
 
     async def _refresh_on_request(self, client: Client) -> None:
         while True:
@@ -350,13 +374,127 @@ class UpstreamSession:
 
     def offers_resources(self) -> bool:
         """Connected, and the server declared resources."""
+        return self.offers("resources")
+
+    def offers(self, capability: Literal["prompts", "resources", "completions"]) -> bool:
+        """Connected, and the server declared `capability`."""
         client = self._client
         if self.state != "connected" or client is None:
             return False
         try:
-            return client.server_capabilities.resources is not None
+            return getattr(client.server_capabilities, capability) is not None
         except RuntimeError:  # not connected after all
             return False
+
+    def offers_subscriptions(self) -> bool:
+        """Connected, and the server takes resource subscriptions (`resources.subscribe`)."""
+        client = self._client
+        if not self.offers("resources") or client is None:
+            return False
+        resources = client.server_capabilities.resources
+        return bool(resources is not None and resources.subscribe)
+
+    @property
+    def instructions(self) -> str | None:
+        """The server's `instructions` (from its handshake or discovery) while it is connected."""
+        client = self._client
+        if self.state != "connected" or client is None:
+            return None
+        try:
+            return client.instructions
+        except RuntimeError:
+            return None
+
+    async def roots_changed(self) -> None:
+        """Tell a handshake-era server its roots changed (a host said so); 2026-07-28 has no such push."""
+        client = self._client
+        if self.state != "connected" or client is None or client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        try:
+            with anyio.fail_after(5):
+                await client.session.send_notification(types.RootsListChangedNotification())
+        except Exception as exc:  # noqa: BLE001 - advisory, like every list change
+            logger.debug("upstream %r: roots/list_changed not sent: %s", self.name, exc)
+
+    # ---- resource subscriptions -------------------------------------------------------------
+
+    async def subscribe(self, uri: str) -> None:
+        """Hold a subscription to `uri`; the first holder makes it upstream (ToolError if refused)."""
+        held = self._subscribed.get(uri, 0)
+        self._subscribed[uri] = held + 1
+        if held:
+            return
+        try:
+            await self._send_subscription(uri, subscribe=True)
+        except BaseException:
+            self._release(uri)
+            raise
+
+    async def unsubscribe(self, uri: str) -> None:
+        """Let go of one hold on `uri`; the last one unsubscribes upstream (failures only logged)."""
+        if not self._release(uri):
+            return
+        try:
+            await self._send_subscription(uri, subscribe=False)
+        except ToolError as exc:
+            logger.debug("upstream %r: unsubscribing %r failed: %s", self.name, uri, exc)
+
+    def _release(self, uri: str) -> bool:
+        """One hold less; True when it was the last."""
+        held = self._subscribed.get(uri, 0) - 1
+        if held > 0:
+            self._subscribed[uri] = held
+            return False
+        self._subscribed.pop(uri, None)
+        return True
+
+    async def _send_subscription(self, uri: str, *, subscribe: bool) -> None:
+        client = await self.live_client()
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # One subscriptions/listen stream holds every URI: it is opened anew with the new set.
+            self._subscriptions_changed.set()
+            self._subscriptions_changed = anyio.Event()
+            return
+        request: types.SubscribeRequest | types.UnsubscribeRequest
+        if subscribe:
+            request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        else:
+            request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+        await self.request(request.method, lambda c: c.session.send_request(request, types.EmptyResult))
+
+    async def _renew_subscriptions(self, client: Client) -> None:
+        """After a reconnect (handshake era): the subscriptions hosts still hold, made again."""
+        for uri in list(self._subscribed):
+            try:
+                await self.request(
+                    "resources/subscribe",
+                    lambda c, u=uri: c.session.send_request(  # type: ignore[misc]
+                        types.SubscribeRequest(params=types.SubscribeRequestParams(uri=u)), types.EmptyResult),
+                )
+            except ToolError as exc:
+                logger.warning("upstream %r: renewing the subscription to %r failed: %s", self.name, uri, exc)
+
+    async def _listen_to_resources(self, client: Client) -> None:
+        """2026-07-28: one `subscriptions/listen` stream for the URIs hosts hold, opened anew when they change."""
+        while True:
+            changed = self._subscriptions_changed
+            uris = sorted(self._subscribed)
+            async with anyio.create_task_group() as tg:
+                if uris:
+                    tg.start_soon(self._hear_updates, client, uris)
+                await changed.wait()
+                tg.cancel_scope.cancel()
+
+    async def _hear_updates(self, client: Client, uris: list[str]) -> None:
+        while True:
+            try:
+                async with client.listen(resource_subscriptions=uris) as subscription:
+                    async for event in subscription:
+                        if isinstance(event, ResourceUpdated):
+                            self._hear(event)
+            except Exception as exc:  # noqa: BLE001 - a lost stream is opened again
+                logger.debug("upstream %r: resource subscription stream ended: %s", self.name, self.redact(str(exc)))
+            await anyio.sleep(1.0)  # a stream that ends (or is refused) is not retried in a busy loop
 
     def _lost_during(self, tool: str, client: Client, reason: str) -> UpstreamLost:
         if client is self._client:

@@ -386,7 +386,7 @@ def test_a_typescript_sdk_host_answers_the_upstreams_sampling_elicitation_and_ro
 
 
 class _SilentHost(_FakeHost):
-    async def list_roots(self) -> types.ListRootsResult:
+    async def create_message(self, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
@@ -398,7 +398,8 @@ async def test_a_request_put_to_a_host_is_withdrawn_when_the_call_it_belongs_to_
         async with anyio.create_task_group() as tg:
             with relay.calling(_SilentHost("a")):
                 async def ask() -> None:
-                    answers.append(await relay.list_roots(None))
+                    # Sampling: a roots/list is the host's, not the call's, and is not withdrawn (relay.py)
+                    answers.append(await relay.sampling(None, types.CreateMessageRequestParams(messages=[], max_tokens=1)))
 
                 tg.start_soon(ask)
                 await anyio.sleep(0.1)  # the request is with the host, which never answers

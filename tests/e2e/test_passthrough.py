@@ -1,0 +1,249 @@
+"""Nothing lost through the gateway (issue 22): prompts, completions, resource subscriptions, list
+changes and instructions of the servers behind reach the host, end to end.
+
+`mcp-compiler serve` runs as a real subprocess, over stdio and HTTP, with the Python SDK's client
+as the host in both protocol eras, in front of two copies of tests/fixtures/library_server.py: `lib`
+(a 2026-07-28 server) and `old` (handshake era only), so each feature crosses both upstream eras.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from procs import serving_http
+
+from mcp_compiler.server.passthrough import MAX_INSTRUCTIONS_CHARS
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+LIBRARY = str(FIXTURES / "library_server.py")
+SERVE = [sys.executable, "-m", "mcp_compiler", "serve"]
+ERAS = ["legacy", "auto"]  # auto lands on 2026-07-28 against mcp-compiler (a pinned mode skips discovery)
+B1 = {"lib": "mcp-compiler://servers/lib/book%3A%2F%2Fb1", "old": "mcp-compiler://servers/old/book%3A%2F%2Fb1"}
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("passthrough") / "config.json"
+    path.write_text(json.dumps({"mcpServers": {
+        "lib": {"command": sys.executable, "args": [LIBRARY, "--name", "lib"]},
+        "old": {"command": sys.executable, "args": [LIBRARY, "--name", "old", "--legacy"]},
+        "long": {"command": sys.executable, "args": [LIBRARY, "--name", "long", "--instructions", "6000"]},
+    }}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def http_url(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving_http([*SERVE, "--config", str(config)], tmp_path_factory.mktemp("http"), show_log=True) as url:
+        yield url
+
+
+@asynccontextmanager
+async def host(transport: str, mode: str, config: Path, http_url: str | None, messages: list[Any] | None = None
+               ) -> AsyncIterator[Client]:
+    """A host of either transport and era; the messages it is sent outside requests go to `messages`."""
+
+    async def on_message(message: Any) -> None:
+        if messages is not None:
+            messages.append(message)
+
+    target: Any = http_url if transport == "http" else StdioServerParameters(
+        command=SERVE[0], args=[*SERVE[1:], "--config", str(config)])
+    async with Client(target, mode=mode, message_handler=on_message) as client:  # type: ignore[arg-type]
+        yield client
+
+
+@pytest.fixture(params=["stdio", "http"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def url(transport: str, request: pytest.FixtureRequest) -> str | None:
+    return str(request.getfixturevalue("http_url")) if transport == "http" else None
+
+
+async def plan(client: Client, text: str) -> str:
+    """The answer (the reply's text) of a plan that must succeed."""
+    result = await client.call_tool("compile_and_run", {"plan": text})
+    assert not result.is_error, result.content
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+async def subscribed_now(client: Client, server: str) -> list[str]:
+    """The URIs the handshake-era server has resources/subscribe'd (its own `subscribed_now`)."""
+    return list(json.loads(await plan(client, f"1. {server}.subscribed_now()\njoin($1)"))["result"])
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_prompts_are_listed_namespaced_paged_and_got(transport: str, mode: str, config: Path, url: str | None) -> None:
+    async with host(transport, mode, config, url) as client:
+        assert client.server_capabilities.prompts is not None
+        names: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            page = await client.list_prompts(cursor=cursor)
+            names += [p.name for p in page.prompts]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        # One upstream page per page of ours: three servers, three pages.
+        assert pages == 3
+        assert {"lib.greet", "lib.cite", "old.greet", "old.cite", "long.greet"} <= set(names)
+        listed = (await client.list_prompts()).prompts
+        assert next(p for p in listed if p.name == "lib.greet").title == "lib: Greeting"
+
+        got = await client.get_prompt("old.greet", {"name": "Ada"})
+        assert got.messages[0].content == types.TextContent(type="text", text="Hello Ada, from old")
+        cited = await client.get_prompt("lib.cite", {"book": "b1"})
+        embedded = cited.messages[1].content
+        assert isinstance(embedded, types.EmbeddedResource)
+        assert embedded.resource.uri == B1["lib"]  # namespaced: resources/read takes it
+        read = await client.read_resource(embedded.resource.uri)
+        assert isinstance(read.contents[0], types.TextResourceContents)
+        assert read.contents[0].text == "On Computable Numbers"
+
+        with pytest.raises(Exception, match="unknown prompt 'nope.greet'.*server.prompt"):
+            await client.get_prompt("nope.greet", {"name": "x"})
+        with pytest.raises(Exception, match="unknown prompt 'greet'"):
+            await client.get_prompt("greet", {"name": "x"})
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_completions_of_prompts_and_templates_are_proxied(
+    transport: str, mode: str, config: Path, url: str | None
+) -> None:
+    async with host(transport, mode, config, url) as client:
+        assert client.server_capabilities.completions is not None
+        for server in ("lib", "old"):
+            done = await client.complete(types.PromptReference(type="ref/prompt", name=f"{server}.greet"),
+                                         {"name": "name", "value": "A"})
+            assert done.completion.values == ["Ada", "Alan"]
+        templates: list[str] = []
+        cursor: str | None = None
+        while True:  # one server's templates a page
+            page = await client.list_resource_templates(cursor=cursor)
+            templates += [t.uri_template for t in page.resource_templates]
+            if (cursor := page.next_cursor) is None:
+                break
+        template = "mcp-compiler://servers/old/book%3A%2F%2F{id}"
+        assert template in templates
+        done = await client.complete(types.ResourceTemplateReference(type="ref/resource", uri=template),
+                                     {"name": "id", "value": "b"})
+        assert done.completion.values == ["b1", "b2"]
+        with pytest.raises(Exception, match="no server behind this one completes the template"):
+            await client.complete(types.ResourceTemplateReference(type="ref/resource", uri="book://{id}"),
+                                  {"name": "id", "value": "b"})
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_instructions_are_merged_under_each_server_within_the_cap(config: Path, http_url: str, mode: str) -> None:
+    # A host's first request waits a few seconds for servers still starting; on a loaded machine
+    # three may take longer, so they are connected first (a plan on each), then a host connects.
+    async with host("http", "legacy", config, http_url) as warming:
+        await plan(warming, "1. lib.subscribed_now()\n2. old.subscribed_now()\n3. long.subscribed_now()\njoin()")
+    async with host("http", mode, config, http_url) as client:
+        text = client.instructions or ""
+    assert text.startswith("One tool, compile_and_run")
+    assert "## The server lib (its tools are lib.*)\n\nlib: search before you read" in text
+    assert "## The server old (its tools are old.*)\n\nold: search before you read" in text
+    # 6,000 characters from `long`: cut at the cap, and saying so.
+    assert f"[... cut at {MAX_INSTRUCTIONS_CHARS:,} of 6,000 characters]" in text
+    assert "x" * MAX_INSTRUCTIONS_CHARS in text and "x" * (MAX_INSTRUCTIONS_CHARS + 1) not in text
+
+
+async def test_handshake_era_subscriptions_pass_updates_and_end(transport: str, config: Path, url: str | None) -> None:
+    messages: list[Any] = []
+    async with host(transport, "legacy", config, url, messages) as client:
+        capabilities = client.server_capabilities.resources
+        assert capabilities is not None and capabilities.subscribe
+        for uri in B1.values():
+            await client.session.send_request(
+                types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri)), types.EmptyResult)
+        assert await subscribed_now(client, "old") == ["book://b1"]  # one upstream subscription
+        await plan(client, '1. lib.touch("book://b1")\n2. old.touch("book://b1")\n3. old.touch("book://b2")\njoin()')
+        with anyio.fail_after(10):
+            while len(updated(messages)) < 2:
+                await anyio.sleep(0.1)
+        await anyio.sleep(0.5)
+        assert sorted(updated(messages)) == sorted(B1.values())  # b2 was not subscribed to
+
+        await client.session.send_request(
+            types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=B1["old"])), types.EmptyResult)
+        assert await subscribed_now(client, "old") == []
+
+        with pytest.raises(Exception, match="cannot subscribe to 'mcp-compiler://catalog'"):
+            await client.session.send_request(
+                types.SubscribeRequest(params=types.SubscribeRequestParams(uri="mcp-compiler://catalog")),
+                types.EmptyResult)
+
+
+def updated(messages: list[Any]) -> list[str]:
+    return [m.params.uri for m in messages if isinstance(m, types.ResourceUpdatedNotification)]
+
+
+async def test_listen_streams_merge_the_upstreams_events(transport: str, config: Path, url: str | None) -> None:
+    async with host(transport, "auto", config, url) as client:
+        assert client.protocol_version == "2026-07-28"
+        events: list[Any] = []
+        async with client.listen(resource_subscriptions=list(B1.values()), prompts_list_changed=True) as stream:
+            assert await subscribed_now(client, "old") == ["book://b1"]
+            await plan(client, '1. lib.touch("book://b1")\n2. old.touch("book://b1")\n3. old.add_prompt("fresh")\njoin()')
+            with anyio.move_on_after(10):
+                async for event in stream:
+                    events.append(event)
+                    if len(events) == 3:
+                        break
+        assert sorted(str(e) for e in events) == sorted([
+            f"ResourceUpdated(uri='{B1['lib']}')", f"ResourceUpdated(uri='{B1['old']}')", "PromptsListChanged()",
+        ])
+        assert "old.fresh" in await all_prompts(client)
+        # The stream is closed: its upstream subscription ended with it.
+        with anyio.fail_after(10):
+            while await subscribed_now(client, "old"):
+                await anyio.sleep(0.2)
+
+
+async def all_prompts(client: Client) -> list[str]:
+    names: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_prompts(cursor=cursor)
+        names += [p.name for p in page.prompts]
+        if (cursor := page.next_cursor) is None:
+            return names
+
+
+async def test_prompt_list_changes_reach_handshake_era_hosts(transport: str, config: Path, url: str | None) -> None:
+    messages: list[Any] = []
+    async with host(transport, "legacy", config, url, messages) as client:
+        await plan(client, '1. old.add_prompt("later")\njoin()')
+        with anyio.fail_after(10):
+            while not any(isinstance(m, types.PromptListChangedNotification) for m in messages):
+                await anyio.sleep(0.1)
+        assert "old.later" in await all_prompts(client)
+
+
+async def test_a_hosts_subscription_ends_when_it_goes(config: Path, http_url: str) -> None:
+    async with host("http", "legacy", config, http_url) as leaving:
+        await leaving.session.send_request(
+            types.SubscribeRequest(params=types.SubscribeRequestParams(uri=B1["old"])), types.EmptyResult)
+        assert await subscribed_now(leaving, "old") == ["book://b1"]
+    # The host closed its HTTP session (DELETE): mcp-compiler let go of the upstream subscription.
+    async with host("http", "legacy", config, http_url) as staying:
+        with anyio.fail_after(15):
+            while await subscribed_now(staying, "old"):
+                await anyio.sleep(0.2)
