@@ -77,6 +77,7 @@ async def call(url: str, mode: str, plan: str, **kwargs: Any) -> types.CallToolR
 
 
 def within_budget(result: types.CallToolResult, pid: int) -> None:
+    print(f"\nreply {reply_size(result):,} bytes; server peak RSS so far {peak_rss_mib(pid):.0f} MiB")
     assert reply_size(result) <= REPLY_BUDGET, f"reply of {reply_size(result):,} bytes"
     assert peak_rss_mib(pid) < PEAK_RSS_MIB, f"peak RSS {peak_rss_mib(pid):.0f} MiB"
 
