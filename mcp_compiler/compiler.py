@@ -25,7 +25,7 @@ from .language.plan import Plan
 from .llm import LLM, LLMError
 from .llm.joiner import Joiner
 from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
-from .observability import current as current_observer
+from .observability.hooks import current as current_observer
 from .tools.builtins import SEARCH_TOOL
 from .tools.catalog import Catalog
 from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, as_toolbox

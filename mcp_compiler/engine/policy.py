@@ -46,6 +46,7 @@ import anyio
 
 from ..errors import CallRefused, CallTimeout, ConnectionLost, OverBudget
 from ..language.plan import NO_ELEMENT, Value, measure, resolved_size
+from ..observability.hooks import current as current_observer
 from ..text import cut
 from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec, as_toolbox
 
@@ -345,7 +346,8 @@ class RunCalls:
         if not reserved:
             self.reserve_calls(1, "this call")
         if policy.may_refuse(spec):  # most calls cannot be: skip the await
-            await policy.permit(spec, arguments, self._confirm)
+            with current_observer().wait("confirmation", spec.provider):  # the observers see the waits that matter
+                await policy.permit(spec, arguments, self._confirm)
         server_slots, timeout = policy.limits_of(spec.provider)
         run_slots = self._slots
         # The server's slot first: a call waiting for its busy server must not sit on a run slot
@@ -354,12 +356,14 @@ class RunCalls:
         try:
             server_slots.acquire_nowait()
         except anyio.WouldBlock:
-            await server_slots.acquire()
+            with current_observer().wait("server_slot", spec.provider):
+                await server_slots.acquire()
         try:
             try:
                 run_slots.acquire_nowait()
             except anyio.WouldBlock:
-                await run_slots.acquire()
+                with current_observer().wait("run_slot", spec.provider):
+                    await run_slots.acquire()
             try:
                 on_start()
                 if timeout is not None:  # the timer reads lane.deadline; woken only for a nearer one

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from . import CallOutcome, Observer
+from .hooks import CallOutcome, Observer
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -167,6 +167,8 @@ class MetricsObserver(Observer):
         self.call_seconds = r.add(Histogram("mcp_compiler_call_duration_seconds", "Upstream tool call latency.",
                                             ("server", "tool")))
         self.in_flight = r.add(Gauge("mcp_compiler_calls_in_flight", "Upstream tool calls under way.", ("server",)))
+        self.waiting = r.add(Gauge("mcp_compiler_calls_waiting", "Calls waiting for a slot or a confirmation.",
+                                   ("server", "kind")))
         self.runs = r.add(Counter("mcp_compiler_runs_total", "Runs ended, by outcome (ok, partial, failed).",
                                   ("outcome",)))
         self.runs_in_flight = r.add(Gauge("mcp_compiler_runs_in_flight", "Runs under way."))
@@ -215,6 +217,14 @@ class MetricsObserver(Observer):
             self.in_flight.inc(server, by=-1)
             self.calls.inc(server, tool, outcome.status)
             self.call_seconds.observe(server, tool, value=time.perf_counter() - started)
+
+    @contextmanager
+    def wait(self, kind: str, server: str) -> Iterator[None]:
+        self.waiting.inc(server, kind, by=1)
+        try:
+            yield
+        finally:
+            self.waiting.inc(server, kind, by=-1)
 
     def connection(self, server: str, state: str) -> None:
         was = self.connected.get(server)

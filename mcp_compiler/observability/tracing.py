@@ -40,7 +40,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .._version import __version__
 from ..engine.scheduler import current_task_id
-from . import CallOutcome, Observer, TaskHook
+from .hooks import CallOutcome, Observer, TaskHook
 
 if TYPE_CHECKING:
     from ..engine.run import Run, TaskRecord
@@ -234,6 +234,19 @@ class TracingObserver(Observer):
         if record.status in ("error", "cancelled"):  # skipped: the failure is its dependency's span
             span.set_status(Status(StatusCode.ERROR, record.error or record.status))
         span.end(end_time=spans.at(record.end_s))
+
+    @contextmanager
+    def wait(self, kind: str, server: str) -> Iterator[None]:
+        spans, task_id = _current_run.get(), current_task_id()
+        if spans is None:
+            yield
+            return
+        attributes: dict[str, Any] = {"mcp_compiler.wait.kind": kind, "mcp_compiler.server": server}
+        if task_id is not None:
+            attributes["mcp_compiler.task.id"] = task_id
+        # Before its task's span starts (a task starts when it holds its slots): a child of the round.
+        with self.tracer.start_as_current_span(f"wait {kind}", context=spans.parent, attributes=attributes):
+            yield
 
     # ---- upstream calls ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from . import Observer
+from .hooks import Observer
 
 if TYPE_CHECKING:
     from ..engine.run import Run

@@ -31,7 +31,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..config import CompilerConfig, ServerConfig, StdioServerConfig, server_prefix
 from ..errors import ToolError
-from ..observability import current as current_observer
+from ..observability.hooks import current as current_observer
 from ..text import scrub
 from ..tools.toolbox import ToolProgress, ToolSpec
 from .connect import describe_connect_failure, open_client

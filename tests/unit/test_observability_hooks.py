@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -118,6 +119,27 @@ async def test_a_json_log_line_written_during_a_call_names_its_trace_run_and_tas
     assert lines[0]["message"] == "working on 1" and lines[0]["level"] == "WARNING" and lines[0]["logger"] == "a.tool"
     span_ids = {format(s.context.span_id, "016x") for s in spans.get_finished_spans()}
     assert all(line["span_id"] in span_ids for line in lines)
+
+
+async def test_a_call_that_waits_for_its_slot_has_a_wait_span_and_counts_as_waiting(spans: InMemorySpanExporter) -> None:
+    metrics = MetricsObserver()
+    observability.install(metrics)
+    seen: list[float] = []
+
+    async def slow(x: int) -> int:
+        await anyio.sleep(0.05)  # meanwhile the other call, ready too, waits for the server's one slot
+        seen.append(metrics.waiting.get("slow", "server_slot"))
+        return x
+
+    slow.read_only = True  # type: ignore[attr-defined]  # no plan order between its calls: they may overlap
+    run = await execute("1. slow(x=1)\n2. slow(x=2)", {"slow": slow}, max_per_server=1)
+    assert [t.status for t in run.tasks] == ["ok", "ok"]
+    (wait,) = _by_name(spans.get_finished_spans(), "wait ")
+    assert wait.name == "wait server_slot" and wait.attributes["mcp_compiler.task.id"] == 2
+    (rnd,) = _by_name(spans.get_finished_spans(), "mcp_compiler.round")
+    assert wait.parent.span_id == rnd.context.span_id
+    assert seen == [1, 0]  # the second call waited while the first ran
+    assert metrics.waiting.get("slow", "server_slot") == 0
 
 
 # ---- metrics ---------------------------------------------------------------------------------------
