@@ -20,19 +20,14 @@ from mcp.shared.exceptions import MCPError
 from .._version import __version__
 from ..auth.upstream import client_auth
 from ..config import CompilerConfig, HttpServerConfig, ServerConfig, SseServerConfig, StdioServerConfig
-from .failures import ConnectFailed, describe_exception, leaf, redact_url
+from ..observability.propagation import trace_headers
+from .failures import describe_exception, leaf, redact_url
 from .relay import HostRelay
 from .stdout_codec import reporting_utf8
 from .task_client import UpstreamTasks
 from .wire import BoundedBodies, Wire
 
-__all__ = ["NEEDS_SIGN_IN", "describe_connect_failure", "open_client"]
-
-NEEDS_SIGN_IN = (
-    "the server needs an OAuth sign-in (it answered 401 naming its authorization server): give its entry an "
-    "\"auth\" with client credentials (docs/auth.md#servers-behind-a-login); signing in as a person is not "
-    "supported yet"
-)
+__all__ = ["describe_connect_failure", "open_client"]
 
 
 @asynccontextmanager
@@ -50,8 +45,7 @@ async def open_client(
 ) -> AsyncIterator[Client]:
     """The SDK client of one connection, entered (handshake done). A stdio child's stderr goes to
     `errlog`; an HTTP server's 404 to our session id calls `on_session_gone`."""
-    sign_in: list[bool] = []  # the server answered 401 naming its authorization server, and we have no `auth`
-    transport = _open_transport(config, compiler, errlog, call_timeout_s, on_session_gone, sign_in)
+    transport = _open_transport(config, compiler, errlog, call_timeout_s, on_session_gone)
     client = Client(
         wire.around(transport),
         mode=protocol_mode,
@@ -66,15 +60,8 @@ async def open_client(
         extensions=[UpstreamTasks()],  # a tool answered with a task is polled to its end (SEP-2663)
     )
     wire.client = client
-    entered = False
-    try:
-        async with client:
-            entered = True
-            yield client
-    except Exception:
-        if sign_in and not entered:  # the SDK says only "Server returned an error response"
-            raise ConnectFailed(NEEDS_SIGN_IN) from None
-        raise
+    async with client:
+        yield client
 
 
 def max_message_bytes(compiler: CompilerConfig) -> int:
@@ -90,7 +77,6 @@ async def _open_transport(
     errlog: IO[bytes],
     call_timeout_s: float,
     on_session_gone: Callable[[], None],
-    sign_in: list[bool] | None = None,
 ) -> AsyncIterator[Any]:
     if isinstance(config, StdioServerConfig):
         params = StdioServerParameters(
@@ -122,16 +108,15 @@ async def _open_transport(
         # spec's signal to start a new one); the SDK reports it only as an error message.
         if response.status_code == 404 and "mcp-session-id" in response.request.headers:
             on_session_gone()
-        challenge = response.headers.get("www-authenticate", "")
-        if response.status_code == 401 and config.auth is None and "resource_metadata" in challenge and sign_in is not None:
-            sign_in.append(True)
 
     timeout = httpx2.Timeout(compiler.connect_timeout_s, read=read_timeout_s)
     # One message at most a value and its envelope, refused while it is read: a JSON body by the
     # transport (`wire.BoundedBodies`), an SSE event by the SDK's own bound.
     limit = max_message_bytes(compiler)
     http = httpx2.AsyncClient(
-        headers=config.header_values(), timeout=timeout, event_hooks={"response": [on_response]},
+        # A request's traceparent (in its _meta) as a header too: HTTP proxies and servers trace by headers.
+        headers=config.header_values(), timeout=timeout,
+        event_hooks={"request": [trace_headers], "response": [on_response]},
         transport=BoundedBodies(httpx2.AsyncHTTPTransport(), limit),
         # The entry's `auth`: the SDK's OAuth client signs in, and again when its token expires.
         auth=client_auth(config.url, config.auth) if config.auth else None,
@@ -150,8 +135,6 @@ def describe_connect_failure(
 ) -> str:
     """Why a connection attempt failed, for the log and `status()`: plainly where we can."""
     exc = leaf(exc)
-    if isinstance(exc, ConnectFailed):
-        return str(exc)
     if isinstance(exc, FileNotFoundError) and isinstance(config, StdioServerConfig):
         return f"command not found: {config.command!r}"
     if isinstance(exc, PermissionError) and isinstance(config, StdioServerConfig):

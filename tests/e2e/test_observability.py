@@ -298,3 +298,34 @@ def test_the_cost_benchmark_runs_and_prints_a_figure_per_shape_and_mode() -> Non
     rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| wide") or line.startswith("| chain")]
     assert [row[0].strip() for row in rows] == ["wide", "chain"]
     assert all(len(row) == 4 and all(float(cell) > 0 for cell in row[1:]) for row in rows)
+
+
+async def test_an_http_upstream_gets_our_traceparent_in_the_headers_too(
+    receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    record = tmp_path / "meta.jsonl"
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, str(FIXTURES / "meta_server.py"), "--record", str(record),
+                                 "--http", str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, upstream)
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"mcpServers": {"meta": {"url": f"http://127.0.0.1:{port}/mcp"}}}))
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        proc, url = _serve(config, tmp_path / "serve.log", env)
+        try:
+            traceparent, trace_id, _ = _traceparent()
+            await _call(url, "1. meta.work(n=1)\n2. meta.echo(text=\"traceparent\")", meta={"traceparent": traceparent})
+        finally:
+            stop(proc)
+    finally:
+        stop(upstream)
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [line["tool"] for line in lines] == ["work", "echo"]
+    for line in lines:
+        header, in_meta = line["traceparent_header"], line["meta"]["traceparent"]
+        assert header == in_meta and trace_id in header
+    receiver.wait_for(lambda: any(s.name == "tools/call work" for s in receiver.trace(trace_id)))
+    calls = [s for s in receiver.trace(trace_id) if s.name.startswith("tools/call ") and s.kind == "client"]
+    assert {s.attributes["network.transport"] for s in calls} == {"tcp"}

@@ -246,3 +246,21 @@ def test_the_observability_page_names_every_metric_and_only_those() -> None:
     named = {re.sub(r"_(bucket|sum|count)$", "", m) for m in re.findall(r"\bmcp_compiler_[a-z_]+", page)}
     served = {m.name for m in MetricsObserver().registry.metrics}
     assert named == served
+
+
+async def test_a_request_to_an_http_upstream_gets_its_meta_traceparent_as_a_header() -> None:
+    from mcp_compiler.observability.propagation import trace_headers
+
+    def request(body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        return SimpleNamespace(method="POST", headers=dict(headers or {}), content=json.dumps(body).encode())
+
+    hostile = {"a": '"traceparent": "00-' + "1" * 32 + "-" + "2" * 16 + '-01"'}
+    sent = request({"method": "tools/call", "params": {"name": "x", "arguments": hostile, "_meta": {"traceparent": PARENT}}})
+    await trace_headers(sent)
+    assert sent.headers == {"traceparent": PARENT}
+    bare = request({"method": "tools/call", "params": {"name": "x", "arguments": {}}})
+    await trace_headers(bare)
+    assert bare.headers == {}
+    own = request({"params": {"_meta": {"traceparent": PARENT}}}, {"traceparent": "mine"})
+    await trace_headers(own)
+    assert own.headers == {"traceparent": "mine"}
