@@ -302,7 +302,7 @@ def test_spread_references_parse_in_every_spelling_and_round_trip() -> None:
 
 
 def test_spread_references_parse_the_same_whatever_the_chunks() -> None:
-    from mcp_compiler import PlanParser
+    from mcp_compiler.language.parser import PlanParser
 
     text = '1. data.items(2)\n2. data.fact($1.items[*].name, "$1.items[*].n")\njoin($2[*].value)\n'
     whole = parse_plan(text)
