@@ -379,6 +379,8 @@ class RunCalls:
                         else:
                             result = await policy.call_once(spec, arguments, progress)
                     except ConnectionLost as lost:  # within the same timeout
+                        if spec.dedupable:  # it is made again (policy.retry): the observers count it
+                            current_observer().retry(spec.provider, str(lost))
                         result = await policy.retry(spec, arguments, progress, lost)
                 except BaseException:
                     if lane.timed_out:

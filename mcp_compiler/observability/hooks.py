@@ -62,6 +62,10 @@ class Observer:
     def connection(self, server: str, state: str) -> None:
         """An upstream session's state changed: connecting, connected, restarting, failed."""
 
+    def retry(self, server: str, reason: str) -> None:
+        """The call being made lost its server mid-call (`reason`) and is about to be made again (its
+        tool may be repeated: read-only or idempotent)."""
+
     def wait(self, kind: str, server: str) -> AbstractContextManager[None]:
         """Around a wait of the task making a call: `server_slot` (its server's concurrency limit),
         `run_slot` (the run's), `confirmation` (a destructive tool's, asked of the host). Only a call
@@ -115,6 +119,10 @@ class _Observers(Observer):
     def connection(self, server: str, state: str) -> None:
         for observer in self.observers:
             observer.connection(server, state)
+
+    def retry(self, server: str, reason: str) -> None:
+        for observer in self.observers:
+            observer.retry(server, reason)
 
     @contextmanager
     def wait(self, kind: str, server: str) -> Iterator[None]:

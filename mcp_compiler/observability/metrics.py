@@ -169,6 +169,8 @@ class MetricsObserver(Observer):
         self.in_flight = r.add(Gauge("mcp_compiler_calls_in_flight", "Upstream tool calls under way.", ("server",)))
         self.waiting = r.add(Gauge("mcp_compiler_calls_waiting", "Calls waiting for a slot or a confirmation.",
                                    ("server", "kind")))
+        self.retries = r.add(Counter("mcp_compiler_retries_total",
+                                     "Calls made again after their server reconnected mid-call.", ("server",)))
         self.runs = r.add(Counter("mcp_compiler_runs_total", "Runs ended, by outcome (ok, partial, failed).",
                                   ("outcome",)))
         self.runs_in_flight = r.add(Gauge("mcp_compiler_runs_in_flight", "Runs under way."))
@@ -217,6 +219,9 @@ class MetricsObserver(Observer):
             self.in_flight.inc(server, by=-1)
             self.calls.inc(server, tool, outcome.status)
             self.call_seconds.observe(server, tool, value=time.perf_counter() - started)
+
+    def retry(self, server: str, reason: str) -> None:
+        self.retries.inc(server)
 
     @contextmanager
     def wait(self, kind: str, server: str) -> Iterator[None]:

@@ -90,6 +90,7 @@ class _RunSpans:
     wall_ns: int  # the run's start on the wall clock, for spans drawn from the Run's times
     parent: otel_context.Context  # the round's context: tasks' spans are its children
     tasks: dict[int, trace.Span] = field(default_factory=dict)  # the running tasks' spans
+    retries: dict[int, int] = field(default_factory=dict)  # per task, when any
     run_id: str = ""
 
     def at(self, seconds: float | None) -> int | None:
@@ -234,6 +235,15 @@ class TracingObserver(Observer):
         if record.status in ("error", "cancelled"):  # skipped: the failure is its dependency's span
             span.set_status(Status(StatusCode.ERROR, record.error or record.status))
         span.end(end_time=spans.at(record.end_s))
+
+    def retry(self, server: str, reason: str) -> None:
+        spans, task_id = _current_run.get(), current_task_id()
+        task = spans.tasks.get(task_id) if spans is not None and task_id is not None else None
+        if spans is None or task is None or task_id is None:
+            return
+        spans.retries[task_id] = count = spans.retries.get(task_id, 0) + 1
+        task.set_attribute("mcp_compiler.task.retries", count)
+        task.add_event("retry", {"mcp_compiler.server": server, "mcp_compiler.retry.reason": reason})
 
     @contextmanager
     def wait(self, kind: str, server: str) -> Iterator[None]:

@@ -264,3 +264,25 @@ async def test_a_request_to_an_http_upstream_gets_its_meta_traceparent_as_a_head
     own = request({"params": {"_meta": {"traceparent": PARENT}}}, {"traceparent": "mine"})
     await trace_headers(own)
     assert own.headers == {"traceparent": "mine"}
+
+
+async def test_a_call_made_again_after_its_server_went_away_is_counted_on_its_task(spans: InMemorySpanExporter) -> None:
+    from mcp_compiler.errors import ConnectionLost
+
+    metrics = MetricsObserver()
+    observability.install(metrics)
+    tries: list[int] = []
+
+    async def flaky(x: int) -> int:
+        tries.append(x)
+        if len(tries) == 1:
+            raise ConnectionLost("server 'flaky' went away mid-call")
+        return x
+
+    flaky.read_only = True  # type: ignore[attr-defined]  # may be repeated
+    run = await execute("1. flaky(x=1)", {"flaky": flaky})
+    assert run.tasks[0].status == "ok" and tries == [1, 1]
+    (task,) = _by_name(spans.get_finished_spans(), "task ")
+    assert task.attributes["mcp_compiler.task.retries"] == 1
+    assert [e.name for e in task.events] == ["retry"] and "went away" in task.events[0].attributes["mcp_compiler.retry.reason"]
+    assert metrics.retries.get("flaky") == 1
