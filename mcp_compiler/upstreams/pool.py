@@ -267,18 +267,18 @@ class UpstreamPool(Toolbox):
 
     def prompt_servers(self) -> list[str]:
         """Prefixes of the connected servers that declare prompts, in config order."""
-        return [u.prefix for u in self._upstreams.values() if u.offers("prompts")]
+        return [u.prefix for u in self._upstreams.values() if u.offers("prompts") and self.server_allows(u.prefix)]
 
     def completion_servers(self) -> list[str]:
-        return [u.prefix for u in self._upstreams.values() if u.offers("completions")]
+        return [u.prefix for u in self._upstreams.values() if u.offers("completions") and self.server_allows(u.prefix)]
 
     def subscription_servers(self) -> list[str]:
         """Prefixes of the connected servers that take resource subscriptions."""
-        return [u.prefix for u in self._upstreams.values() if u.offers_subscriptions()]
+        return [u.prefix for u in self._upstreams.values() if u.offers_subscriptions() and self.server_allows(u.prefix)]
 
     def instructions(self) -> dict[str, str]:
         """Each connected server's `instructions`, by prefix, in config order (not yet trusted)."""
-        return {u.prefix: text for u in self._upstreams.values() if (text := u.instructions)}
+        return {u.prefix: text for u in self._upstreams.values() if (text := u.instructions) and self.server_allows(u.prefix)}
 
     async def list_prompts(self, prefix: str, cursor: str | None = None) -> types.ListPromptsResult:
         return await self._resource_request(prefix, "prompts/list", lambda c: c.list_prompts(cursor=cursor))
@@ -299,8 +299,8 @@ class UpstreamPool(Toolbox):
     async def subscribe(self, prefix: str, uri: str) -> None:
         """Hear of `uri`'s updates from server `prefix` (counted: one upstream subscription a URI)."""
         upstream = self._by_prefix.get(prefix)
-        if upstream is None:
-            raise ToolError(f"unknown server {prefix!r}")
+        if upstream is None or not self.server_allows(prefix):
+            raise ToolError(f"unknown server {prefix!r}" if upstream is None else f"server {prefix!r} is closed by its config")
         await upstream.subscribe(scrub(uri))
 
     async def unsubscribe(self, prefix: str, uri: str) -> None:

@@ -39,7 +39,7 @@ from .discovery import UpstreamEvent, list_all_tools, listen_for_changes
 from .failures import LOST, UPSTREAM_FAULTS, ConnectFailed, UpstreamLost, describe_exception, stderr_tail
 from .relay import HostChannel, HostRelay, current_host
 from .stdout_codec import report_undecodable_to
-from .task_client import with_task_progress
+from .task_client import call_as_legacy_task, needs_legacy_task, with_task_progress
 from .values import OutputChecks
 from .vetting import Listing, vet_tools
 from .wire import Wire
@@ -117,6 +117,7 @@ class UpstreamSession:
         self._warned_undecodable = False  # once per session
         self._wire: Wire | None = None
         self._output_checks = OutputChecks()
+        self._as_task: set[str] = set()  # tools run only as 2025-11-25 tasks (`task_client.py`)
         # Resource URIs (the server's own) hosts are subscribed to, each with how many subscriptions
         # hold it: one upstream subscription a URI, renewed on every reconnect.
         self._subscribed: dict[str, int] = {}
@@ -296,6 +297,7 @@ class UpstreamSession:
         self._refresh_wanted.set()
 
     def _update_tools(self, tools: Sequence[types.Tool]) -> None:
+        self._as_task = {tool.name for tool in tools if needs_legacy_task(tool)}
         self._listing = vet_tools(self.name, self.prefix, tools, self.config.allows, self._output_schema)
         self._on_change()
 
@@ -341,9 +343,12 @@ class UpstreamSession:
     ) -> types.CallToolResult:
         try:
             with self.relay.calling(host):
-                result = await with_task_progress(on_progress, client.call_tool(
-                    tool, arguments, progress_callback=on_progress,
-                    meta=cast(types.RequestParamsMeta, meta) if meta else None))
+                if tool in self._as_task:  # a 2025-11-25 task: created, polled, its result fetched
+                    result = await call_as_legacy_task(client.session, tool, arguments, on_progress)
+                else:
+                    result = await with_task_progress(on_progress, client.call_tool(
+                        tool, arguments, progress_callback=on_progress,
+                        meta=cast(types.RequestParamsMeta, meta) if meta else None))
         except MCPError as exc:
             if exc.code == types.CONNECTION_CLOSED or self._http_session_gone:
                 raise self._lost_during(tool, client, self.redact(exc.message)) from None

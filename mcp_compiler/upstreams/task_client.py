@@ -17,11 +17,14 @@ without the extension, -32021) is one plan task like any other.
   `cancelled` (by someone else) raises too. `input_required` fails the call with what the
   upstream asked: upstream questions are not relayed to our host (yet), and the task is cancelled.
 
-The 2025-11-25 experimental tasks (a `task` param on `tools/call`, `tasks/result`) are another
-wire, which neither the SDK nor this module speaks: a tool listed with
-`execution.taskSupport: "required"` (only that revision has the field) is listed as unavailable,
-with `legacy_task_only`'s reason, and calling it fails with that reason instead of the server's
--32601.
+The 2025-11-25 experimental tasks are another wire, which the SDK's client does not drive: a tool
+listed with `execution.taskSupport: "required"` (only that revision has the field) is called by
+`call_as_legacy_task`: a `tools/call` with a `task` param (the server answers with the task), then
+`tasks/get` polled as above (its `statusMessage`s relayed as progress), `tasks/result` for the
+tool's result, and `tasks/cancel` when the call is cancelled or fails while the task runs. A task
+that goes to `input_required` is waited on: its server asks its questions with ordinary requests
+(elicitation, sampling), which the relay passes to the host of the call. `optional` tools stay
+plain calls.
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
 from mcp.client import ClaimContext, ClientExtension, ClientSession, ResultClaim
 from mcp.shared.exceptions import MCPError
 
+from .wire import LEGACY_TASK_CALL
 from ..task_protocol import (
     TASKS_EXTENSION,
     Ack,
@@ -47,7 +51,9 @@ from ..task_protocol import (
     TaskState,
 )
 
-__all__ = ["UpstreamTasks", "follow_task", "legacy_task_only", "with_task_progress"]
+__all__ = [
+    "UpstreamTasks", "call_as_legacy_task", "follow_task", "legacy_task_only", "needs_legacy_task", "with_task_progress",
+]
 
 T = TypeVar("T")
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
@@ -58,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 5.0
+_LEGACY_TTL_MS = 3_600_000  # how long a 2025-11-25 upstream task is asked to keep its result
 _CANCEL_WAIT_S = 5.0
 
 
@@ -133,9 +140,62 @@ async def _cancel(session: ClientSession, task_id: str) -> None:
 
 
 def legacy_task_only(tool: types.Tool) -> str | None:
-    """Why `tool` cannot be called, when it needs 2025-11-25 task augmentation; else None."""
+    """Why `tool` cannot be called; None since 2025-11-25 task augmentation is spoken (`needs_legacy_task`)."""
+    return None
+
+
+def needs_legacy_task(tool: types.Tool) -> bool:
+    """`tool` runs only as a 2025-11-25 task (`execution.taskSupport: "required"`)."""
     execution = getattr(tool, "execution", None)
-    if getattr(execution, "task_support", None) != "required":
-        return None
-    return ("it runs only as a 2025-11-25 experimental task (execution.taskSupport: required), which "
-            "mcp-compiler does not speak; it speaks the 2026-07-28 Tasks extension (SEP-2663)")
+    return getattr(execution, "task_support", None) == "required"
+
+
+async def call_as_legacy_task(
+    session: ClientSession, name: str, arguments: dict[str, Any], progress: Progress | None = None
+) -> types.CallToolResult:
+    """One `tools/call` run as a 2025-11-25 task, to its end (see the module docstring)."""
+    request = types.CallToolRequest(params=types.CallToolRequestParams(
+        name=name, arguments=arguments, task=types.TaskMetadata(ttl=_LEGACY_TTL_MS),
+    ))
+    # The wire hands the SDK the CreateTaskResult as a tools/call result it can read (`Wire._task_created`).
+    answer = await session.send_request(request, types.CallToolResult)
+    raw = (answer.meta or {}).get(LEGACY_TASK_CALL)
+    if raw is None:
+        return answer  # the server ran it as a plain call after all
+    created = types.Task.model_validate(raw)
+    task_id, said, steps = created.task_id, created.status_message, 0
+    ceiling = min(max((created.poll_interval or 1000) / 1000, _FIRST_POLL_S), _MAX_POLL_S)
+    delay = _FIRST_POLL_S
+    finished = False
+    try:
+        while True:
+            await anyio.sleep(delay)
+            state = await session.send_request(
+                types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)), types.GetTaskResult
+            )
+            if state.poll_interval:
+                ceiling = min(max(state.poll_interval / 1000, _FIRST_POLL_S), _MAX_POLL_S)
+            delay = min(delay * 2, ceiling)
+            if progress is not None and state.status_message and state.status_message != said:
+                said, steps = state.status_message, steps + 1
+                await progress(steps, None, said)
+            if state.status in ("completed", "failed"):
+                # tasks/result gives the tool's own result (or its JSON-RPC error) in both cases.
+                finished = True
+                return await session.send_request(
+                    types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id)),
+                    types.CallToolResult,
+                )
+            if state.status == "cancelled":
+                finished = True
+                raise MCPError(code=types.INTERNAL_ERROR, message="the upstream task was cancelled by its server")
+    finally:
+        if not finished:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_WAIT_S):
+                try:
+                    await session.send_request(
+                        types.CancelTaskRequest(params=types.CancelTaskRequestParams(task_id=task_id)),
+                        types.CancelTaskResult,
+                    )
+                except Exception as exc:  # noqa: BLE001 - best effort: the server may be gone
+                    logger.debug("tasks/cancel for an upstream task failed: %s", exc)

@@ -38,6 +38,9 @@ OVERSIZED = "the server sent a message"  # how a message dropped for its size is
 logger = logging.getLogger(__name__)
 
 
+LEGACY_TASK_CALL = "io.github.mcp-compiler/legacy-task"  # a tools/call run as a 2025-11-25 task
+
+
 class Wire:
     """The books on JSON-RPC ids of one connection (one `Wire` per connection).
 
@@ -78,7 +81,10 @@ class Wire:
     def outbound(self, item: Any) -> None:
         message = item.message if isinstance(item, SessionMessage) else None
         if isinstance(message, types.JSONRPCRequest):
-            self._pending[coerce_request_id(message.id)] = (message.id, message.method)
+            method = message.method
+            if method == "tools/call" and isinstance((message.params or {}).get("task"), dict):
+                method = LEGACY_TASK_CALL  # its answer is a task, which the SDK cannot read as a tools/call's
+            self._pending[coerce_request_id(message.id)] = (message.id, method)
         elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
             request_id = as_request_id((message.params or {}).get("requestId"))
             if request_id is not None:
@@ -118,7 +124,21 @@ class Wire:
         self._settle(key)
         if entry[1] == "tools/list" and isinstance(message, types.JSONRPCResponse):
             return self._listing(item, message)
+        if entry[1] == LEGACY_TASK_CALL and isinstance(message, types.JSONRPCResponse):
+            return self._task_created(item, message)
         return item
+
+    def _task_created(self, item: SessionMessage, message: types.JSONRPCResponse) -> SessionMessage:
+        """A 2025-11-25 task-augmented tools/call's answer (`CreateTaskResult`), as a tools/call
+        result the SDK accepts: no content, the task under `_meta[LEGACY_TASK_CALL]`
+        (`task_client.call_as_legacy_task` reads it there)."""
+        task = message.result.get("task") if isinstance(message.result, dict) else None
+        if not isinstance(task, dict):
+            return item  # a plain result after all: the SDK reads it as one
+        replaced = types.JSONRPCResponse(
+            jsonrpc="2.0", id=message.id, result={"content": [], "_meta": {LEGACY_TASK_CALL: task}}
+        )
+        return SessionMessage(replaced, metadata=item.metadata)
 
     def _malformed(self, exc: ValidationError) -> Any:
         errors = exc.errors(include_url=False)

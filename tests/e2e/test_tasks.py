@@ -314,17 +314,17 @@ THIRD_PARTY = Path(os.environ.get("MCP_COMPILER_THIRD_PARTY", Path.home() / ".ca
 
 
 @pytest.mark.network
-async def test_a_tool_needing_2025_11_25_task_augmentation_is_listed_unavailable_and_fails_with_why() -> None:
+async def test_a_tool_needing_2025_11_25_task_augmentation_is_called_as_such_a_task() -> None:
+    """Issue 22 item 6 (it used to be listed unavailable): created, polled, its result fetched."""
     everything = THIRD_PARTY / "node/node_modules/.bin/mcp-server-everything"
     if not everything.exists():
         pytest.fail(f"{everything} is missing: run `bash tests/fixtures/install_third_party.sh`")
     config = Config.model_validate({"mcpServers": {"everything": {"command": str(everything), "args": ["stdio"]}}})
     async with UpstreamPool(config) as pool:
         spec = pool.specs()["everything.simulate-research-query"]  # execution.taskSupport: required
-        assert spec.description.startswith("(unavailable: it runs only as a 2025-11-25 experimental task")
-        with pytest.raises(ToolError) as failed:
-            await pool.call(spec, {"topic": "tasks"})
-        assert "2025-11-25 experimental task" in str(failed.value) and "-32601" not in str(failed.value)
+        assert not spec.description.startswith("(unavailable")
+        report = await pool.call(spec, {"topic": "tasks"})
+        assert "# Research Report: tasks" in str(report)
         assert await pool.call(pool.specs()["everything.echo"], {"message": "hi"}) == "Echo: hi"  # the rest works
 
 
