@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from fixtures.services import Redis, nginx_in_front, redis_server
+from fixtures.services import Redis, haproxy_in_front, nginx_in_front, redis_server
 from mcp import Client
 from procs import free_port, stop, wait_for_port
 
@@ -424,8 +424,31 @@ def test_the_deployment_page_shows_the_tested_nginx_config_and_a_config_that_loa
     page = (root / "docs/deployment.md").read_text()
     nginx_block = re.search(r"```nginx\n(.*?)```", page, re.S)
     assert nginx_block is not None and nginx_block[1] == (root / "deploy/nginx.conf").read_text()
+    haproxy_block = re.search(r"```haproxy\n(.*?)```", page, re.S)
+    assert haproxy_block is not None and haproxy_block[1] == (root / "deploy/haproxy.cfg").read_text()
     json_block = re.search(r"```json\n(.*?)```", page, re.S)
     assert json_block is not None
     config = Config.model_validate(json.loads(json_block[1]))
     assert config.compiler.state is not None and "redis.internal" not in repr(config)  # a secret
     assert isinstance(state_from_url(config.compiler.state.get_secret_value()), RedisState)
+
+
+async def test_behind_haproxy_a_handshake_session_is_routed_by_its_session_id(tmp_path: Path, redis: Redis) -> None:
+    replicas = Replicas(tmp_path, redis)
+    try:
+        three = [replicas.start(name) for name in ("h1", "h2", "h3")]
+        with haproxy_in_front([f"127.0.0.1:{r.port}" for r in three]) as url, anyio.fail_after(120):
+            for n in range(3):  # three sessions, each spread at its initialize, each kept by its id
+                async with Client(url, mode="legacy") as legacy:
+                    assert legacy.protocol_version != "2026-07-28"
+                    for m in range(4):
+                        done = await legacy.call_tool(TOOL_NAME, {"plan": f"1. ledger.add({n}, {m})\njoin()"})
+                        assert run_of(done)["tasks"][0]["result"] == {"result": n + m}
+            for n in range(4):  # 2026-07-28: any replica, state shared
+                async with Client(url) as host:
+                    made = await host.call_tool(TOOL_NAME, {"plan": f'1. ledger.note({json.dumps("h" * 2000 + str(n))})\njoin()'})
+                async with Client(url) as host:
+                    read = await host.read_resource(run_of(made)["tasks"][0]["result_stored"]["uri"])
+                assert str(n) in read.contents[0].text  # type: ignore[union-attr]
+    finally:
+        replicas.stop_all()
