@@ -191,7 +191,8 @@ async def cmd_tools(args: argparse.Namespace) -> int:
     from .gateway import GatewayToolbox, down_servers
     from .upstreams import UpstreamPool
 
-    async with UpstreamPool(load(args), wait_for_servers=False) as pool:
+    config = load(args)
+    async with UpstreamPool(config, wait_for_servers=False, startup_wait_s=config.compiler.startup_wait_s) as pool:
         await wait_for_starting(pool, None)
         catalog = GatewayToolbox(pool).specs()  # what a plan can call: the servers' tools and the built-ins
         down = down_servers(pool)
@@ -290,7 +291,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         parsed = parse_request({"plan": plan}, RequestLimits.from_config(config.compiler)).plan
     confirm = _ask_on_terminal if sys.stdin.isatty() else None
     # Servers join in the background: a plan waits only for the servers it names (a question, for all).
-    async with open_gateway(config, wait_for_servers=False) as gateway:
+    async with open_gateway(config, wait_for_servers=False, startup_wait_s=config.compiler.startup_wait_s) as gateway:
         await wait_for_starting(gateway.pool, [t.tool for t in parsed.tasks] if parsed is not None else None)
         on_event = None if args.json else live_view
         if parsed is not None:

@@ -87,7 +87,7 @@ async def demo(config: Config, *, out: TextIO | None = None, err: TextIO | None 
     config = with_latency(config, latency)
     print(f"Starting the servers ({', '.join(config.servers)}) with a simulated latency of {latency} ms per call…", file=err)
     started = time.perf_counter()
-    async with open_gateway(config) as gateway:
+    async with open_gateway(config, startup_wait_s=config.compiler.startup_wait_s) as gateway:
         pool = gateway.pool
         print(f"  {len(pool.specs())} tools ready in {time.perf_counter() - started:.1f} s\n", file=err)
         print("The plan:\n" + "\n".join(f"  {line}" for line in DEMO_PLAN.strip().splitlines()) + "\n", file=err)

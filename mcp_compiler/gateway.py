@@ -116,16 +116,18 @@ class Gateway:
 @asynccontextmanager
 async def open_gateway(
     config: Config, *, llm: LLM | None = None, protocol_mode: str = "auto", wait_for_servers: bool = True,
-    relay_to_hosts: bool = False,
+    relay_to_hosts: bool = False, startup_wait_s: float | None = None,
 ) -> AsyncIterator[Gateway]:
     """Connect every configured server and yield the compiler over them; close them on exit.
 
     `wait_for_servers=False` yields at once (the MCP server: a host's `initialize` must not wait
     for the slowest upstream); a plan then waits only for the servers it names. `relay_to_hosts=True`
     (the MCP server) passes the servers' sampling, elicitation, roots and log messages on to the
-    host of the call (`relay.py`).
+    host of the call (`relay.py`). `startup_wait_s` bounds every wait for servers still starting
+    (the CLI's `compiler.startup_wait_s`; None: as long as a first connection attempt may take).
     """
-    pool = UpstreamPool(config, protocol_mode=protocol_mode, wait_for_servers=wait_for_servers, relay_to_hosts=relay_to_hosts)
+    pool = UpstreamPool(config, protocol_mode=protocol_mode, wait_for_servers=wait_for_servers,
+                        relay_to_hosts=relay_to_hosts, startup_wait_s=startup_wait_s)
     async with pool:
         toolbox = GatewayToolbox(pool)
         yield Gateway(config, pool, build_compiler(toolbox, config, llm=llm), toolbox)

@@ -58,6 +58,7 @@ class UpstreamPool(Toolbox):
         backoff_max_s: float = 30.0,
         wait_for_servers: bool = True,
         relay_to_hosts: bool = False,
+        startup_wait_s: float | None = None,
     ) -> None:
         """`protocol_mode` is the SDK's `Client(mode=...)`: "auto" probes for 2026-07-28 and falls
         back to the handshake; "legacy" forces the handshake era for every server.
@@ -67,8 +68,13 @@ class UpstreamPool(Toolbox):
 
         `relay_to_hosts=True` (the MCP server) offers the servers sampling, elicitation and roots,
         and passes their requests and log messages on to the host of the call (`relay.py`).
+
+        `startup_wait_s`: how long from start-up anything waits for a server still starting (the
+        CLI passes `compiler.startup_wait_s`); None, the MCP server's: as long as a first attempt
+        may take (`connect_timeout_s`).
         """
         self._compiler = config.compiler
+        self._startup_wait_s = startup_wait_s
         self.relay_to_hosts = relay_to_hosts
         self._wait_for_servers = wait_for_servers
         self.redact = Redactor.from_config(config)
@@ -167,7 +173,7 @@ class UpstreamPool(Toolbox):
             return
         raise ToolError(
             f"server {down.name!r} is not available: still starting after {self.startup_wait_s:g} s "
-            "(compiler.startup_wait_s)"
+            + ("(compiler.startup_wait_s)" if self._startup_wait_s is not None else "(compiler.connect_timeout_s)")
         )
 
     # ---- observation ------------------------------------------------------------------------
@@ -190,11 +196,11 @@ class UpstreamPool(Toolbox):
 
     @property
     def startup_wait_s(self) -> float:
-        """How long after the pool starts anything waits for a server still starting
-        (`compiler.startup_wait_s`); a first attempt ends by `connect_timeout_s` anyway, the
-        margin covering its teardown. One window for all: a plan checked after waiting it out
-        does not wait again when it calls."""
-        return min(self._compiler.startup_wait_s, self._compiler.connect_timeout_s + 5)
+        """How long after the pool starts anything waits for a server still starting; a first
+        attempt ends by `connect_timeout_s` anyway, the margin covering its teardown. One window
+        for all: a plan checked after waiting it out does not wait again when it calls."""
+        whole = self._compiler.connect_timeout_s + 5
+        return whole if self._startup_wait_s is None else min(self._startup_wait_s, whole)
 
     def _startup_left(self) -> float:
         return max(0.0, self._started_at + self.startup_wait_s - anyio.current_time())
