@@ -138,8 +138,8 @@ def confirm_with(session: Any, related_request_id: types.RequestId | None = None
         task = current_task_id()
         which = f"task {task}, {spec.name}" if task is not None else spec.name
         message = scrub(
-            f"mcp-compiler wants to run {which}, which is marked destructive, with {json.dumps(arguments)}; "
-            "this server asks before running such tools (compiler.destructive: confirm)"
+            f"mcp-compiler wants to run {which}{', which is marked destructive,' if spec.destructive else ''} "
+            f"with {json.dumps(arguments)}; mcp-compiler's config asks before running it"
         )
         request = types.ElicitRequest(
             params=types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)

@@ -460,8 +460,9 @@ def confirmation_requests(
         sources = ", ".join(f"${n}" for n in later)
         known = f" {sources}: the result of an earlier task, filled in when this one runs." if later else ""
         message = (
-            f"mcp-compiler wants to run task {task.id}, {task.tool}({', '.join(parts)}). {task.tool} is marked "
-            "destructive, and this server asks before running such tools (compiler.destructive: confirm). "
+            f"mcp-compiler wants to run task {task.id}, {task.tool}({', '.join(parts)}). "
+            f"{task.tool + ' is marked destructive, and ' if spec.destructive else ''}mcp-compiler's config asks before running "
+            "it. "
             f"Nothing in this plan has run yet.{known}"
         )
         requests[f"confirm-{task.id}"] = types.ElicitRequest(
