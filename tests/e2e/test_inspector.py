@@ -220,3 +220,21 @@ def test_inspector_reads_the_links_of_a_reply_over_http(rich_http_url: str) -> N
     assert chart["contents"][0]["text"] == "label,value\nq1,42\n"
     text = output(inspector(rich_http_url, "--method", "resources/read", "--uri", TEXT_RESOURCE))
     assert text["contents"][0]["text"].startswith("Resource 2: This is a plaintext resource")
+
+
+# ---- prompts through mcp-compiler (issue 22): server-everything's, namespaced ---------------------
+
+
+def test_inspector_lists_and_gets_the_servers_prompts_over_stdio(rich_session: Path) -> None:
+    listed = output(inspector_session(rich_session, "--method", "prompts/list"))
+    names = [p["name"] for p in listed["prompts"]]
+    assert {"everything.simple-prompt", "everything.args-prompt", "everything.completable-prompt"} <= set(names)
+    got = output(inspector_session(
+        rich_session, "--method", "prompts/get", "--prompt-name", "everything.args-prompt", "--prompt-args", "city=Paris",
+    ))
+    assert "Paris" in json.dumps(got["messages"])
+
+
+def test_inspector_lists_the_servers_prompts_over_http(rich_http_url: str) -> None:
+    listed = output(inspector(rich_http_url, "--method", "prompts/list"))
+    assert "everything.simple-prompt" in [p["name"] for p in listed["prompts"]]
