@@ -109,6 +109,9 @@ class Redactor:
                 if server.auth is not None:  # docs/auth.md#servers-behind-a-login
                     secrets.append(server.auth.client_secret.get_secret_value())
         secrets.extend(token.get_secret_value() for token in config.compiler.tokens.values())
+        introspecting = config.compiler.auth.introspection_client_secret if config.compiler.auth else None
+        if introspecting is not None:
+            secrets.append(introspecting.get_secret_value())
         return cls(secrets)
 
     def __bool__(self) -> bool:

@@ -28,7 +28,7 @@ import anyio
 import jwt
 from jwt import PyJWK
 
-__all__ = ["InvalidToken", "JwksCache", "JwtValidator", "SigningKey", "fetch_json", "scopes_of"]
+__all__ = ["InvalidToken", "Introspector", "JwksCache", "JwtValidator", "SigningKey", "fetch_json", "scopes_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +181,54 @@ class JwtValidator:
             raise InvalidToken(f"refused ({type(exc).__name__})") from None
         if not isinstance(claims.get("sub") or claims.get("client_id"), str):
             raise InvalidToken("names no subject (sub or client_id)")
+        return claims
+
+
+class Introspector:
+    """Opaque access tokens asked about at the issuer (RFC 7662), checked as a JWT's claims are:
+    active, `iss` (when given) the issuer, `aud` holding the audience, not expired (with the
+    leeway). Every token is asked about each time (no cache: a revoked token stops at once)."""
+
+    def __init__(
+        self, endpoint: str, client_id: str, client_secret: str, *, issuer: str, audience: str, leeway_s: float = 30.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._auth = (client_id, client_secret)
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_s = leeway_s
+
+    async def validate(self, token: str) -> dict[str, Any]:
+        import httpx2
+
+        try:
+            with anyio.fail_after(_FETCH_TIMEOUT_S * 2):
+                async with httpx2.AsyncClient(timeout=_FETCH_TIMEOUT_S, follow_redirects=False) as client:
+                    response = await client.post(
+                        self.endpoint, data={"token": token, "token_type_hint": "access_token"}, auth=self._auth,
+                        headers={"accept": "application/json"},
+                    )
+        except (OSError, TimeoutError, httpx2.HTTPError) as exc:
+            raise InvalidToken(f"the introspection endpoint did not answer ({_short(exc)})") from None
+        if response.status_code != 200 or len(response.content) > _MAX_DOCUMENT_BYTES:
+            raise InvalidToken(f"the introspection endpoint answered {response.status_code}")
+        try:
+            claims = response.json()
+        except ValueError:
+            raise InvalidToken("the introspection endpoint answered no JSON") from None
+        if not isinstance(claims, dict) or claims.get("active") is not True:
+            raise InvalidToken("inactive (introspection)")
+        if claims.get("iss", self.issuer) != self.issuer:
+            raise InvalidToken("from another issuer")
+        audience = claims.get("aud")
+        if self.audience not in (audience if isinstance(audience, list) else [audience]):
+            raise InvalidToken("for another audience")
+        expires = claims.get("exp")
+        if not isinstance(expires, int | float) or expires + self.leeway_s < time.time():
+            raise InvalidToken("expired")
+        if not isinstance(claims.get("sub") or claims.get("client_id"), str):
+            raise InvalidToken("names no subject (sub or client_id)")
+        claims.setdefault("iss", self.issuer)
         return claims
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .access_tokens import InvalidToken, JwksCache, JwtValidator, scopes_of
+from .access_tokens import InvalidToken, Introspector, JwksCache, JwtValidator, scopes_of
 from .identity import SCOPE_KEY, Identity
 
 __all__ = ["Authenticator", "Denied", "ProtectedResource", "metadata_path"]
@@ -56,7 +56,7 @@ class Authenticator:
     def __init__(
         self, *, token: str | None = None, tokens: Mapping[str, str] | None = None,
         validator: JwtValidator | None = None, scopes_required: tuple[str, ...] = (), resource: str | None = None,
-        authorization_servers: tuple[str, ...] = (),
+        authorization_servers: tuple[str, ...] = (), introspector: Introspector | None = None,
     ) -> None:
         named = dict(tokens or {})
         if token:
@@ -66,6 +66,7 @@ class Authenticator:
             raise ConfigError(f"compiler.tokens: the token of {empty[0]!r} is empty, which protects nothing")
         self._tokens = [(name, value.encode()) for name, value in named.items()]
         self.validator = validator
+        self.introspector = introspector
         self.scopes_required = scopes_required
         self.resource = resource
         self.authorization_servers = authorization_servers
@@ -88,8 +89,14 @@ class Authenticator:
             validator = JwtValidator(
                 keys, issuer=auth.issuer, audience=auth.audience, algorithms=auth.algorithms, leeway_s=auth.leeway_s
             )
+        introspector = None
+        if oauth and auth.introspection_endpoint is not None:
+            introspector = Introspector(
+                auth.introspection_endpoint, auth.introspection_client_id, auth.introspection_client_secret.get_secret_value(),
+                issuer=auth.issuer, audience=auth.audience, leeway_s=auth.leeway_s,
+            )
         return cls(
-            token=token, tokens=tokens, validator=validator,
+            token=token, tokens=tokens, validator=validator, introspector=introspector,
             scopes_required=tuple(auth.scopes_required) if oauth else (),
             resource=auth.audience if oauth else None, authorization_servers=(auth.issuer,) if oauth else (),
         )
@@ -126,7 +133,9 @@ class Authenticator:
         if self.validator is None:
             raise Denied(401, "invalid_token")
         try:
-            claims = await self.validator.validate(credential.decode("ascii"))
+            text = credential.decode("ascii")
+            opaque = self.introspector is not None and text.count(".") != 2  # a JWT has three parts
+            claims = await (self.introspector.validate(text) if opaque and self.introspector else self.validator.validate(text))
         except (InvalidToken, UnicodeDecodeError) as exc:
             logger.info("auth: refused an access token: %s", exc)
             raise Denied(401, "invalid_token") from None

@@ -27,6 +27,11 @@ class AuthConfig(BaseModel):
     issuer: str | None = None
     audience: str | None = None
     jwks_uri: str | None = None
+    # Opaque (non-JWT) access tokens are asked about at the issuer's introspection endpoint (RFC 7662),
+    # as a client of its own (HTTP Basic); without an endpoint they are refused.
+    introspection_endpoint: str | None = None
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
     scopes_required: list[str] = Field(default_factory=list)
     # Asymmetric algorithms only: `none` and the HMAC family can never be allowed (auth/access_tokens.py).
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
@@ -39,7 +44,9 @@ class AuthConfig(BaseModel):
     def _issuer_with_audience(self) -> AuthConfig:
         if (self.issuer is None) != (self.audience is None):
             raise ValueError("`issuer` and `audience` go together: both, or neither (tokens and allow only)")
-        for url in (self.issuer, self.audience, self.jwks_uri):
+        if self.introspection_endpoint is not None and not (self.introspection_client_id and self.introspection_client_secret):
+            raise ValueError("introspection_endpoint needs introspection_client_id and introspection_client_secret")
+        for url in (self.issuer, self.audience, self.jwks_uri, self.introspection_endpoint):
             if url is not None and urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         bad = [a for a in self.algorithms if a.lower() == "none" or a.upper().startswith("HS")]

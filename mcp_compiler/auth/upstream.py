@@ -11,6 +11,7 @@ the life of the process (`MemoryTokens`): nothing is written to disk for machine
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .settings import ClientCredentials
@@ -41,6 +42,17 @@ class MemoryTokens:
 _storage: dict[tuple[str, str, str], MemoryTokens] = {}
 
 
+class _NoFlowTraceback(logging.Filter):
+    """The SDK logs a failed sign-in as ERROR with a traceback; the session already reports its
+    cause in one line (the server's status, a warning), so that record is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.getMessage() == "OAuth flow error")
+
+
+_SDK_AUTH_LOG = logging.getLogger("mcp.client.auth.oauth2")
+
+
 def client_auth(url: str, auth: ClientCredentials) -> Any:
     """The httpx auth flow that signs in to the server at `url` (its tokens kept across reconnects)."""
     from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -55,6 +67,8 @@ def client_auth(url: str, auth: ClientCredentials) -> Any:
             self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, auth.scope)
             return await super()._exchange_token_client_credentials()
 
+    if not any(isinstance(f, _NoFlowTraceback) for f in _SDK_AUTH_LOG.filters):
+        _SDK_AUTH_LOG.addFilter(_NoFlowTraceback())
     storage = _storage.setdefault((url, auth.issuer, auth.client_id), MemoryTokens())
     return WithConfiguredScope(
         server_url=url, storage=storage, client_id=auth.client_id, client_secret=auth.client_secret.get_secret_value(),

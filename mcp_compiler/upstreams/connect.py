@@ -21,13 +21,19 @@ from .._version import __version__
 from ..auth.upstream import client_auth
 from ..config import CompilerConfig, HttpServerConfig, ServerConfig, SseServerConfig, StdioServerConfig
 from ..observability.propagation import trace_headers
-from .failures import describe_exception, leaf, redact_url
+from .failures import ConnectFailed, describe_exception, leaf, redact_url
 from .relay import HostRelay
 from .stdout_codec import reporting_utf8
 from .task_client import UpstreamTasks
 from .wire import BoundedBodies, Wire
 
-__all__ = ["describe_connect_failure", "open_client"]
+__all__ = ["NEEDS_SIGN_IN", "describe_connect_failure", "open_client"]
+
+NEEDS_SIGN_IN = (
+    "the server needs an OAuth sign-in (it answered 401 naming its authorization server): give its entry an "
+    "\"auth\" with client credentials (docs/auth.md#servers-behind-a-login); signing in as a person is not "
+    "supported yet"
+)
 
 
 @asynccontextmanager
@@ -45,7 +51,8 @@ async def open_client(
 ) -> AsyncIterator[Client]:
     """The SDK client of one connection, entered (handshake done). A stdio child's stderr goes to
     `errlog`; an HTTP server's 404 to our session id calls `on_session_gone`."""
-    transport = _open_transport(config, compiler, errlog, call_timeout_s, on_session_gone)
+    sign_in: list[bool] = []  # the server answered 401 naming its authorization server, and we have no `auth`
+    transport = _open_transport(config, compiler, errlog, call_timeout_s, on_session_gone, sign_in)
     client = Client(
         wire.around(transport),
         mode=protocol_mode,
@@ -60,8 +67,15 @@ async def open_client(
         extensions=[UpstreamTasks()],  # a tool answered with a task is polled to its end (SEP-2663)
     )
     wire.client = client
-    async with client:
-        yield client
+    entered = False
+    try:
+        async with client:
+            entered = True
+            yield client
+    except Exception:
+        if sign_in and not entered:  # the SDK says only "Server returned an error response"
+            raise ConnectFailed(NEEDS_SIGN_IN) from None
+        raise
 
 
 def max_message_bytes(compiler: CompilerConfig) -> int:
@@ -77,6 +91,7 @@ async def _open_transport(
     errlog: IO[bytes],
     call_timeout_s: float,
     on_session_gone: Callable[[], None],
+    sign_in: list[bool] | None = None,
 ) -> AsyncIterator[Any]:
     if isinstance(config, StdioServerConfig):
         params = StdioServerParameters(
@@ -108,6 +123,9 @@ async def _open_transport(
         # spec's signal to start a new one); the SDK reports it only as an error message.
         if response.status_code == 404 and "mcp-session-id" in response.request.headers:
             on_session_gone()
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code == 401 and config.auth is None and "resource_metadata" in challenge and sign_in is not None:
+            sign_in.append(True)
 
     timeout = httpx2.Timeout(compiler.connect_timeout_s, read=read_timeout_s)
     # One message at most a value and its envelope, refused while it is read: a JSON body by the
@@ -135,6 +153,8 @@ def describe_connect_failure(
 ) -> str:
     """Why a connection attempt failed, for the log and `status()`: plainly where we can."""
     exc = leaf(exc)
+    if isinstance(exc, ConnectFailed):
+        return str(exc)
     if isinstance(exc, FileNotFoundError) and isinstance(config, StdioServerConfig):
         return f"command not found: {config.command!r}"
     if isinstance(exc, PermissionError) and isinstance(config, StdioServerConfig):

@@ -315,6 +315,30 @@ def test_mcp_compiler_signs_in_to_a_server_behind_it_by_client_credentials(gatew
     assert audit  # the gateway knew who called: the downstream's own client identity
 
 
+def test_a_server_that_needs_a_sign_in_says_so_and_a_bad_secret_says_why(gateway: Gateway, tmp_path: Path) -> None:
+    client = CLIENTS[1]
+    entries = {
+        "noauth": {"type": "http", "url": gateway.url},
+        "badsecret": {"type": "http", "url": gateway.url, "auth": {
+            "type": "client_credentials", "client_id": client.client_id, "client_secret": "not-the-secret-7d1c",
+            "issuer": gateway.provider.issuer, "token_endpoint_auth_method": "client_secret_post"}},
+    }
+    for name, entry in entries.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"mcpServers": {name: entry}}))
+        plan = f'1. {name}.compile_and_run(plan="1. math.sum([1, 2])")'
+        done = subprocess.run(
+            [sys.executable, "-m", "mcp_compiler", "run", "--config", str(path), "--plan", plan],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode != 0, name
+        assert "Traceback" not in done.stderr and "not-the-secret-7d1c" not in done.stderr + done.stdout, name
+        if name == "noauth":
+            assert "needs an OAuth sign-in" in done.stderr and "docs/auth.md#servers-behind-a-login" in done.stderr
+        else:
+            assert "invalid_client" in done.stderr
+
+
 def test_a_key_rotation_at_the_provider_is_picked_up(gateway: Gateway) -> None:
     """Last: restarts the provider. Its new key signs; our cached JWKS lacks it until fetched again."""
     rotated = SigningKey.new("k2")

@@ -152,6 +152,9 @@ def test_symmetric_algorithms_and_none_cannot_be_configured() -> None:
         JwtValidator(JwksCache(ISSUER), issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"])
     with pytest.raises(ConfigError, match="go together"):
         parse_config({"mcpServers": {}, "compiler": {"auth": {"issuer": ISSUER}}})
+    with pytest.raises(ConfigError, match="introspection_client_id"):
+        parse_config({"mcpServers": {}, "compiler": {"auth": {"issuer": ISSUER, "audience": AUDIENCE,
+                                                              "introspection_endpoint": ISSUER + "/introspect"}}})
 
 
 def test_allow_maps_scopes_and_claims_to_tool_globs() -> None:
