@@ -231,6 +231,12 @@ class Passthrough:
 
     async def subscribe(self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
         prefix, uri = await self._subscribable(str(params.uri))
+        key = connection_key(ctx)
+        if isinstance(key, tuple) and key[0] == "request":
+            raise _invalid(
+                "resources/subscribe needs a session to send updates on, and this connection has none "
+                "(stateless HTTP): use subscriptions/listen (2026-07-28), or a stateful HTTP session"
+            )
         connection = self._connection(ctx)
         if (prefix, uri) in connection.subscriptions:
             return types.EmptyResult()

@@ -247,3 +247,11 @@ async def test_a_hosts_subscription_ends_when_it_goes(config: Path, http_url: st
         with anyio.fail_after(15):
             while await subscribed_now(staying, "old"):
                 await anyio.sleep(0.2)
+
+
+async def test_a_subscription_without_a_session_is_refused_with_why(config: Path, tmp_path: Path) -> None:
+    with serving_http([*SERVE, "--config", str(config), "--stateless"], tmp_path) as url:
+        async with host("http", "legacy", config, url) as client:
+            with pytest.raises(Exception, match=r"needs a session to send updates on.*stateless HTTP"):
+                await client.session.send_request(
+                    types.SubscribeRequest(params=types.SubscribeRequestParams(uri=B1["old"])), types.EmptyResult)
