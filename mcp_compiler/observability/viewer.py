@@ -7,7 +7,7 @@ token, as `/mcp`). `run_page()` writes the same page for one run as a self-conta
 (`mcp-compiler run --html FILE`).
 
 What the page shows comes from upstream servers, so a hostile one must not run script in an
-operator's browser: the page's script is ours and static (`viewer_static/`), it sets every value
+operator's browser: the page's script is ours and static (`viewer.js`, `viewer.css`), it sets every value
 as text, the data reaches the page as JSON (fetched, or in a non-executable `application/json`
 block whose `<` are escaped), and the Content-Security-Policy allows no other script.
 """
@@ -40,7 +40,7 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 's
 
 
 def _static(name: str) -> str:
-    return resources.files(__package__).joinpath("viewer_static", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 def _shown(value: Any) -> str:
