@@ -26,7 +26,7 @@ from .llm import LLM, LLMError
 from .llm.joiner import Joiner
 from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
 from .observability.hooks import current as current_observer
-from .tools.builtins import SEARCH_TOOL
+from .tools.builtins import SEARCH_TOOL, visible
 from .tools.catalog import Catalog
 from .tools.toolbox import AsyncTool, FunctionToolbox, Toolbox, as_toolbox
 
@@ -153,7 +153,7 @@ class Compiler:
             rnd = Round(number)
             run.rounds.append(rnd)
             _phase(on_event, run, f"planning (round {number})")
-            specs = self.toolbox.specs()
+            specs = visible(self.toolbox.specs())  # a caller's planner sees only what it may call (docs/auth.md)
             # A Catalog may know more than its tools (e.g. the servers that are down), so keep it.
             catalog = specs if isinstance(specs, Catalog) else Catalog(specs.values())
             purpose = "plan" if number == 1 else "replan"

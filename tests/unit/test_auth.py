@@ -297,3 +297,30 @@ def test_an_upstreams_client_credentials_are_ours_and_its_secrets_are_redacted()
     with pytest.raises(ConfigError, match="issuer"):
         parse_config({"mcpServers": {"team": {**entry, "auth": {k: v for k, v in entry["auth"].items() if k != "issuer"}}}},
                      environ={"SECRET": "x"})
+
+
+async def test_a_restricted_callers_planner_sees_only_what_it_may_call() -> None:
+    from mcp_compiler.gateway import build_compiler
+    from mcp_compiler.testing import ScriptedLLM
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def secret(name: str) -> str:
+        return name
+
+    prompts: list[str] = []
+
+    def plan(system: str, messages: Any) -> str:
+        prompts.append(system)
+        return '1. vault.secret("x")\njoin()'
+
+    compiler = build_compiler(WithBuiltins(FunctionToolbox({"math.add": add, "vault.secret": secret})),
+                              parse_config({"mcpServers": {}}))
+    token = visible_tools.set(lambda tool: tool.startswith("math."))
+    try:
+        run = await compiler.run_query("what is the secret?", llm=ScriptedLLM([plan, "Thought: done\nAction: Finish(no)"]))
+    finally:
+        visible_tools.reset(token)
+    assert prompts and "math.add" in prompts[0] and "vault" not in prompts[0]
+    assert all(t.tool != "vault.secret" or t.status != "ok" for t in run.tasks)  # never called
