@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).parents[2] / "mcp_compiler"
 
 ENGINE = {"language", "engine", "tools", "llm", "compiler", "errors", "testing", "text", "task_protocol", "state"}
-EDGES = {"config", "server", "cli", "upstreams", "gateway", "demo", "logs"}
+EDGES = {"config", "host_configs", "server", "cli", "upstreams", "gateway", "demo", "logs"}
 
 
 def _module_of(path: Path) -> str:
@@ -89,3 +89,34 @@ def test_every_error_the_package_raises_on_purpose_is_a_compiler_error() -> None
     from mcp_compiler.upstreams import UpstreamLost
 
     assert issubclass(NoPlanner, mc.RequestError) and issubclass(UpstreamLost, mc.ConnectionLost)
+
+
+def _modules() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts]
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module a reader can hold in mind: past 600 lines it holds more than one idea (split it)."""
+    long = {str(p.relative_to(PACKAGE)): n for p in _modules() if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    """One name, one idea: `tasks.py` in two folders makes every mention of it ambiguous."""
+    seen: dict[str, list[str]] = {}
+    for p in _modules():
+        if p.name != "__init__.py":
+            seen.setdefault(p.name, []).append(str(p.relative_to(PACKAGE)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def test_no_object_reads_another_objects_private_attributes() -> None:
+    """`other._x` couples two classes through what one of them meant to keep to itself; neighbours
+    talk through public members, callbacks or a declared interface. `self._x` and `cls._x` are fine."""
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.attr}")
+    assert found == []

@@ -288,7 +288,7 @@ def test_a_vs_code_input_that_is_not_set_says_which_variable_to_set() -> None:
 
 
 def test_input_ids_name_their_environment_variable() -> None:
-    from mcp_compiler.config import input_variable
+    from mcp_compiler.host_configs import input_variable
 
     assert input_variable("perplexity-key") == "PERPLEXITY_KEY"
     assert input_variable("github.token") == "GITHUB_TOKEN"
@@ -334,7 +334,7 @@ def test_an_env_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
 
 
 def test_env_files_read_as_dotenv_does() -> None:
-    from mcp_compiler.config import parse_env_file
+    from mcp_compiler.host_configs import parse_env_file
 
     text = "# comment\nA=1\nexport B = two \nC='lit ${X} # not a comment'\nD=\"line\\nnext \\\"q\\\"\"\nE=v # note\nnot a line\n"
     assert parse_env_file(text) == {"A": "1", "B": "two", "C": "lit ${X} # not a comment", "D": 'line\nnext "q"', "E": "v"}

@@ -19,7 +19,8 @@ import pytest
 
 from mcp_compiler import parse_plan
 from mcp_compiler.cli import parse_args
-from mcp_compiler.config import input_variable, parse_config
+from mcp_compiler.config import parse_config
+from mcp_compiler.host_configs import input_variable
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
