@@ -140,6 +140,8 @@ class Authenticator:
             logger.info("auth: refused an access token: %s", exc)
             raise Denied(401, "invalid_token") from None
         subject = claims.get("sub") or claims.get("client_id")
+        # `caller=NAME` grants name the callers of static tokens: a token's own `caller` claim is not one.
+        claims = {k: v for k, v in claims.items() if k != "caller"}
         identity = Identity(
             name=str(subject), source="oauth", issuer=str(claims.get("iss")), scopes=scopes_of(claims), claims=claims
         )

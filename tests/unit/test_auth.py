@@ -324,3 +324,14 @@ async def test_a_restricted_callers_planner_sees_only_what_it_may_call() -> None
         visible_tools.reset(token)
     assert prompts and "math.add" in prompts[0] and "vault" not in prompts[0]
     assert all(t.tool != "vault.secret" or t.status != "ok" for t in run.tasks)  # never called
+
+
+async def test_a_tokens_own_caller_claim_is_not_a_static_callers_grant() -> None:
+    key = rsa_key()
+    check = await validator(public_jwk(key, "k"))
+    auth = Authenticator(tokens={"ci-bot": "ci-bot-token-123"}, validator=check)
+    forged = jwt.encode(claims(caller="ci-bot", groups=["ops"]), key, "RS256", headers={"kid": "k"})
+    identity = await auth.identify(forged.encode())
+    access = ToolAccess({"caller=ci-bot": ["wiki.*"], "groups=ops": ["math.*"]})
+    assert not access.allows(identity, "wiki.fact") and access.allows(identity, "math.sum")
+    assert access.allows(await auth.identify(b"ci-bot-token-123"), "wiki.fact")
