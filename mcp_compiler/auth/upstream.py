@@ -63,9 +63,9 @@ def client_auth(url: str, auth: ClientCredentials) -> Any:
         the server's challenge names (the MCP scope-selection rule, right for an interactive user
         who is asked), which drops the scopes the entry asks for; a machine client asks for both."""
 
-        async def _exchange_token_client_credentials(self) -> Any:
+        async def _perform_authorization(self) -> Any:  # the base's, with the entry's scope added
             self.context.client_metadata.scope = union_scopes(self.context.client_metadata.scope, auth.scope)
-            return await super()._exchange_token_client_credentials()
+            return await self._exchange_token_client_credentials()
 
     if not any(isinstance(f, _NoFlowTraceback) for f in _SDK_AUTH_LOG.filters):
         _SDK_AUTH_LOG.addFilter(_NoFlowTraceback())
