@@ -32,9 +32,9 @@ import asyncio
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Collection, Dict, List, Optional
+from typing import Any
 
 import anyio
 
@@ -75,7 +75,7 @@ def log(*args, block=False, **kwargs):
             print("=" * 80)
 
 
-def _replace_arg_mask_with_real_value(args, dependencies: List[int], tasks: Dict[str, Task]):
+def _replace_arg_mask_with_real_value(args, dependencies: list[int], tasks: dict[str, Task]):
     if isinstance(args, (list, tuple)):
         return type(args)(_replace_arg_mask_with_real_value(item, dependencies, tasks) for item in args)
     elif isinstance(args, str):
@@ -97,9 +97,9 @@ class Task:
     tool: Callable
     args: Collection[Any]
     dependencies: Collection[int]
-    stringify_rule: Optional[Callable] = None
-    thought: Optional[str] = None
-    observation: Optional[str] = None
+    stringify_rule: Callable | None = None
+    thought: str | None = None
+    observation: str | None = None
     is_join: bool = False
 
     async def __call__(self) -> Any:
@@ -110,8 +110,8 @@ class Task:
 
 
 class TaskFetchingUnit:
-    tasks: Dict[str, Task]
-    tasks_done: Dict[str, asyncio.Event]
+    tasks: dict[str, Task]
+    tasks_done: dict[str, asyncio.Event]
     remaining_tasks: set[str]
 
     def __init__(self):

@@ -22,6 +22,7 @@ to every tool call (see ``mcp_compiler.servers._common``). Logs go to stderr onl
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import re
@@ -202,7 +203,7 @@ class Wiki:
                 words = [stem(t) for t in tokens(text) if t not in STOPWORDS]
                 for token in words:
                     weights[token] = max(weights.get(token, 0.0), weight)
-                pairs.update(zip(words, words[1:]))
+                pairs.update(itertools.pairwise(words))
             self._fields.append(weights)
             self._pairs.append(pairs)
             df.update(weights.keys())
@@ -246,7 +247,7 @@ class Wiki:
         if not wanted:
             return []
         phrase = normalize_name(query)
-        query_pairs = list(zip(wanted, wanted[1:]))
+        query_pairs = list(itertools.pairwise(wanted))
         scored: list[tuple[float, int, Entry]] = []
         for index, (entry, weights, pairs) in enumerate(zip(self.entries, self._fields, self._pairs, strict=True)):
             score = sum(self._idf[w] * weights[w] for w in wanted if w in weights)

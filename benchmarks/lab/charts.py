@@ -43,7 +43,7 @@ def gantt_chart(example: dict[str, Any], outdir: Path) -> str:
     strategies = [s for s in ("react", "compiler_stream") if s in runs]
     fig, axes = plt.subplots(len(strategies), 1, figsize=(9, 1.2 + 0.28 * sum(len(runs[s]) for s in strategies)),
                              sharex=True, squeeze=False)
-    for ax, s in zip(axes[:, 0], strategies):
+    for ax, s in zip(axes[:, 0], strategies, strict=True):
         spans = sorted(runs[s], key=lambda sp: sp["start_s"])
         for row, sp in enumerate(spans):
             color = "#d9534f" if sp["kind"] == "llm" else "#5cb85c"

@@ -154,7 +154,7 @@ class GroundTruthModel:
 
     def _react(self, case: Case, prompt: str) -> str:
         observed = [_loads(o) for o in _OBS.findall(prompt)]
-        values = dict(zip(case.order, observed))
+        values = dict(zip(case.order, observed, strict=False))  # observed so far: may be fewer
         if len(observed) >= len(case.order):
             return f"Thought: I have all I need.\nAction: Finish({case.instance.answer(values)})"
         tid = case.order[len(observed)]

@@ -282,7 +282,7 @@ async def parallel_fc(question: str, toolbox: Toolbox, llm: LLM, max_rounds: int
         calls = reply.get("tool_calls") or []
         results: dict[str, Any] = {}
 
-        async def one(call: Mapping[str, Any]) -> None:
+        async def one(call: Mapping[str, Any], results: dict[str, Any] = results) -> None:
             try:
                 spec = catalog.resolve(call["name"])
                 results[call["id"]] = await _timed_tool(out, clock, toolbox, spec, dict(call.get("arguments") or {}))

@@ -164,7 +164,7 @@ def parallelqa(rng: random.Random, groups: dict[str, list[dict[str, Any]]], k: i
     projected = list(lines)
     join = f'join("total ${k + 1}.sum, average ${k + 1}.mean")'
     if k % 2 == 1:  # a second math level: the first entry's share of the total, in percent
-        share = '{{"a": $1.value, "t": ${t}.sum}}'.format(t=k + 1)
+        share = f'{{"a": $1.value, "t": ${k + 1}.sum}}'
         lines.append(f'{k + 2}. math.eval("100 * a / t", {share})')
         projected.append(f'{k + 2}. math.eval("round(100 * a / t, 2)", {share})')  # the joiner rounds; here math does
         join = f'join("total ${k + 1}.sum, average ${k + 1}.mean, share of {picks[0]} ${k + 2}.value%")'

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from .identity import ANONYMOUS, Identity, current_identity, identity_of
 from .allow import ToolAccess
+from .identity import ANONYMOUS, Identity, current_identity, identity_of
 
 __all__ = ["ANONYMOUS", "Identity", "ToolAccess", "current_identity", "identity_of"]

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .access_tokens import InvalidToken, Introspector, JwksCache, JwtValidator, scopes_of
+from .access_tokens import Introspector, InvalidToken, JwksCache, JwtValidator, scopes_of
 from .identity import SCOPE_KEY, Identity
 
 __all__ = ["Authenticator", "Denied", "ProtectedResource", "metadata_path"]

@@ -21,7 +21,16 @@ from typing import Any
 from ..language.checks import PlanChecker
 from ..language.parser import parse_plan
 from ..language.plan import (
-    NO_ELEMENT, PlanError, ResolveError, Value, refs_in, resolve, resolve_element, resolved_size, spreads_in, value_text,
+    NO_ELEMENT,
+    PlanError,
+    ResolveError,
+    Value,
+    refs_in,
+    resolve,
+    resolve_element,
+    resolved_size,
+    spreads_in,
+    value_text,
 )
 from ..tools.toolbox import ToolSpec
 from .policy import cut_text

@@ -226,7 +226,7 @@ def _name_arguments(task: Task, spec: ToolSpec) -> dict[str, Value]:
     params = _PARAMETERS.get(spec.input_schema) if type(spec).parameters is _SCHEMA_ORDER else spec.parameters
     if len(task.args) > len(params):
         raise task.error(f"takes at most {len(params)} positional argument(s), got {len(task.args)}{_signature(spec)}")
-    arguments = dict(zip(params, task.args))
+    arguments = dict(zip(params, task.args, strict=False))  # fewer positionals than parameters
     # An unknown name is most likely a typo, unless the schema declares it takes any name.
     allows_extra = spec.input_schema.get("additionalProperties", not params) is not False
     for key, value in task.kwargs.items():

@@ -17,13 +17,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Union
+from typing import Any
 
 from ..errors import CompilerError
 
 __all__ = ["Ref", "Template", "template", "resolve", "ResolveError", "value_text", "Task", "Plan", "PlanError", "Value", "refs_in", "iter_refs", "format_value", "measure", "nests_deeper", "resolved_size", "MAX_VALUE_DEPTH", "NO_ELEMENT", "AS_WRITTEN", "resolve_element", "spreads_in", "join_text", "arguments_key"]
 
-PathItem = Union[str, int]
+PathItem = str | int
 
 MAX_VALUE_DEPTH = 100  # lists and objects inside one value, from a plan or from a tool
 
@@ -80,7 +80,7 @@ def _path_text(path: tuple[PathItem, ...]) -> str:
 class Template:
     """A string with references inside; each reference is replaced by its value's text."""
 
-    parts: tuple[Union[str, Ref], ...]
+    parts: tuple[str | Ref, ...]
 
 
 Value = Any  # None | bool | int | float | str | list[Value] | dict[str, Value] | Ref | Template
@@ -186,9 +186,9 @@ def join_text(answer: tuple[Value, ...] | None) -> str:
     return "join(" + ", ".join(format_value(v) for v in answer or ()) + ")"
 
 
-def template(parts: list[Union[str, Ref]]) -> Value:
+def template(parts: list[str | Ref]) -> Value:
     """The value of a string made of `parts`: a plain str, a lone Ref (keeps its type), or a Template."""
-    merged: list[Union[str, Ref]] = []
+    merged: list[str | Ref] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
@@ -201,7 +201,7 @@ def template(parts: list[Union[str, Ref]]) -> Value:
     return Template(tuple(merged))
 
 
-def _format_string(parts: tuple[Union[str, Ref], ...]) -> str:
+def _format_string(parts: tuple[str | Ref, ...]) -> str:
     body = ""
     for part in parts:
         if isinstance(part, Ref):

@@ -49,7 +49,7 @@ class _Metric:
         self.name, self.help, self.labels = name, help_text, tuple(labels)
 
     def _label_text(self, values: Labels, extra: str = "") -> str:
-        pairs = [f'{k}="{_escape(v)}"' for k, v in zip(self.labels, values)]
+        pairs = [f'{k}="{_escape(v)}"' for k, v in zip(self.labels, values, strict=True)]
         if extra:
             pairs.append(extra)
         return "{" + ",".join(pairs) + "}" if pairs else ""
@@ -112,7 +112,7 @@ class Histogram(_Metric):
         lines = []
         for key, row in sorted(self.values.items()):
             running = 0.0
-            for bound, n in zip(self.buckets, row):
+            for bound, n in zip(self.buckets, row[:-2], strict=True):  # the row ends with the sum and the count
                 running += n
                 le = self._label_text(key, 'le="' + _number(bound) + '"')
                 lines.append(f"{self.name}_bucket{le} {_number(running)}")

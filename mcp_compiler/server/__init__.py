@@ -15,9 +15,9 @@
     stdio.py      stdio with cancellable reads and writes (SIGTERM ends serve at once)
 """
 
+from ..request import RequestLimits
 from .app import CompilerServer, RunRequest, make_run, run_result
 from .http import ALLOWED_HOSTS_ENV, TOKEN_ENV, BearerTokenMiddleware, http_app, require_token, transport_security
-from ..request import RequestLimits
 from .serve import serve
 from .tool_definition import (
     CATALOG_JSON_URI,

@@ -156,7 +156,7 @@ class HttpLimits:
     body_timeout_s: float = 30.0
 
     @classmethod
-    def from_config(cls, compiler: "CompilerConfig") -> HttpLimits:
+    def from_config(cls, compiler: CompilerConfig) -> HttpLimits:
         return cls(
             max_sessions=compiler.http_max_sessions, session_idle_s=compiler.http_session_idle_s,
             header_timeout_s=compiler.http_header_timeout_s, body_timeout_s=compiler.http_body_timeout_s,
@@ -167,7 +167,7 @@ PROBE_KIND = Kind("readyz", ttl_s=1.0, max_bytes=1, max_entries=1)  # read, neve
 
 
 def http_app(
-    app: "CompilerServer", *, host: str = "127.0.0.1", token: str | None = None, stateless: bool = False,
+    app: CompilerServer, *, host: str = "127.0.0.1", token: str | None = None, stateless: bool = False,
     limits: HttpLimits | None = None, metrics: MetricsObserver | None = None, ready: Readiness | None = None,
     public_health: bool = True, runs: RunLog | None = None, auth: Authenticator | None = None,
 ) -> Any:

@@ -193,7 +193,7 @@ def _shape(reply: _Reply, servers: Mapping[str, str] | None) -> types.CallToolRe
     reply.plain = not run.rounds and bool(run.tasks) and run.answer == plain_answer(run)
     used = {dep for t in run.tasks for dep in t.deps}
     reply.answer_ids = [t.id for t in run.tasks if t.id not in used and t.status == "ok"]
-    for record, task in zip(run.tasks, data["tasks"]):
+    for record, task in zip(run.tasks, data["tasks"], strict=True):
         _shape_task(reply, record, task, (servers or {}).get(record.tool))
     for item in reply.fields:
         if item.size > budget.max_inline_value_bytes:
@@ -330,7 +330,7 @@ def _fit(reply: _Reply) -> str:
         in_text = set(reply.answer_ids) if reply.plain else set()
 
         def copies(f: _Field) -> int:
-            return 2 if f.key in ("result", "error") and f.task["id"] in in_text else 1
+            return 2 if f.key in ("result", "error") and f.task["id"] in in_text else 1  # noqa: B023 - used in this iteration
 
         def link_field(f: _Field) -> int:
             return _link_field(reply, f) * copies(f)
@@ -371,7 +371,7 @@ def _answer_text(reply: _Reply) -> str:
     if not reply.plain:  # a joiner's answer, as it is
         return run.answer or ""
     used = {dep for t in run.tasks for dep in t.deps}
-    leaves = [(record, task) for record, task in zip(run.tasks, reply.data["tasks"]) if record.id not in used]
+    leaves = [(record, task) for record, task in zip(run.tasks, reply.data["tasks"], strict=True) if record.id not in used]
     # Where each native block is in the reply's content: content[0] is this text.
     natives = {(n.task_id, n.index): (position + 1, n) for position, n in enumerate(reply.natives)}
     lines = []

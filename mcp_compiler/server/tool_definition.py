@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..language.prompt import CHECK_FAILS_WHOLE, RULES, example_for
+from ..request import RequestLimits  # described to hosts here; defined and checked in request.py
 from ..tools.builtins import BUILTIN_SERVER, SEARCH_TOOL, is_builtin
 from ..tools.catalog import tool_line
-from ..request import RequestLimits  # described to hosts here; defined and checked in request.py
 from ..tools.toolbox import ToolSpec
 
 __all__ = [

@@ -143,7 +143,7 @@ def _guard_unevaluated(original: Any) -> Any:
     return unevaluated_properties
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _safe_class(base: Any) -> Any:
     keywords = base.VALIDATORS
     overrides = {
@@ -248,7 +248,7 @@ def _reference_problem(schema: Any, base: Any) -> str | None:
         def follow(child: Any, label: str | None, same_instance: bool, via: Any = resolver) -> None:
             if isinstance(child, (Mapping, bool)):
                 if same_instance:
-                    edges.append((id(child), label))
+                    edges.append((id(child), label))  # noqa: B023 - called in this iteration
                 stack.append((child, via))
 
         for keyword in _REFS:

@@ -364,7 +364,7 @@ def _placeholders_bound(arguments: dict[str, Any], spec: ToolSpec) -> dict[str, 
         positional.append(rest.pop(f"arg{len(positional) + 1}"))
     if len(positional) > len(spec.parameters):
         raise ToolError(f"{spec.name} takes at most {len(spec.parameters)} positional argument(s), got {len(positional)}")
-    return {**dict(zip(spec.parameters, positional)), **rest}
+    return {**dict(zip(spec.parameters, positional, strict=False)), **rest}
 
 
 async def _run_event_callback(callback: EventCallback, prefix: str, event: UpstreamEvent) -> None:

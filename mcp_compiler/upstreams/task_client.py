@@ -39,7 +39,6 @@ import mcp_types as types
 from mcp.client import ClaimContext, ClientExtension, ClientSession, ResultClaim
 from mcp.shared.exceptions import MCPError
 
-from .wire import LEGACY_TASK_CALL
 from ..task_protocol import (
     TASKS_EXTENSION,
     Ack,
@@ -50,6 +49,7 @@ from ..task_protocol import (
     GetTaskRequest,
     TaskState,
 )
+from .wire import LEGACY_TASK_CALL
 
 __all__ = [
     "UpstreamTasks", "call_as_legacy_task", "follow_task", "legacy_task_only", "needs_legacy_task", "with_task_progress",

@@ -4,6 +4,7 @@ above the I/O of the upstream pool."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ async def test_a_servers_concurrency_below_the_default_queues_its_calls() -> Non
     assert run.ok and other.ok
     assert peak_overlap(run) == 1
     ordered = sorted(run.tasks, key=lambda t: t.start_s)
-    assert all(later.start_s >= earlier.end_s - 0.01 for earlier, later in zip(ordered, ordered[1:]))
+    assert all(later.start_s >= earlier.end_s - 0.01 for earlier, later in itertools.pairwise(ordered))
     assert peak_overlap(other) == 3
 
 

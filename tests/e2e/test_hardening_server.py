@@ -106,8 +106,8 @@ class RawHost:
             self._next_id += 1
             request_id = self._next_id
         line = (
-            '{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": {"name": "%s", "arguments": {"plan": %s}}}'
-            % (request_id, TOOL_NAME, plan_json)
+            f'{{"jsonrpc": "2.0", "id": {request_id:d}, "method": "tools/call", '
+            f'"params": {{"name": "{TOOL_NAME}", "arguments": {{"plan": {plan_json}}}}}}}'
         )
         return request_id, line.encode()
 

@@ -24,9 +24,9 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from fixtures.otlp_receiver import OtlpReceiver, ReceivedSpan
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from fixtures.otlp_receiver import OtlpReceiver, ReceivedSpan
 from procs import free_port, stop, wait_for_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -55,7 +55,7 @@ def start_http_server(port: int, name: str = "web") -> subprocess.Popen[bytes]:
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("the HTTP fixture server exited at start")
+                raise RuntimeError("the HTTP fixture server exited at start") from None
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the HTTP fixture server did not start within 20s")
@@ -447,6 +447,7 @@ async def test_the_default_config_connects_the_projects_own_servers() -> None:
     # The project's own servers must exist: an import error here is a packaging bug, not a skip.
     import mcp_compiler.servers.math  # noqa: F401
     import mcp_compiler.servers.wiki  # noqa: F401
+
     from mcp_compiler.config import load_config
 
     async with UpstreamPool(load_config(None)) as pool:

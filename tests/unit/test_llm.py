@@ -247,7 +247,7 @@ async def test_breaking_out_early_closes_the_connection(make: Backend) -> None:
         async with backend_on(make, sim) as llm:
             with anyio.fail_after(5):
                 async with llm.stream("s", [Message("user", "x")]) as s:
-                    async for chunk in s:
+                    async for _chunk in s:
                         break
                 while not sim.exchanges[0].disconnected:
                     await anyio.sleep(0.01)

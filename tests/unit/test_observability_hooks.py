@@ -239,8 +239,8 @@ def test_traces_are_on_when_the_otel_variables_ask_for_them(env: dict[str, str],
 
 
 def test_the_observability_page_names_every_metric_and_only_those() -> None:
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     page = (Path(__file__).parents[2] / "docs" / "observability.md").read_text()
     named = {re.sub(r"_(bucket|sum|count)$", "", m) for m in re.findall(r"\bmcp_compiler_[a-z_]+", page)}

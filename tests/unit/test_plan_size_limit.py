@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 
 from mcp_compiler.config import Config
-from mcp_compiler.language.plan import PlanError
 from mcp_compiler.language.parser import PlanParser, parse_plan
+from mcp_compiler.language.plan import PlanError
 from mcp_compiler.server import TOOL_NAME, CompilerServer
 from mcp_compiler.tools.toolbox import FunctionToolbox
 

@@ -14,9 +14,9 @@ import pytest
 
 from benchmarks.simllm import Fail, LatencyModel, Reply, SimRequest, SimulatedLLM
 from mcp_compiler import FunctionToolbox, check_plan, parse_plan
-from mcp_compiler.language import prompt as language
 from mcp_compiler.compiler import Compiler, NoPlanner
 from mcp_compiler.config import load_config
+from mcp_compiler.language import prompt as language
 from mcp_compiler.language.prompt import EXAMPLE_GENERIC, EXAMPLE_WIKI_MATH, example_for
 from mcp_compiler.llm import Timeouts
 from mcp_compiler.llm.anthropic import AnthropicLLM
