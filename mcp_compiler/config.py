@@ -217,7 +217,7 @@ class SseServerConfig(HttpServerConfig):
     POST endpoint the stream names. An `HttpServerConfig` for everything but how it connects."""
 
     @property
-    def kind(self) -> Literal["sse"]:  # type: ignore[override]
+    def kind(self) -> Literal["sse"]:  # type: ignore[override]  # narrows the parent's literal, on purpose
         return "sse"
 
 

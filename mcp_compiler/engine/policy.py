@@ -369,7 +369,7 @@ class RunCalls:
                 if timeout is not None:  # the timer reads lane.deadline; woken only for a nearer one
                     deadline = lane.deadline = time.monotonic() + timeout
                     if deadline < self._timer.wake_at:  # type: ignore[union-attr]  # lane() checked it
-                        self._timer.wake(deadline)  # type: ignore[union-attr]
+                        self._timer.wake(deadline)  # type: ignore[union-attr]  # as above; no check on the hot path
                 # The lane, not the exception type, says whether our timeout fired: a tool may
                 # raise its own TimeoutError, or turn our cancellation into some other error.
                 try:

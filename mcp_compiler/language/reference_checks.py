@@ -260,7 +260,7 @@ def either_kinds(task: Any, ref: Ref, spec: ToolSpec) -> set[str] | None:
     if not found:
         assert error is not None
         raise error
-    return None if None in found else set().union(*found)  # type: ignore[arg-type]
+    return None if None in found else set().union(*(f for f in found if f is not None))
 
 
 def _param_kinds(schema: dict[str, Any], root: dict[str, Any]) -> set[str] | None:

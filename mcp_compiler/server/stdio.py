@@ -72,7 +72,7 @@ async def stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
         return
     with claims:
         try:
-            async with stdio_server(stdin=_Lines(stdin_fd), stdout=_Writer(stdout_fd)) as streams:  # type: ignore[arg-type]
+            async with stdio_server(stdin=_Lines(stdin_fd), stdout=_Writer(stdout_fd)) as streams:  # type: ignore[arg-type]  # _Lines/_Writer have the methods the SDK calls, not anyio's file type
                 yield streams
         finally:
             # Stray output buffered while serving went to fd 1, i.e. stderr: flush it there,

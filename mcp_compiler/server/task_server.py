@@ -517,7 +517,7 @@ class TasksExtension(Extension):
         session = ctx.session
 
         async def work(task: ToolCallTask) -> Any:
-            return await call_next(replace(ctx, session=TaskSession(task, session, self.store.limits)))  # type: ignore[arg-type]
+            return await call_next(replace(ctx, session=TaskSession(task, session, self.store.limits)))  # type: ignore[arg-type]  # TaskSession stands in for the ServerSession
 
         task = await self.store.start(owner_of(ctx), work)
         if task is None:

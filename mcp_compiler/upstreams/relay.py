@@ -140,7 +140,7 @@ class HostRelay:
         self.timeout_s = timeout_s
         self._redact = redact
         # Roots at rest (see the module docstring): the server's own `roots`, and the hosts connected.
-        self.roots = None if roots is None else [types.Root(uri=root_uri(r)) for r in roots]  # type: ignore[arg-type]
+        self.roots = None if roots is None else [types.Root(uri=root_uri(r)) for r in roots]  # type: ignore[arg-type]  # pydantic validates the str into its URL type
         self.hosts_at_rest: HostsAtRest | None = None
         self._calls: dict[int, HostChannel | None] = {}  # calls in flight -> their host
         self._next = 0

@@ -473,7 +473,7 @@ class UpstreamSession:
             try:
                 await self.request(
                     "resources/subscribe",
-                    lambda c, u=uri: c.session.send_request(  # type: ignore[misc]
+                    lambda c, u=uri: c.session.send_request(  # type: ignore[misc]  # a default-bound lambda mypy cannot type
                         types.SubscribeRequest(params=types.SubscribeRequestParams(uri=u)), types.EmptyResult),
                 )
             except ToolError as exc:

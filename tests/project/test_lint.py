@@ -1,4 +1,4 @@
-"""Pyflakes over the code and tests (the rules are in pyproject.toml): a mistake such as an
+"""ruff over the code and tests (the rules, and why each, are in pyproject.toml): a mistake such as an
 undefined name on an error path fails the suite instead of a user's run."""
 
 from __future__ import annotations
