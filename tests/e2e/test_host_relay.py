@@ -355,7 +355,12 @@ def test_a_6_s_everything_operation_succeeds_under_a_3_s_host_timeout_that_reset
     assert "Long running operation completed. Duration: 6 seconds" in json.dumps(seen["result"])
     assert seen["elapsedMs"] > 6000  # longer than the host's timeout: only progress kept it waiting
     relayed = [p for p in seen["progress"] if "everything.trigger-long-running-operation: " in p.get("message", "")]
-    assert len(relayed) == 6, seen["progress"]
+    # Each of the server's steps is relayed, the last possibly excepted: the SDK's client runs every
+    # progress callback in a task of its own (jsonrpc_dispatcher spawns it), so a progress sent just
+    # before the result can lose that race and arrive after the call has ended (dropped, as the spec
+    # wants for progress after a response). The first five always precede the result by a second.
+    assert [p["message"].rsplit(": ", 1)[1] for p in relayed][:5] == ["1/6", "2/6", "3/6", "4/6", "5/6"], relayed
+    assert len(relayed) in (5, 6), seen["progress"]
     times = [0] + [p["atMs"] for p in seen["progress"]]
     assert max(b - a for a, b in itertools.pairwise(times)) < 3000, times  # never a gap the timeout could hit
 
