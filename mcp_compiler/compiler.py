@@ -19,9 +19,9 @@ from .engine.policy import CallPolicy, Confirm, Destructive, Limits
 from .engine.run import Round, Run, TaskRecord, plain_answer
 from .engine.scheduler import Scheduler
 from .errors import NoPlanner
-from .language.checks import check_plan
+from .language.checks import BoundTask, check_plan
 from .language.parser import parse_plan
-from .language.plan import Plan
+from .language.plan import Plan, PlanError
 from .llm import LLM, LLMError
 from .llm.joiner import Joiner
 from .llm.planner import SEARCH_ROUND_REASON, Planner, render_results
@@ -113,6 +113,7 @@ class Compiler:
         parsed = parse_plan(plan) if isinstance(plan, str) else plan
         await _settle(self.toolbox, [task.tool for task in parsed.tasks], on_event)  # servers a plan names may still be starting
         bound = check_plan(parsed, self.toolbox.specs())
+        _check_call_count(bound, self.limits.max_run_calls)
         run = Run()
         observer = current_observer()
         with observer.run(run):
@@ -194,6 +195,23 @@ class Compiler:
                 break
             history = _history(run)
         _llm_timings(run)
+
+
+def _check_call_count(bound: list[BoundTask], limit: int) -> None:
+    """Refuse, before anything runs, a plan whose calls already known pass `max_run_calls`.
+
+    Each plain task is one call. A spread's calls are one per element of a task's value, unknown
+    until that task ends (the language has no spread over a literal list), so they count as
+    they expand (spread.py), as do the calls of later rounds; this is the part the plan states.
+    """
+    plain = sum(1 for b in bound if b.spread is None)
+    if plain > limit:
+        spreads = len(bound) - plain
+        also = f", before the calls of its {spreads:,} spread task{'s' if spreads != 1 else ''}" if spreads else ""
+        raise PlanError(
+            f"the plan makes {plain:,} calls{also}: more than the run's {limit:,} "
+            "(the limit per run, compiler.max_run_calls); nothing was called"
+        )
 
 
 _WAITING_BEAT_S = 1.0

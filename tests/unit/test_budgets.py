@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from mcp_compiler import execute
-from mcp_compiler.language.plan import measure
+from mcp_compiler.language.plan import PlanError, measure
 from mcp_compiler.server import RUN_SCHEMA
 from mcp_compiler.server.results import ReplyBudget, reply_for
 from mcp_compiler.server.store import RunStore
@@ -241,14 +241,55 @@ async def test_30_spreads_of_1000_stop_at_the_runs_call_limit() -> None:
 
 
 @pytest.mark.anyio
-async def test_plain_calls_past_the_runs_call_limit_are_errors_naming_it() -> None:
-    plan = "\n".join(f"{i}. big({i})" for i in range(1, 8)) + "\njoin()"
-    run = await execute(plan, tools={"big": big}, max_run_calls=5)
-    assert [t.status for t in run.tasks] == ["ok"] * 5 + ["error"] * 2
-    assert run.task(6).error == (
-        "this call would pass the run's 5 calls (the limit per run, compiler.max_run_calls; 5 counted so far); "
+async def test_a_plan_whose_plain_calls_pass_the_runs_call_limit_is_refused_before_any_call() -> None:
+    made = 0
+
+    async def counted(x: int) -> int:
+        nonlocal made
+        made += 1
+        return x
+
+    plan = "\n".join(f"{i}. counted({i})" for i in range(1, 8)) + "\njoin()"
+    with pytest.raises(PlanError) as refused:
+        await execute(plan, tools={"counted": counted}, max_run_calls=5)
+    assert made == 0
+    assert str(refused.value) == (
+        "the plan makes 7 calls: more than the run's 5 (the limit per run, compiler.max_run_calls); nothing was called"
+    )
+    # with a spread after them: the plain calls alone already pass it, and the message says the spread is not counted
+    spread = "\n".join(f"{i}. counted({i})" for i in range(1, 7)) + "\n7. items()\n8. counted($7[*])\njoin()"
+    with pytest.raises(PlanError, match=r"makes 7 calls, before the calls of its 1 spread task: .*compiler\.max_run_calls"):
+        await execute(spread, tools={"counted": counted, "items": three_items}, max_run_calls=6)
+    assert made == 0
+
+
+@pytest.mark.anyio
+async def test_a_plan_exactly_at_the_runs_call_limit_runs_and_a_spread_past_it_is_refused_as_it_expands() -> None:
+    made = 0
+
+    async def counted(x: int) -> int:
+        nonlocal made
+        made += 1
+        return x
+
+    plan = "\n".join(f"{i}. counted({i})" for i in range(1, 6)) + "\njoin()"
+    run = await execute(plan, tools={"counted": counted}, max_run_calls=5)
+    assert made == 5 and [t.status for t in run.tasks] == ["ok"] * 5
+    # 4 plain calls pass the check; the spread's 3 elements are counted once its list is known
+    made = 0
+    run = await execute(
+        "1. items()\n2. counted(1)\n3. counted(2)\n4. counted($1[*])\njoin()",
+        tools={"counted": counted, "items": three_items}, max_run_calls=5,
+    )
+    assert made == 2 and run.task(4).status == "error"
+    assert run.task(4).error == (
+        "$1[*]'s 3 calls would pass the run's 5 calls (the limit per run, compiler.max_run_calls; 3 counted so far); "
         "nothing was called"
     )
+
+
+async def three_items() -> list[int]:
+    return [1, 2, 3]
 
 
 def test_a_stdio_line_over_the_bound_is_dropped_while_read_and_its_call_fails() -> None:
@@ -297,3 +338,30 @@ async def test_an_http_json_body_over_the_bound_fails_while_read_by_length_or_by
             with pytest.raises(httpx2.StreamError, match=r"compiler\.max_value_bytes"):
                 await client.get(f"http://upstream{path}")
     assert len(served) <= 17  # read until the chunk that passed 1 MB, not the 6.4 MB served
+
+
+@pytest.mark.anyio
+async def test_a_replan_counts_the_calls_of_earlier_rounds() -> None:
+    from mcp_compiler import Compiler
+    from mcp_compiler.engine.policy import Limits
+    from mcp_compiler.testing import ScriptedLLM
+    from mcp_compiler.tools.toolbox import FunctionToolbox
+
+    made = 0
+
+    async def counted(x: int) -> int:
+        nonlocal made
+        made += 1
+        return x
+
+    llm = ScriptedLLM([
+        "1. counted(1)\n2. counted(2)\n3. counted(3)\njoin()\n<END_OF_PLAN>", "Action: Replan(more)",
+        "4. counted(4)\n5. counted(5)\njoin()\n<END_OF_PLAN>", "Action: Finish(done)",
+    ])
+    run = await Compiler(FunctionToolbox({"counted": counted}), Limits(max_run_calls=4), llm=llm).run_query("q")
+    assert made == 4  # 3 in round 1, 1 in round 2: the budget is the run's, not the round's
+    assert [t.status for t in run.tasks] == ["ok"] * 4 + ["error"]
+    assert run.task(5).error == (
+        "this call would pass the run's 4 calls (the limit per run, compiler.max_run_calls; 4 counted so far); "
+        "nothing was called"
+    )
