@@ -304,7 +304,11 @@ class CompilerServer:
         # later with tools/list_changed, and the description names it as not connected meanwhile.
         with anyio.move_on_after(_LIST_WAIT_S):
             await self.toolbox.settle(None)
-        return types.ListToolsResult(tools=[self.tool()])
+        pool = self.passthrough.pool
+        if pool is None:  # builtins only: no server's hint to pass on, so none (0 ms, private)
+            return types.ListToolsResult(tools=[self.tool()])
+        hint = pool.tools_cache_hint()  # never more than the most restrictive server allows
+        return types.ListToolsResult(tools=[self.tool()], ttl_ms=hint.ttl_ms, cache_scope=hint.scope)
 
     # ---- tools/call ---------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+from mcp.server.caching import CacheHint
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.subscriptions import (
@@ -46,7 +47,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..errors import ToolError
 from ..text import scrub
-from ..upstreams.discovery import UpstreamEvent
+from ..upstreams.discovery import UpstreamEvent, cache_hint_of, combine_cache_hints
 from ..upstreams.pool import UpstreamPool
 from ..upstreams.relay import HostChannel
 from ._common import declares
@@ -160,19 +161,26 @@ class Passthrough:
             prefix, upstream_cursor = servers[0], None
         else:
             return types.ListPromptsResult(prompts=[])
+        hints: list[CacheHint | None] = []  # each upstream page's: the reply carries the most restrictive
         while True:
             try:
                 page = await self.pool.list_prompts(prefix, upstream_cursor)
                 prompts, upstream_next = [_prompt(prefix, p) for p in page.prompts], page.next_cursor
+                hints.append(cache_hint_of(page))
             except ToolError as exc:  # one server's failure leaves the others' pages
                 logger.warning("listing the prompts of %r failed: %s", prefix, exc)
                 prompts, upstream_next = [], None
+                hints.append(None)
+            hint = combine_cache_hints(hints)
             if upstream_next is not None:
-                return types.ListPromptsResult(prompts=prompts, next_cursor=_cursor(prefix, upstream_next))
+                return types.ListPromptsResult(
+                    prompts=prompts, next_cursor=_cursor(prefix, upstream_next), ttl_ms=hint.ttl_ms, cache_scope=hint.scope
+                )
             following = servers[servers.index(prefix) + 1:] if prefix in servers else []
             if prompts or not following:  # an empty page is skipped, unless it is the last
                 return types.ListPromptsResult(
-                    prompts=prompts, next_cursor=_cursor(following[0], None) if following else None
+                    prompts=prompts, next_cursor=_cursor(following[0], None) if following else None,
+                    ttl_ms=hint.ttl_ms, cache_scope=hint.scope,
                 )
             prefix, upstream_cursor = following[0], None
 

@@ -29,12 +29,14 @@ from urllib.parse import quote, unquote
 
 import anyio
 import mcp_types as types
+from mcp.server.caching import CacheHint
 from mcp.shared.exceptions import MCPError
 
 from ..errors import ToolError
 from ..text import scrub
 from ..tools.builtins import visible
 from ..tools.toolbox import Toolbox, ToolSpec, as_toolbox
+from ..upstreams.discovery import cache_hint_of, combine_cache_hints
 from .store import RUNS_URI, RunStore, Unreadable
 from .tool_definition import CATALOG_JSON_URI, CATALOG_URI, TOOL_NAME, catalog_json, catalog_text
 
@@ -114,15 +116,22 @@ class Resources:
 
     async def list_resources(self, cursor: str | None) -> types.ListResourcesResult:
         own = [] if cursor is not None else self._catalog_resources(await self._settled())
-        page, next_cursor = await self._page("resources", cursor)
-        return types.ListResourcesResult(resources=own + page, next_cursor=next_cursor)
+        page, next_cursor, hint = await self._page("resources", cursor)
+        if own:  # our catalog resources change with every server's tools: no caching promised
+            hint = CacheHint()
+        return types.ListResourcesResult(
+            resources=own + page, next_cursor=next_cursor, ttl_ms=hint.ttl_ms, cache_scope=hint.scope
+        )
 
     async def list_templates(self, cursor: str | None) -> types.ListResourceTemplatesResult:
-        page, next_cursor = await self._page("templates", cursor)
-        return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=next_cursor)
+        page, next_cursor, hint = await self._page("templates", cursor)
+        return types.ListResourceTemplatesResult(
+            resource_templates=page, next_cursor=next_cursor, ttl_ms=hint.ttl_ms, cache_scope=hint.scope
+        )
 
-    async def _page(self, kind: str, cursor: str | None) -> tuple[list[Any], str | None]:
-        """One upstream page, namespaced, and the cursor of the next (None after the last server)."""
+    async def _page(self, kind: str, cursor: str | None) -> tuple[list[Any], str | None, CacheHint]:
+        """One upstream page, namespaced, the cursor of the next (None after the last server), and
+        the caching hint of the upstream pages it was made of (the most restrictive)."""
         if cursor is None:
             # As tools/list does: servers still making their first connection get a few seconds.
             with anyio.move_on_after(_LIST_WAIT_S):
@@ -133,35 +142,41 @@ class Resources:
         elif servers:
             prefix, upstream_cursor, skip = servers[0], None, 0
         else:
-            return [], None
+            return [], None, CacheHint()
+        hints: list[CacheHint | None] = []
         while True:
             try:
-                items, upstream_next = await self._upstream_page(kind, prefix, upstream_cursor)
+                items, upstream_next, upstream_hint = await self._upstream_page(kind, prefix, upstream_cursor)
+                hints.append(upstream_hint)
             except ToolError as exc:  # one server's failure leaves the others' pages
                 logger.warning("listing %s of %r failed: %s", kind, prefix, exc)
                 items, upstream_next = [], None
+                hints.append(None)
+            hint = combine_cache_hints(hints)
             items = items[skip:]
             fits = _fitting(items, self.max_reply_bytes // 2)
             if fits < len(items):  # an upstream page larger than a reply: sent in pieces
-                return items[:fits], _cursor(prefix, upstream_cursor, skip + fits)
+                return items[:fits], _cursor(prefix, upstream_cursor, skip + fits), hint
             if upstream_next is not None:
-                return items, _cursor(prefix, upstream_next)
+                return items, _cursor(prefix, upstream_next), hint
             following = servers[servers.index(prefix) + 1:] if prefix in servers else []
             if items or not following:  # an empty page is skipped, unless it is the last
-                return items, (_cursor(following[0], None) if following else None)
+                return items, (_cursor(following[0], None) if following else None), hint
             prefix, upstream_cursor, skip = following[0], None, 0
 
-    async def _upstream_page(self, kind: str, prefix: str, cursor: str | None) -> tuple[list[Any], str | None]:
+    async def _upstream_page(
+        self, kind: str, prefix: str, cursor: str | None
+    ) -> tuple[list[Any], str | None, CacheHint | None]:
         if kind == "resources":
             listed = await self.toolbox.list_resources(prefix, cursor)
             items = [_named(_clean(r).model_copy(update={"uri": namespaced(prefix, r.uri)}), prefix) for r in listed.resources]
-            return items, listed.next_cursor
+            return items, listed.next_cursor, cache_hint_of(listed)
         templates = await self.toolbox.list_resource_templates(prefix, cursor)
         items = [
             _named(_clean(t).model_copy(update={"uri_template": namespaced_template(prefix, t.uri_template)}), prefix)
             for t in templates.resource_templates
         ]
-        return items, templates.next_cursor
+        return items, templates.next_cursor, cache_hint_of(templates)
 
     async def _settled(self) -> Mapping[str, ToolSpec]:
         """The catalog as tools/list describes it: servers still making their first connection get

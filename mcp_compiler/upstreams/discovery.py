@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import anyio
 import anyio.abc
 import mcp_types as types
 from mcp import Client
+from mcp.server.caching import CacheHint
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated, ToolsListChanged
 
-__all__ = ["UpstreamEvent", "list_all_tools", "listen_for_changes"]
+__all__ = ["UpstreamEvent", "cache_hint_of", "combine_cache_hints", "list_all_tools", "listen_for_changes"]
 
 UpstreamEvent = PromptsListChanged | ResourcesListChanged | ResourceUpdated
 """A change a server announces beyond its tools, passed on to the hosts (`server/passthrough.py`)."""
@@ -25,16 +26,48 @@ logger = logging.getLogger(__name__)
 _MAX_PAGES = 100  # a server whose cursor never ends must not hang us
 
 
-async def list_all_tools(client: Client) -> list[types.Tool]:
+def cache_hint_of(result: types.CacheableResult) -> CacheHint | None:
+    """The `ttlMs`/`cacheScope` a list result came with, or None when the server sent neither
+    (a handshake-era server; the SDK's defaults are not the server's word). A missing one of the
+    two takes the SDK's default (0 ms, private), the most restrictive."""
+    if not {"ttl_ms", "cache_scope"} & result.model_fields_set:
+        return None
+    return CacheHint(ttl_ms=result.ttl_ms, scope=result.cache_scope)
+
+
+def combine_cache_hints(hints: Iterable[CacheHint | None]) -> CacheHint:
+    """The caching hint a list made of several servers' lists may carry: what the most
+    restrictive of them allows, the smallest ttl and "public" only when every one is public.
+    A server that gave no hint (None) allows no caching, and neither does a list of nobody's:
+    the result is then 0 ms, private, which is also what a result without hints means."""
+    combined: CacheHint | None = None
+    for hint in hints:
+        if hint is None:
+            return CacheHint()
+        if combined is None:
+            combined = hint
+        else:
+            combined = CacheHint(
+                ttl_ms=min(combined.ttl_ms, hint.ttl_ms),
+                scope="public" if combined.scope == hint.scope == "public" else "private",
+            )
+    return combined if combined is not None else CacheHint()
+
+
+async def list_all_tools(client: Client) -> tuple[list[types.Tool], CacheHint | None]:
+    """Every page of the server's tools, and the caching hint of the whole (the most restrictive
+    of its pages'; None when a page came without one)."""
     tools: list[types.Tool] = []
+    hints: list[CacheHint | None] = []
     cursor: str | None = None
     for _ in range(_MAX_PAGES):
         page = await client.list_tools(cursor=cursor)
         tools.extend(page.tools)
+        hints.append(cache_hint_of(page))
         cursor = page.next_cursor
         if cursor is None:
             break
-    return tools
+    return tools, (None if None in hints else combine_cache_hints(hints))
 
 
 async def listen_for_changes(

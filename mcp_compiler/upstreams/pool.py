@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp import Client
+from mcp.server.caching import CacheHint
 
 from ..config import Config, server_prefix
 from ..errors import ToolError
@@ -30,7 +31,7 @@ from ..text import scrub
 from ..tools.builtins import BUILTIN_SERVER
 from ..tools.catalog import Catalog, UnavailableTool
 from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec
-from .discovery import UpstreamEvent
+from .discovery import UpstreamEvent, combine_cache_hints
 from .relay import HostsAtRest
 from .session import ServerStatus, UpstreamSession
 from .values import tool_value
@@ -241,6 +242,15 @@ class UpstreamPool(Toolbox):
         server whose allow/deny lets none of its tools through is closed (`ServerConfig.closed`)."""
         upstream = self._by_prefix.get(prefix)
         return upstream is not None and not upstream.config.closed
+
+    def tools_cache_hint(self) -> CacheHint:
+        """The `ttlMs`/`cacheScope` our tools/list may carry: our one tool's description lists every
+        server's tools, so it changes when any server's list does: the most restrictive of the
+        servers' hints, and none (0 ms, private) while any server is not connected (it may come back
+        with other tools any moment) or listed its tools without a hint."""
+        return combine_cache_hints(
+            u.tools_cache_hint if u.state == "connected" else None for u in self._upstreams.values()
+        )
 
     def resource_servers(self) -> list[str]:
         """Prefixes of the connected servers that declare resources and are open, in config order."""

@@ -24,6 +24,7 @@ from typing import IO, Any, Literal, TypeVar, cast
 import anyio
 import mcp_types as types
 from mcp import Client
+from mcp.server.caching import CacheHint
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated
@@ -108,6 +109,7 @@ class UpstreamSession:
         self._on_change = on_change
         self._on_event = on_event
         self._listing = Listing()
+        self.tools_cache_hint: CacheHint | None = None  # the ttlMs/cacheScope of its last tools/list (discovery.py)
         self._state_changed = anyio.Event()
         self._client: Client | None = None
         self._lost = anyio.Event()
@@ -193,7 +195,7 @@ class UpstreamSession:
                     call_timeout_s=self.call_timeout_s, relay=self.relay if self._relay_to_hosts else None,
                     on_message=self._on_message, on_session_gone=self._on_session_gone,
                 ) as client:
-                    tools = await list_all_tools(client)
+                    tools, self.tools_cache_hint = await list_all_tools(client)
                     scope.deadline = math.inf
                     live = True
                     await self._serve(client, tools)
@@ -284,7 +286,7 @@ class UpstreamSession:
             self._refresh_wanted = anyio.Event()
             try:
                 with anyio.fail_after(self.call_timeout_s):
-                    tools = await list_all_tools(client)
+                    tools, self.tools_cache_hint = await list_all_tools(client)
             except Exception as exc:  # noqa: BLE001
                 logger.warning(
                     "upstream %r: refreshing the tool list failed: %s", self.name, self.redact(describe_exception(exc))

@@ -255,3 +255,59 @@ async def test_a_subscription_without_a_session_is_refused_with_why(config: Path
             with pytest.raises(Exception, match=r"needs a session to send updates on.*stateless HTTP"):
                 await client.session.send_request(
                     types.SubscribeRequest(params=types.SubscribeRequestParams(uri=B1["old"])), types.EmptyResult)
+
+
+async def test_lists_carry_the_most_restrictive_upstreams_caching_hints(config: Path, tmp_path: Path) -> None:
+    """A 2026-07-28 host reads on our tools list the smallest ttl and the narrower scope of the
+    servers' (`a` allows 5 s public, `b` 60 s private: 5 s private); a prompt or template page
+    carries the hints of the server it came from; with a server that sends no hints (the
+    handshake-era `old` of the module's config) the tools list promises none (0 ms, private)."""
+    hinted = tmp_path / "hinted.json"
+    hinted.write_text(json.dumps({"mcpServers": {
+        "a": {"command": sys.executable, "args": [LIBRARY, "--name", "a", "--cache", "5000:public"]},
+        "b": {"command": sys.executable, "args": [LIBRARY, "--name", "b", "--cache", "60000:private"]},
+    }}))
+    async with host("stdio", "auto", hinted, None) as client:
+        tools = await client.list_tools()
+        assert (tools.ttl_ms, tools.cache_scope) == (5000, "private")
+        first = await client.list_prompts()
+        assert {p.name.split(".")[0] for p in first.prompts} == {"a"}
+        assert (first.ttl_ms, first.cache_scope) == (5000, "public")
+        assert first.next_cursor is not None
+        second = await client.list_prompts(cursor=first.next_cursor)
+        assert {p.name.split(".")[0] for p in second.prompts} == {"b"}
+        assert (second.ttl_ms, second.cache_scope) == (60000, "private")
+        templates = await client.list_resource_templates()
+        assert (templates.ttl_ms, templates.cache_scope) == (5000, "public")
+        resources = await client.list_resources()  # its first page holds our catalog, which follows every tool
+        assert (resources.ttl_ms, resources.cache_scope) == (0, "private")
+    async with host("stdio", "auto", config, None) as client:
+        tools = await client.list_tools()
+        assert (tools.ttl_ms, tools.cache_scope) == (0, "private")
+
+
+async def test_a_server_closed_by_its_config_offers_no_prompts_completions_or_subscriptions(tmp_path: Path) -> None:
+    """`allow: []` lets none of `shut`'s tools through, and so none of its prompts, completions or
+    subscriptions either (issue 23): the open `lib` beside it keeps all of them."""
+    from mcp.shared.exceptions import MCPError
+
+    shut = tmp_path / "shut.json"
+    shut.write_text(json.dumps({"mcpServers": {
+        "lib": {"command": sys.executable, "args": [LIBRARY, "--name", "lib"]},
+        "shut": {"command": sys.executable, "args": [LIBRARY, "--name", "shut", "--legacy"], "allow": []},
+    }}))
+    async with host("stdio", "legacy", shut, None) as client:
+        prompts = await all_prompts(client)
+        assert "lib.greet" in prompts
+        assert not any(name.startswith("shut.") for name in prompts)
+        with pytest.raises(MCPError, match=r"prompt|shut"):
+            await client.get_prompt("shut.greet", {"name": "Ada"})
+        with pytest.raises(MCPError):
+            await client.complete(types.PromptReference(type="ref/prompt", name="shut.greet"),
+                                  {"name": "name", "value": "A"})
+        lib_done = await client.complete(types.PromptReference(type="ref/prompt", name="lib.greet"),
+                                         {"name": "name", "value": "A"})
+        assert lib_done.completion.values == ["Ada", "Alan"]
+        with pytest.raises(MCPError, match=r"cannot subscribe.*servers that do: lib\)"):
+            await client.session.send_request(types.SubscribeRequest(params=types.SubscribeRequestParams(
+                uri="mcp-compiler://servers/shut/book%3A%2F%2Fb1")), types.EmptyResult)
