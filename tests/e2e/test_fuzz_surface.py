@@ -4,6 +4,8 @@ A real `mcp-compiler serve` on stdio, behind it a raw-JSON-RPC upstream that ret
 on demand (tests/fixtures/fuzz_upstream.py), in front of it a real `mcp` SDK client. Every case must
 come back within its bound as a result (a tool error is fine) that is neither an internal error nor
 a task failed on an exception of ours (not a tool error), and the session must serve the next case.
+Before the seeded cases, the budget shapes of issue 23 run once each (`BUDGET_CASES`), each reply
+held under `REPLY_BOUND` bytes and well inside the call timeout.
 CI runs a few hundred cases; `MCP_COMPILER_FUZZ_CASES=5000` runs long (the README's figures come
 from that run).
 """
@@ -39,6 +41,18 @@ PIECES = [
     "join()", "<END_OF_PLAN>", "Thought: hm", ")", "(", ",", "=", '"', "'", "\n", "0.", "-1.", "fuzz.nope()",
     "compile_and_run()", "é", "\u202e", "\ufeff", "1e309", "NaN", "True", "None", "[1,]", "{'a': 1}",
 ]
+
+# The budget shapes of issue 23, run once each before the seeded cases (so the seed's cases stay as
+# they were): each reply must also stay under REPLY_BOUND and come back well inside the call timeout.
+BUDGET_CASES = [
+    "1. fuzz.big_error(1000000)\n" + "".join(f"{i}. fuzz.echo($1)\n" for i in range(2, 202)) + "join()",
+    "1. fuzz.big_error(600000)\n2. fuzz.echo($1)\njoin()",
+    "1. fuzz.deep(200)\n2. fuzz.echo($1)\njoin()",
+    "1. fuzz.progress_big(1200000)\njoin()",
+    "1. fuzz.items(1000, 2048)\n2. fuzz.echo($1.items[*])\njoin()",
+]
+REPLY_BOUND = 2**20  # what SDK HTTP hosts read in one server-sent event; the reply budget is half of it
+CALL_TIMEOUT_S = 10
 
 
 def mutate(rng: random.Random, text: str) -> str:
@@ -115,21 +129,35 @@ async def test_the_surface_survives_fuzzed_plans_arguments_results_and_schemas(t
     config = tmp_path / "fuzz-config.json"
     config.write_text(json.dumps({
         "mcpServers": {"fuzz": {"command": sys.executable, "args": [str(FIXTURES / "fuzz_upstream.py")]}},
-        "compiler": {"call_timeout_s": 10, "connect_timeout_s": 30, "max_value_bytes": 4 * 2**20},
+        "compiler": {"call_timeout_s": CALL_TIMEOUT_S, "connect_timeout_s": 30, "max_value_bytes": 4 * 2**20},
     }))
     params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_compiler", "serve", "--config", str(config)])
     rng = random.Random(SEED)
     tally: dict[str, int] = {}
     problems: list[str] = []
     slow: list[tuple[float, str, str]] = []
+    progress: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    budget_sizes: list[tuple[int, float]] = []
     async with Client(params) as client:
-        for n in range(CASES):
-            family, arguments = case(rng)
+        for n in range(-len(BUDGET_CASES), CASES):
+            family, arguments = ("budget", {"plan": BUDGET_CASES[n]}) if n < 0 else case(rng)
             tally[family] = tally.get(family, 0) + 1
             started = anyio.current_time()
             try:
                 with anyio.fail_after(30):
-                    result = await client.call_tool("compile_and_run", arguments)
+                    result = await client.call_tool(
+                        "compile_and_run", arguments, progress_callback=on_progress if n < 0 else None
+                    )
+                if n < 0:
+                    took = anyio.current_time() - started
+                    size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+                    budget_sizes.append((size, took))
+                    if size > REPLY_BOUND or took > CALL_TIMEOUT_S * 0.8:
+                        problems.append(f"budget case {BUDGET_CASES[n][:60]!r}: {size:,} bytes in {took:.1f} s")
                 slow.append((anyio.current_time() - started, family, str(arguments)[:120]))
             except TimeoutError:
                 problems.append(f"case {n} ({family}) hung: {str(arguments)[:200]}")
@@ -148,5 +176,9 @@ async def test_the_surface_survives_fuzzed_plans_arguments_results_and_schemas(t
     for took, family, text in sorted(slow, reverse=True)[:5]:
         print(f"  slowest: {took:.2f} s {family} {text}")
     print(f"\nfuzzed {sum(tally.values())} cases {tally}: {len(problems)} problems; server peak RSS {peak / 1024:.0f} MiB")
+    print("budget cases (reply bytes, seconds):", [(size, round(took, 2)) for size, took in budget_sizes])
     assert problems == []
+    assert len(budget_sizes) == len(BUDGET_CASES)
+    big = [m for m in progress if "ppp" in m]  # the 1.2 MB progress message reached the host, cut
+    assert len(big) == 1 and len(big[0].encode()) < REPLY_BOUND // 4, [len(m) for m in big]
     assert not final.is_error
