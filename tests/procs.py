@@ -74,14 +74,17 @@ def alive(pid: int) -> bool:
 
 
 @contextmanager
-def serving_http(args: list[str], log_dir: Path, *, show_log: bool = False) -> Iterator[str]:
+def serving_http(
+    args: list[str], log_dir: Path, *, show_log: bool = False, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`args` (a `mcp-compiler serve` command line) over HTTP on a free port: yields the MCP URL,
-    stops the server after; `show_log` prints the end of its log to stderr then."""
+    stops the server after; `show_log` prints the end of its log to stderr then; `env` replaces the
+    environment (the tokens a config names, say)."""
     port = free_port()
     log = log_dir / "serve.log"
     with open(log, "wb") as errlog:
         proc = subprocess.Popen([*args, "--transport", "http", "--port", str(port)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog, env=env)
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}/mcp"

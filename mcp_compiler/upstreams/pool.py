@@ -28,7 +28,7 @@ from ..config import Config, server_prefix
 from ..errors import ToolError
 from ..logs import Redactor
 from ..text import scrub
-from ..tools.builtins import BUILTIN_SERVER
+from ..tools.builtins import BUILTIN_SERVER, visible_tools
 from ..tools.catalog import Catalog, UnavailableTool
 from ..tools.toolbox import Toolbox, ToolProgress, ToolSpec
 from .discovery import UpstreamEvent, combine_cache_hints
@@ -237,11 +237,16 @@ class UpstreamPool(Toolbox):
     # the caller scrubs texts and bounds sizes.
 
     def server_allows(self, prefix: str) -> bool:
-        """Whether the config leaves server `prefix` open for what is not a tool (its resources,
-        prompts, completions, subscriptions): the one predicate every such request passes. A
-        server whose allow/deny lets none of its tools through is closed (`ServerConfig.closed`)."""
+        """Whether server `prefix` is open, to the caller being served, for what is not a tool (its
+        resources, prompts, completions, subscriptions): the one predicate every such request
+        passes. A server whose allow/deny lets none of its tools through is closed
+        (`ServerConfig.closed`), and so, to a caller, is one of whose tools `compiler.auth.allow`
+        grants it none (`visible_tools`, set per request by the server)."""
         upstream = self._by_prefix.get(prefix)
-        return upstream is not None and not upstream.config.closed
+        if upstream is None or upstream.config.closed:
+            return False
+        allowed = visible_tools.get()
+        return allowed is None or any(allowed(spec.name) for spec in upstream.specs.values())
 
     def tools_cache_hint(self) -> CacheHint:
         """The `ttlMs`/`cacheScope` our tools/list may carry: our one tool's description lists every
@@ -273,8 +278,8 @@ class UpstreamPool(Toolbox):
             raise ToolError(f"unknown server {prefix!r}")
         if not self.server_allows(prefix):
             raise ToolError(
-                f"server {prefix!r} is closed by its config (its allow/deny lets none of its tools through), "
-                f"and so is its {method}"
+                f"server {prefix!r} is closed: by its config (its allow/deny lets none of its tools through) or, "
+                f"to this caller, by compiler.auth.allow (it grants none of its tools); and so is its {method}"
             )
         return await upstream.request(method, send)
 
@@ -316,7 +321,7 @@ class UpstreamPool(Toolbox):
         """Hear of `uri`'s updates from server `prefix` (counted: one upstream subscription a URI)."""
         upstream = self._by_prefix.get(prefix)
         if upstream is None or not self.server_allows(prefix):
-            raise ToolError(f"unknown server {prefix!r}" if upstream is None else f"server {prefix!r} is closed by its config")
+            raise ToolError(f"unknown server {prefix!r}" if upstream is None else f"server {prefix!r} is closed (its config, or compiler.auth.allow for this caller)")
         await upstream.subscribe(scrub(uri))
 
     async def unsubscribe(self, prefix: str, uri: str) -> None:

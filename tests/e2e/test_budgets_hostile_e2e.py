@@ -220,7 +220,7 @@ async def test_a_server_closed_by_allow_serves_no_resources(hostile_http: tuple[
             listed = [str(r.uri) for r in (await client.list_resources()).resources]
             assert f"mcp-compiler://servers/hostile/{passwd}" in listed
             assert not any("/servers/closed/" in uri for uri in listed)
-            with pytest.raises(MCPError, match=r"'closed' is closed by its config .* resources/read"):
+            with pytest.raises(MCPError, match=r"'closed' is closed: by its config .* resources/read"):
                 await client.read_resource(f"mcp-compiler://servers/closed/{passwd}")
             opened = await client.read_resource(f"mcp-compiler://servers/hostile/{passwd}")
             assert "(served)" in opened.contents[0].text  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ as the host in both protocol eras, in front of two copies of tests/fixtures/libr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -311,3 +312,55 @@ async def test_a_server_closed_by_its_config_offers_no_prompts_completions_or_su
         with pytest.raises(MCPError, match=r"cannot subscribe.*servers that do: lib\)"):
             await client.session.send_request(types.SubscribeRequest(params=types.SubscribeRequestParams(
                 uri="mcp-compiler://servers/shut/book%3A%2F%2Fb1")), types.EmptyResult)
+
+
+async def test_a_caller_sees_only_the_prompts_resources_and_completions_of_servers_it_may_call(
+    tmp_path: Path,
+) -> None:
+    """`compiler.auth.allow` closes to a caller every server of whose tools it grants none: its
+    prompts, resources, completions and subscriptions too (issue 23, item 6), not only its tools."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.exceptions import MCPError
+
+    tokens = {"LIB_TOKEN": "lib-user-token-0123456789abcdef", "SHELF_TOKEN": "shelf-user-token-0123456789abcdef"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({
+        "mcpServers": {
+            "lib": {"command": sys.executable, "args": [LIBRARY, "--name", "lib"]},
+            "shelf": {"command": sys.executable, "args": [LIBRARY, "--name", "shelf"]},
+        },
+        "compiler": {
+            "tokens": {"lib-user": "${LIB_TOKEN}", "shelf-user": "${SHELF_TOKEN}"},
+            "auth": {"allow": {"caller=lib-user": ["lib.*"], "caller=shelf-user": ["shelf.*"]}},
+        },
+    }))
+
+    @asynccontextmanager
+    async def as_caller(url: str, token: str) -> AsyncIterator[Client]:
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+                yield client
+
+    env = {**os.environ, **tokens}
+    with serving_http([*SERVE, "--config", str(path)], tmp_path, show_log=True, env=env) as url:
+        with anyio.fail_after(120):
+            async with as_caller(url, tokens["LIB_TOKEN"]) as lib_user:
+                prompts = await all_prompts(lib_user)
+                assert "lib.greet" in prompts and not any(n.startswith("shelf.") for n in prompts)
+                uris = [r.uri for r in (await lib_user.list_resources()).resources]
+                assert any("/servers/lib/" in str(u) for u in uris)
+                assert not any("/servers/shelf/" in str(u) for u in uris)
+                with pytest.raises(MCPError, match=r"'shelf' is closed.*compiler.auth.allow"):
+                    await lib_user.read_resource("mcp-compiler://servers/shelf/book%3A%2F%2Fb1")
+                with pytest.raises(MCPError):
+                    await lib_user.complete(types.PromptReference(type="ref/prompt", name="shelf.greet"),
+                                            {"name": "name", "value": "A"})
+                done = await lib_user.complete(types.PromptReference(type="ref/prompt", name="lib.greet"),
+                                               {"name": "name", "value": "A"})
+                assert done.completion.values == ["Ada", "Alan"]
+            async with as_caller(url, tokens["SHELF_TOKEN"]) as shelf_user:
+                prompts = await all_prompts(shelf_user)
+                assert "shelf.greet" in prompts and not any(n.startswith("lib.") for n in prompts)
+                read = await shelf_user.read_resource("mcp-compiler://servers/shelf/book%3A%2F%2Fb1")
+                assert read.contents
