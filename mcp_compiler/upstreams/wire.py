@@ -18,7 +18,7 @@ import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import httpx2
@@ -289,13 +289,30 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
-class WireReader:
-    """The read stream the SDK gets: the transport's, through `Wire.inbound`; the end of it
-    calls the wire's `on_eof`. Closing closes the transport's."""
+class _WireStream:
+    """What both of the SDK's streams share: the wire they pass through, the transport's stream
+    inside, and closing, which closes the transport's."""
 
     def __init__(self, wire: Wire, inner: Any) -> None:
         self._wire = wire
         self._inner = inner
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.aclose()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class WireReader(_WireStream):
+    """The read stream the SDK gets: the transport's, through `Wire.inbound`; the end of it
+    calls the wire's `on_eof`."""
 
     @property
     def last_context(self) -> contextvars.Context | None:
@@ -326,42 +343,13 @@ class WireReader:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> WireReader:
-        return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.aclose()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class WireWriter:
-    """The write stream the SDK gets: the transport's, through `Wire.outbound`. Closing closes
-    the transport's."""
-
-    def __init__(self, wire: Wire, inner: Any) -> None:
-        self._wire = wire
-        self._inner = inner
+class WireWriter(_WireStream):
+    """The write stream the SDK gets: the transport's, through `Wire.outbound`."""
 
     async def send(self, item: Any) -> None:
         self._wire.outbound(item)  # before the send: the answer may come back before it returns
         await self._inner.send(item)
-
-    async def __aenter__(self) -> WireWriter:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.aclose()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 class BoundedBodies(httpx2.AsyncBaseTransport):
